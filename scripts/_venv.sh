@@ -1,0 +1,22 @@
+# Shared by demo.sh and test.sh: make .venv and install openaml (with EXTRAS) if it is not there yet.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="$ROOT/.venv"
+PY="${PYTHON:-python3}"
+ensure_venv() {
+  local extras="$1"
+  local stamp="$VENV/.openaml-installed-$extras"
+  if [ ! -x "$VENV/bin/python" ]; then
+    echo "Creating $VENV ..." >&2
+    "$PY" -m venv "$VENV"
+  fi
+  # Reinstall only when pyproject.toml changed since the last install.
+  local want
+  want="$(sha256sum "$ROOT/pyproject.toml" | cut -c1-16)"
+  if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+    echo "Installing openaml[$extras] into $VENV ..." >&2
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip >&2
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e "$ROOT[$extras]" >&2
+    echo "$want" > "$stamp"
+  fi
+}

@@ -1,0 +1,60 @@
+"""Options every command shares, the client they build, and error handling."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from typing import Any, Callable
+
+import click
+import pydantic
+
+from openaml.cli.output import FORMATS
+from openaml.client.ml_client import MLClient
+from openaml.errors import OpenAMLError, ValidationError
+
+
+def workspace_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Add -w/--workspace-name, -o/--output and Azure's -g/--subscription (accepted, unused)."""
+    func = click.option("-w", "--workspace-name", "workspace_name", default=None,
+                        help="Workspace to use. Default: the workspace_name of a config.json found "
+                             "walking up from the current folder, else the 'default' workspace.")(func)
+    func = click.option("-o", "--output", "output", type=click.Choice(FORMATS), default="json",
+                        show_default=True, help="Output format.")(func)
+    func = click.option("-g", "--resource-group", "resource_group", default=None, hidden=True,
+                        help="Accepted for az ml compatibility; unused locally.")(func)
+    func = click.option("--subscription", "subscription", default=None, hidden=True,
+                        help="Accepted for az ml compatibility; unused locally.")(func)
+    return func
+
+
+def make_client(workspace_name: str | None) -> MLClient:
+    return MLClient(workspace_name=workspace_name)
+
+
+def set_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--set", "set_values", multiple=True, metavar="PATH=VALUE",
+                        help="Override a field, e.g. --set description=new --set tags.team=ml "
+                             "(repeatable).")(func)
+
+
+def handle_errors(main: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn known errors into a one-line message on stderr and exit status 1."""
+
+    @functools.wraps(main)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return main(*args, **kwargs)
+        except OpenAMLError as exc:
+            click.echo(f"Error: {exc.message}", err=True)
+            sys.exit(1)
+        except pydantic.ValidationError as exc:
+            err = exc.errors()[0]
+            field = ".".join(str(p) for p in err["loc"])
+            click.echo(f"Error: {ValidationError(err['msg'], field=field or None).message}", err=True)
+            sys.exit(1)
+        except KeyboardInterrupt:
+            click.echo("Interrupted.", err=True)
+            sys.exit(130)
+
+    return wrapper

@@ -1,0 +1,36 @@
+"""Entities: pydantic data classes with azure-ai-ml's constructor arguments; no I/O."""
+
+from ._base import Asset, Entity, Resource
+from .component import CommandComponent
+from .compute import AmlCompute, Compute, ComputeInstance, KubernetesCompute, VirtualMachineCompute
+from .credentials import (
+    AccountKeyConfiguration,
+    CertificateConfiguration,
+    NoneCredentialConfiguration,
+    SasTokenConfiguration,
+    ServicePrincipalConfiguration,
+)
+from .data import Data
+from .datastore import (
+    AzureBlobDatastore,
+    AzureDataLakeGen1Datastore,
+    AzureDataLakeGen2Datastore,
+    AzureFileDatastore,
+    Datastore,
+    LocalDatastore,
+)
+from .environment import BuildContext, Environment
+from .inputs_outputs import Input, Output
+from .model import Model
+from .workspace import Workspace
+
+__all__ = [
+    "Entity", "Asset", "Resource",
+    "Model", "Data", "Environment", "BuildContext", "CommandComponent", "Input", "Output",
+    "Datastore", "AzureBlobDatastore", "AzureFileDatastore", "AzureDataLakeGen1Datastore",
+    "AzureDataLakeGen2Datastore", "LocalDatastore",
+    "AccountKeyConfiguration", "SasTokenConfiguration", "ServicePrincipalConfiguration",
+    "CertificateConfiguration", "NoneCredentialConfiguration",
+    "Compute", "AmlCompute", "ComputeInstance", "KubernetesCompute", "VirtualMachineCompute",
+    "Workspace",
+]

@@ -1,0 +1,129 @@
+"""Credential and identity configurations (azure-ai-ml's classes of the same names).
+
+Secret fields (``account_key``, ``sas_token``, ``client_secret``, ``certificate``) are plain
+strings, as in azure-ai-ml, but never appear in ``repr()``/``str()``. They may be None: a
+datastore read back without ``include_secrets`` carries its credential kind without values.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from pydantic import SerializerFunctionWrapHandler, model_serializer
+
+from ._base import Entity
+
+SECRET_FIELDS = ("account_key", "sas_token", "client_secret", "certificate")
+_MASK = "***"
+
+
+class CredentialConfiguration(Entity):
+    """Base of datastore credentials. ``kind`` is the credential's type (no tag in YAML)."""
+
+    kind: ClassVar[str] = ""
+    secret_fields: ClassVar[tuple[str, ...]] = ()
+
+    @property
+    def type(self) -> str:
+        """The credential type, e.g. ``account_key``."""
+        return self.kind
+
+    @model_serializer(mode="wrap")
+    def _keep_secret_keys(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # A secret split off by the store is None; its key is kept even under exclude_none so
+        # the dumped dict still says which credential kind it is.
+        data = handler(self)
+        for name in self.secret_fields:
+            data.setdefault(name, None)
+        return data
+
+    def __repr_args__(self) -> Any:
+        for key, value in super().__repr_args__():
+            yield key, (_MASK if key in self.secret_fields and value is not None else value)
+
+
+class AccountKeyConfiguration(CredentialConfiguration):
+    """A storage account key."""
+
+    kind: ClassVar[str] = "account_key"
+    secret_fields: ClassVar[tuple[str, ...]] = ("account_key",)
+
+    account_key: str | None
+
+
+class SasTokenConfiguration(CredentialConfiguration):
+    """A shared access signature token."""
+
+    kind: ClassVar[str] = "sas"
+    secret_fields: ClassVar[tuple[str, ...]] = ("sas_token",)
+
+    sas_token: str | None
+
+
+class ServicePrincipalConfiguration(CredentialConfiguration):
+    """An Entra ID service principal with a client secret."""
+
+    kind: ClassVar[str] = "service_principal"
+    secret_fields: ClassVar[tuple[str, ...]] = ("client_secret",)
+
+    tenant_id: str | None = None
+    client_id: str | None = None
+    client_secret: str | None
+    authority_url: str | None = None
+    resource_url: str | None = None
+
+
+class CertificateConfiguration(CredentialConfiguration):
+    """An Entra ID service principal with a certificate."""
+
+    kind: ClassVar[str] = "certificate"
+    secret_fields: ClassVar[tuple[str, ...]] = ("certificate",)
+
+    tenant_id: str | None = None
+    client_id: str | None = None
+    certificate: str | None = None
+    thumbprint: str | None = None
+    authority_url: str | None = None
+    resource_url: str | None = None
+
+
+class NoneCredentialConfiguration(CredentialConfiguration):
+    """No credentials: identity-based access (written ``credentials: {}`` in YAML)."""
+
+    kind: ClassVar[str] = "none"
+
+
+CREDENTIAL_CLASSES: tuple[type[CredentialConfiguration], ...] = (
+    AccountKeyConfiguration, SasTokenConfiguration, ServicePrincipalConfiguration,
+    CertificateConfiguration, NoneCredentialConfiguration,
+)
+
+
+def credential_class_for(keys: set[str]) -> type[CredentialConfiguration]:
+    """Infer a credential class from the keys of an untagged YAML mapping."""
+    if not keys:
+        return NoneCredentialConfiguration
+    for marker, klass in (("account_key", AccountKeyConfiguration), ("sas_token", SasTokenConfiguration),
+                          ("client_secret", ServicePrincipalConfiguration),
+                          ("certificate", CertificateConfiguration), ("thumbprint", CertificateConfiguration)):
+        if marker in keys:
+            return klass
+    return ServicePrincipalConfiguration  # tenant_id/client_id only: report what is missing
+
+
+class ManagedIdentityConfiguration(Entity):
+    """A user-assigned managed identity."""
+
+    client_id: str | None = None
+    resource_id: str | None = None
+    object_id: str | None = None
+    principal_id: str | None = None
+
+
+class IdentityConfiguration(Entity):
+    """Managed identity of a workspace or compute: ``system_assigned``, ``user_assigned``, ..."""
+
+    type: str
+    user_assigned_identities: list[ManagedIdentityConfiguration] | None = None
+    principal_id: str | None = None  # read-only
+    tenant_id: str | None = None  # read-only

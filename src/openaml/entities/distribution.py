@@ -1,0 +1,49 @@
+"""Distribution settings of a command: ``mpi``, ``pytorch``, ``tensorflow`` or ``ray``."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, Union
+
+from pydantic import Field
+
+from ._base import Entity
+
+
+class MpiDistribution(Entity):
+    """MPI: ``process_count_per_instance`` processes on each node."""
+
+    type: Literal["mpi"] = "mpi"
+    process_count_per_instance: int | None = None
+
+
+class PyTorchDistribution(Entity):
+    """PyTorch (torchrun-style): ``process_count_per_instance`` workers per node."""
+
+    type: Literal["pytorch"] = "pytorch"
+    process_count_per_instance: int | None = None
+
+
+class TensorFlowDistribution(Entity):
+    """TensorFlow parameter-server / worker layout (``TF_CONFIG``)."""
+
+    type: Literal["tensorflow"] = "tensorflow"
+    worker_count: int | None = None
+    parameter_server_count: int | None = 0
+
+
+class RayDistribution(Entity):
+    """A Ray cluster over the job's nodes."""
+
+    type: Literal["ray"] = "ray"
+    port: int | None = None
+    address: str | None = None
+    include_dashboard: bool | None = None
+    dashboard_port: int | None = None
+    head_node_additional_args: str | None = None
+    worker_node_additional_args: str | None = None
+
+
+Distribution = Annotated[
+    Union[MpiDistribution, PyTorchDistribution, TensorFlowDistribution, RayDistribution],
+    Field(discriminator="type"),
+]

@@ -1,0 +1,19 @@
+"""``JobResourceConfiguration``: node count, VM size and container settings of a command."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._base import Entity
+
+
+class JobResourceConfiguration(Entity):
+    """Resources of a command (``resources:`` in YAML); ``shm_size`` as Docker's, e.g. ``2g``."""
+
+    instance_count: int | None = None
+    instance_type: str | list[str] | None = None
+    shm_size: str | None = None
+    docker_args: str | list[str] | None = None
+    locations: list[str] | None = None
+    max_instance_count: int | None = None
+    properties: dict[str, Any] | None = None

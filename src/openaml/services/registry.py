@@ -1,0 +1,230 @@
+"""The versioned asset registry: models, data, environments and components.
+
+Rules (Azure's): a create without a version takes the next integer; ``latest`` is the most
+recently created version that is not archived; identical re-registration is a no-op; different
+content under an existing version is a conflict; only description and tags (a model's stage, a
+component's display name) change after registration; archive hides, restore brings back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from openaml.constants import ListViewType
+from openaml.entities import CommandComponent, Data, Environment, Model
+from openaml.entities._base import Asset
+from openaml.errors import (ArchivedError, ImmutableFieldError, NotFoundError, ValidationError)
+from openaml.services import uploads
+from openaml.services.references import parse_asset_reference
+from openaml.services.workspaces import WorkspaceContext
+from openaml.store.metadata import AssetRecord
+
+Progress = Callable[[int, int], None]
+
+ENTITY_BY_KIND: dict[str, type[Asset]] = {
+    "models": Model,
+    "data": Data,
+    "environments": Environment,
+    "components": CommandComponent,
+}
+KIND_BY_ENTITY = {cls: kind for kind, cls in ENTITY_BY_KIND.items()}
+# Fields a registered version may change; everything else is immutable content.
+MUTABLE_FIELDS: dict[str, frozenset[str]] = {
+    "models": frozenset({"description", "tags", "stage"}),
+    "data": frozenset({"description", "tags"}),
+    "environments": frozenset({"description", "tags"}),
+    "components": frozenset({"description", "tags", "display_name"}),
+}
+_READ_ONLY = frozenset({"id", "creation_context", "name", "version"})
+
+
+def kind_of(asset: Asset) -> str:
+    for cls, kind in KIND_BY_ENTITY.items():
+        if isinstance(asset, cls):
+            return kind
+    raise ValidationError(f"{type(asset).__name__} is not a registry asset")
+
+
+def _identity(kind: str, spec: dict[str, Any]) -> str:
+    """Digest of the immutable part of a spec: equal digests mean identical content."""
+    fixed = {k: v for k, v in spec.items() if k not in MUTABLE_FIELDS[kind] and k not in _READ_ONLY}
+    return hashlib.sha256(json.dumps(fixed, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+class RegistryService:
+    """Versioned assets of one workspace."""
+
+    def __init__(self, ctx: WorkspaceContext) -> None:
+        self.ctx = ctx
+
+    # -- create --------------------------------------------------------------------------------
+    def create_or_update(self, asset: Asset, *, progress: Progress | None = None) -> Asset:
+        """Register ``asset``: upload its local files, then publish the version atomically."""
+        kind = kind_of(asset)
+        if not asset.name:
+            raise ValidationError("a name is required to register an asset", field="name")
+        spec, digest = uploads.prepare(self.ctx, kind, asset, progress=progress)
+        spec = {k: v for k, v in spec.items() if k not in _READ_ONLY}
+        if kind == "components":
+            spec["environment"] = self._pin_environment(spec.get("environment"))
+        identity = _identity(kind, spec)
+        if asset.version is None and kind == "environments":
+            # Azure re-puts the latest version first: an identical definition adds no version.
+            latest = self.ctx.metadata.get_latest_version(self.ctx.name, kind, asset.name)
+            if latest is not None and _identity(kind, latest.spec) == identity:
+                return self._to_entity(latest)
+        record = self.ctx.metadata.create_asset_version(
+            self.ctx.name, kind, asset.name, asset.version, spec, digest, identity=identity)
+        if not record.created:
+            # Same content again: Azure applies the mutable fields it was given (get, edit, re-put).
+            changes = {k: v for k, v in spec.items()
+                       if k in MUTABLE_FIELDS[kind] and record.spec.get(k) != v}
+            if changes:
+                record = self.ctx.metadata.update_asset_spec(
+                    self.ctx.name, kind, record.name, record.version, changes)
+        return self._to_entity(record)
+
+    # -- read ----------------------------------------------------------------------------------
+    def get(self, kind: str, name: str, version: str | None = None, label: str | None = None) -> Asset:
+        """One version; with neither version nor label, the latest."""
+        return self._to_entity(self._get_record(kind, name, version, label))
+
+    def resolve(self, kind: str, reference: str) -> Asset:
+        """Resolve ``azureml:name:version``, ``azureml:name@latest``, ``name:version`` or ``name``."""
+        name, version, label = parse_asset_reference(reference)
+        return self.get(kind, name, version=version, label=label)
+
+    def list(self, kind: str, name: str | None = None,
+             view: ListViewType = ListViewType.ACTIVE_ONLY, *, stage: str | None = None) -> list[Asset]:
+        """Without a name: the latest version of each name. With a name: its versions, newest first."""
+        if name is None:
+            records = []
+            for container in self.ctx.metadata.list_containers(self.ctx.name, kind, view):
+                rec = self._container_head(kind, container.name, container.latest_version)
+                if rec is not None:
+                    records.append(rec)
+        else:
+            if self.ctx.metadata.get_container(self.ctx.name, kind, name) is None:
+                raise self._not_found(kind, name)
+            records = self.ctx.metadata.list_versions(self.ctx.name, kind, name, view)
+        if stage is not None:
+            records = [r for r in records if r.spec.get("stage") == stage]
+        return [self._to_entity(r) for r in records]
+
+    # -- change --------------------------------------------------------------------------------
+    def archive(self, kind: str, name: str, version: str | None = None, label: str | None = None) -> None:
+        self._set_archived(kind, name, version, label, True)
+
+    def restore(self, kind: str, name: str, version: str | None = None, label: str | None = None) -> None:
+        self._set_archived(kind, name, version, label, False)
+
+    def update(self, asset: Asset) -> Asset:
+        """Apply changes to the mutable fields of a registered version; anything else is refused."""
+        kind = kind_of(asset)
+        if not asset.name or not asset.version:
+            raise ValidationError("update needs the name and version of a registered asset", field="version")
+        current = self._get_record(kind, asset.name, asset.version, None)
+        new_spec = asset.model_dump(mode="json", exclude_none=True)
+        changes: dict[str, Any] = {}
+        for key in set(new_spec) | set(current.spec):
+            if key in _READ_ONLY:
+                continue
+            old, new = current.spec.get(key), new_spec.get(key)
+            if old == new:
+                continue
+            if key not in MUTABLE_FIELDS[kind]:
+                if key in ("path", "code") and new is not None and old is not None:
+                    continue  # a re-resolved local path is not a change of content
+                allowed = ", ".join(sorted(MUTABLE_FIELDS[kind]))
+                raise ImmutableFieldError(
+                    f"'{key}' of {kind} {asset.name}:{asset.version} cannot change; only {allowed} can. "
+                    "Register a new version instead.", field=key)
+            changes[key] = new
+        if not changes:
+            return self._to_entity(current)
+        record = self.ctx.metadata.update_asset_spec(self.ctx.name, kind, asset.name, asset.version, changes)
+        return self._to_entity(record)
+
+    def download(self, kind: str, name: str, version: str | None, download_path: str | Path,
+                 *, progress: Progress | None = None) -> Path:
+        """Write the files of a version to ``<download_path>/<name>/<root>``."""
+        record = self._get_record(kind, name, version, None if version else "latest")
+        if not record.content_digest:
+            raise ValidationError(
+                f"{kind} {name}:{record.version} points at {record.spec.get('path')!r}, which is not "
+                "stored in this workspace; read it from there", field="path")
+        dest = Path(download_path) / name
+        return self.ctx.artifacts.materialize(record.content_digest, dest, progress=progress)
+
+    # -- internals -----------------------------------------------------------------------------
+    def _pin_environment(self, env: Any) -> Any:
+        """A workspace environment reference is resolved now and pinned to its version, as
+        Azure does; registry URIs (curated environments) and inline definitions stay as given."""
+        if not isinstance(env, str) or env.startswith("azureml://") or not env.startswith("azureml:"):
+            return env
+        resolved = self.resolve("environments", env)
+        return f"azureml:{resolved.name}:{resolved.version}"
+
+    def _get_record(self, kind: str, name: str, version: str | None, label: str | None) -> AssetRecord:
+        if version is not None and label is not None:
+            raise ValidationError("give a version or a label, not both", field="label")
+        if version is not None:
+            rec = self.ctx.metadata.get_asset_version(self.ctx.name, kind, name, str(version))
+            if rec is None:
+                raise self._not_found(kind, name, str(version))
+            return rec
+        if label not in (None, "latest"):
+            raise ValidationError(f"unknown label '{label}'; the only label is 'latest'", field="label")
+        rec = self.ctx.metadata.get_latest_version(self.ctx.name, kind, name)
+        if rec is not None:
+            container = self.ctx.metadata.get_container(self.ctx.name, kind, name)
+            if container is not None and container.archived:
+                raise ArchivedError(
+                    f"{kind} '{name}' is archived; restore it (openaml {_noun(kind)} restore -n {name}) "
+                    "or name an explicit version", name=name)
+            return rec
+        if self.ctx.metadata.get_container(self.ctx.name, kind, name) is not None:
+            raise ArchivedError(
+                f"every version of {kind} '{name}' is archived; restore one "
+                f"(openaml {_noun(kind)} restore -n {name} -v <version>) or name an explicit version",
+                name=name)
+        raise self._not_found(kind, name)
+
+    def _container_head(self, kind: str, name: str, latest: str | None) -> AssetRecord | None:
+        if latest is not None:
+            rec = self.ctx.metadata.get_asset_version(self.ctx.name, kind, name, latest)
+            if rec is not None:
+                return rec
+        versions = self.ctx.metadata.list_versions(self.ctx.name, kind, name, ListViewType.ALL)
+        return versions[0] if versions else None
+
+    def _set_archived(self, kind: str, name: str, version: str | None, label: str | None, flag: bool) -> None:
+        if label is not None:
+            version = self._get_record(kind, name, None, label).version
+        self.ctx.metadata.set_archived(self.ctx.name, kind, name, version, flag)
+
+    def _not_found(self, kind: str, name: str, version: str | None = None) -> NotFoundError:
+        what = f"{name}:{version}" if version else name
+        hint = f"openaml {_noun(kind)} list" + ("" if version is None else f" -n {name}")
+        return NotFoundError(f"{_noun(kind)} '{what}' not found in workspace '{self.ctx.name}'. "
+                             f"See what exists with: {hint}", name=name, version=version)
+
+    def _to_entity(self, record: AssetRecord) -> Asset:
+        data = dict(record.spec)
+        data.update(name=record.name, version=record.version,
+                    id=self.ctx.asset_id(record.kind, record.name, record.version),
+                    creation_context={"created_at": record.created_at.isoformat(),
+                                      "last_modified_at": record.updated_at.isoformat(),
+                                      "archived": record.archived})
+        return ENTITY_BY_KIND[record.kind].model_validate(data)
+
+
+def _noun(kind: str) -> str:
+    return {"models": "model", "data": "data", "environments": "environment", "components": "component"}[kind]
+
+
+def iter_kinds() -> Iterable[str]:
+    return ENTITY_BY_KIND.keys()

@@ -1,0 +1,218 @@
+"""Workspaces: a folder under ``$OPENAML_HOME/workspaces/<name>`` holding the metadata database
+(SQLite by default, or a PostgreSQL URL recorded at creation), the content-addressed artifact
+store, the secret key and the folders behind the default datastores."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import tempfile
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from openaml.constants import DEFAULT_DATASTORE, DEFAULT_DATASTORES
+from openaml.entities import LocalDatastore, Workspace
+from openaml.errors import AlreadyExistsError, ValidationError, WorkspaceNotFoundError
+from openaml.services.settings import Settings
+from openaml.store.artifacts import ArtifactStore
+from openaml.store.metadata import MetadataStore
+from openaml.store.secrets import SecretBox
+
+WORKSPACE_FILE = "workspace.json"
+_NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_-]{1,32}$")
+# Azure-shaped ids, so code that parses them keeps working; the segments are fixed locally.
+SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
+RESOURCE_GROUP = "openaml"
+
+
+def workspace_arm_id(name: str) -> str:
+    return (f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{RESOURCE_GROUP}/providers/"
+            f"Microsoft.MachineLearningServices/workspaces/{name}")
+
+
+@dataclass
+class WorkspaceContext:
+    """An open workspace: what every service needs to act inside it."""
+
+    name: str
+    folder: Path
+    metadata: MetadataStore
+    artifacts: ArtifactStore
+    secrets: SecretBox
+    config: dict[str, Any]
+
+    @property
+    def default_datastore(self) -> str:
+        return self.config.get("default_datastore", DEFAULT_DATASTORE)
+
+    def asset_id(self, kind: str, name: str, version: str | None = None) -> str:
+        base = f"azureml:{workspace_arm_id(self.name)}/{kind}/{name}"
+        return f"{base}/versions/{version}" if version is not None else base
+
+
+def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    with os.fdopen(fd, "w") as fh:
+        json.dump(data, fh, indent=2, sort_keys=True)
+    os.replace(tmp, path)
+
+
+class WorkspaceService:
+    """Create, find, open and delete local workspaces.
+
+    Opened workspaces are cached per service so the database is migrated/opened once per process.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._open: dict[str, WorkspaceContext] = {}
+        self._lock = threading.Lock()
+
+    # -- queries -------------------------------------------------------------------------------
+    def exists(self, name: str) -> bool:
+        return (self.settings.workspace_dir(name) / WORKSPACE_FILE).is_file()
+
+    def get(self, name: str) -> Workspace:
+        """The workspace entity; raises :class:`WorkspaceNotFoundError`."""
+        config = self._read_config(name)
+        return self._to_entity(config)
+
+    def list(self) -> list[Workspace]:
+        root = self.settings.workspaces_dir
+        if not root.is_dir():
+            return []
+        names = sorted(p.name for p in root.iterdir() if (p / WORKSPACE_FILE).is_file())
+        return [self.get(n) for n in names]
+
+    # -- commands ------------------------------------------------------------------------------
+    def create(self, workspace: Workspace, *, database_url: str | None = None,
+               exist_ok: bool = False) -> Workspace:
+        """Create the folder, the stores and the default datastores, all or nothing."""
+        name = workspace.name
+        if not _NAME_RE.match(name):
+            raise ValidationError(
+                "workspace names are 2-33 letters, digits, '-' or '_', starting with a letter or digit",
+                field="name", value=name)
+        if self.exists(name):
+            if exist_ok:
+                return self.get(name)
+            raise AlreadyExistsError(f"Workspace '{name}' already exists at {self.settings.workspace_dir(name)}.")
+        final = self.settings.workspace_dir(name)
+        if final.exists():  # a leftover without workspace.json: an interrupted create
+            shutil.rmtree(final)
+        self.settings.workspaces_dir.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=self.settings.workspaces_dir, prefix=f".creating-{name}-"))
+        try:
+            config = self._init_folder(staging, workspace, database_url)
+            os.replace(staging, final)  # the workspace appears whole or not at all
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        try:
+            ctx = self.open(name)
+            self._create_default_datastores(ctx)
+        except BaseException:
+            self._open.pop(name, None)
+            shutil.rmtree(final, ignore_errors=True)
+            raise
+        return self._to_entity(config)
+
+    def update(self, workspace: Workspace) -> Workspace:
+        """Change description, display name and tags of an existing workspace."""
+        config = self._read_config(workspace.name)
+        spec = config.setdefault("spec", {})
+        for key in ("description", "display_name", "tags"):
+            value = getattr(workspace, key)
+            if value is not None:
+                spec[key] = value
+        _write_json_atomic(self.settings.workspace_dir(workspace.name) / WORKSPACE_FILE, config)
+        if workspace.name in self._open:
+            self._open[workspace.name].config = config
+        return self._to_entity(config)
+
+    def delete(self, name: str) -> None:
+        """Remove a workspace with everything in it."""
+        config = self._read_config(name)
+        ctx = self._open.pop(name, None)
+        if config.get("database_url"):  # shared database: remove only this workspace's rows
+            store = ctx.metadata if ctx else MetadataStore(config["database_url"])
+            store.delete_workspace_rows(name)
+        if ctx:
+            ctx.metadata.close()
+        folder = self.settings.workspace_dir(name)
+        trash = folder.with_name(f".deleting-{name}-{os.getpid()}")
+        os.replace(folder, trash)  # disappears at once; the slow removal follows
+        shutil.rmtree(trash, ignore_errors=True)
+
+    def open(self, name: str) -> WorkspaceContext:
+        """Open (once per process) the stores of a workspace."""
+        with self._lock:
+            if name in self._open:
+                return self._open[name]
+            config = self._read_config(name)
+            folder = self.settings.workspace_dir(name)
+            url = config.get("database_url")
+            metadata = MetadataStore(url) if url else MetadataStore.for_sqlite_file(folder / "metadata.db")
+            ctx = WorkspaceContext(
+                name=name, folder=folder, metadata=metadata,
+                artifacts=ArtifactStore(str(folder / "artifacts")),
+                secrets=SecretBox.open(folder / "secret.key"), config=config)
+            self._open[name] = ctx
+            return ctx
+
+    def close(self) -> None:
+        with self._lock:
+            for ctx in self._open.values():
+                ctx.metadata.close()
+            self._open.clear()
+
+    # -- internals -----------------------------------------------------------------------------
+    def _init_folder(self, folder: Path, workspace: Workspace, database_url: str | None) -> dict[str, Any]:
+        (folder / "artifacts").mkdir()
+        for ds in DEFAULT_DATASTORES:
+            (folder / "datastores" / ds).mkdir(parents=True)
+        SecretBox.create(folder / "secret.key")
+        spec = workspace.model_dump(mode="json", exclude_none=True,
+                                    exclude={"id", "mlflow_tracking_uri", "discovery_url"})
+        config = {
+            "name": workspace.name,
+            "created_at": datetime.now(timezone.utc).isoformat(),
+            "default_datastore": DEFAULT_DATASTORE,
+            "spec": spec,
+        }
+        if database_url:
+            config["database_url"] = database_url
+            MetadataStore(database_url).close()  # fail now, not later, on a bad URL
+        else:
+            MetadataStore.for_sqlite_file(folder / "metadata.db").close()
+        _write_json_atomic(folder / WORKSPACE_FILE, config)
+        return config
+
+    def _create_default_datastores(self, ctx: WorkspaceContext) -> None:
+        for ds in DEFAULT_DATASTORES:
+            entity = LocalDatastore(name=ds, path=str(ctx.folder / "datastores" / ds),
+                                    description=f"Default datastore '{ds}' of workspace {ctx.name}")
+            ctx.metadata.put_resource(ctx.name, "datastores", ds,
+                                      entity.model_dump(mode="json", exclude_none=True))
+
+    def _read_config(self, name: str) -> dict[str, Any]:
+        path = self.settings.workspace_dir(name) / WORKSPACE_FILE
+        try:
+            return json.loads(path.read_text())
+        except FileNotFoundError:
+            raise WorkspaceNotFoundError(
+                f"No workspace named '{name}' under {self.settings.workspaces_dir}. "
+                f"Create it with: openaml workspace create -n {name}", workspace=name) from None
+
+    def _to_entity(self, config: dict[str, Any]) -> Workspace:
+        spec = dict(config.get("spec", {}))
+        spec["name"] = config["name"]
+        spec["id"] = workspace_arm_id(config["name"])
+        spec.setdefault("location", "local")
+        spec.setdefault("resource_group", RESOURCE_GROUP)
+        return Workspace.model_validate(spec)

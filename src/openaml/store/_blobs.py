@@ -1,0 +1,111 @@
+"""Where blob bytes live: a local folder, or any fsspec file system. Chosen once per store.
+
+Both backends publish a blob only once it is complete, so a reader never sees a partial blob:
+the local one renames a finished temp file into place (atomic on one file system), a remote
+one uploads a finished local temp file in one object write (atomic per object on blob stores).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import BinaryIO, Protocol
+
+import fsspec
+from fsspec.implementations.local import LocalFileSystem
+
+
+class BlobBackend(Protocol):
+    """Bytes in, bytes out, addressed by a relative posix key such as ``blobs/sha256/ab/ab...``."""
+
+    def exists(self, key: str) -> bool: ...
+
+    def open_read(self, key: str) -> BinaryIO: ...
+
+    def new_temp(self) -> tuple[str, BinaryIO]:
+        """A new local temp file opened for writing; the caller closes it."""
+        ...
+
+    def publish(self, temp_path: str, key: str) -> None:
+        """Make the finished temp file visible at *key* in one step; the temp file is consumed."""
+        ...
+
+    def discard(self, temp_path: str) -> None: ...
+
+
+class LocalBlobs:
+    """Blobs in a local folder; temp files in ``<root>/tmp`` so the final rename never crosses devices."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.tmp = root / "tmp"
+        self.tmp.mkdir(parents=True, exist_ok=True)
+
+    def exists(self, key: str) -> bool:
+        return (self.root / key).is_file()
+
+    def open_read(self, key: str) -> BinaryIO:
+        return open(self.root / key, "rb")
+
+    def new_temp(self) -> tuple[str, BinaryIO]:
+        fd, path = tempfile.mkstemp(dir=self.tmp, prefix="upload-")
+        return path, os.fdopen(fd, "wb")
+
+    def publish(self, temp_path: str, key: str) -> None:
+        final = self.root / key
+        final.parent.mkdir(parents=True, exist_ok=True)
+        os.chmod(temp_path, 0o644)  # mkstemp makes 0600; blobs are shared content, not secrets
+        # A concurrent upload of the same content may win the race; replacing identical bytes is harmless.
+        os.replace(temp_path, final)
+
+    def discard(self, temp_path: str) -> None:
+        try:
+            os.unlink(temp_path)
+        except FileNotFoundError:
+            pass
+
+
+class FsspecBlobs:
+    """Blobs on any fsspec file system (az://, s3://, memory://, ...).
+
+    The temp file is local: the digest, hence the key, is only known once all bytes are hashed,
+    and writing remotely first would cost a server-side copy for the rename.
+    """
+
+    def __init__(self, fs: fsspec.AbstractFileSystem, root: str) -> None:
+        self.fs = fs
+        self.root = root.rstrip("/")
+
+    def _path(self, key: str) -> str:
+        return f"{self.root}/{key}"
+
+    def exists(self, key: str) -> bool:
+        return bool(self.fs.exists(self._path(key)))
+
+    def open_read(self, key: str) -> BinaryIO:
+        return self.fs.open(self._path(key), "rb")
+
+    def new_temp(self) -> tuple[str, BinaryIO]:
+        fd, path = tempfile.mkstemp(prefix="openaml-upload-")
+        return path, os.fdopen(fd, "wb")
+
+    def publish(self, temp_path: str, key: str) -> None:
+        try:
+            self.fs.put_file(temp_path, self._path(key))
+        finally:
+            self.discard(temp_path)
+
+    def discard(self, temp_path: str) -> None:
+        try:
+            os.unlink(temp_path)
+        except FileNotFoundError:
+            pass
+
+
+def backend_for(root_url: str, storage_options: dict | None = None) -> BlobBackend:
+    """The backend for an fsspec URL or a local path; the file system's plugin loads only now."""
+    fs, root = fsspec.core.url_to_fs(root_url, **(storage_options or {}))
+    if isinstance(fs, LocalFileSystem):
+        return LocalBlobs(Path(root))
+    return FsspecBlobs(fs, root)

@@ -1,0 +1,114 @@
+"""Entities: constructor arguments, validation and the public surface."""
+
+import pytest
+
+import openaml.entities as entities
+from openaml.entities import (
+    AmlCompute, AzureBlobDatastore, AzureDataLakeGen2Datastore, AzureFileDatastore, BuildContext,
+    ComputeInstance, Data, Environment, KubernetesCompute, LocalDatastore, Model,
+    NoneCredentialConfiguration, ServicePrincipalConfiguration, VirtualMachineCompute, Workspace,
+)
+from openaml.errors import ValidationError
+
+EXPECTED_EXPORTS = {
+    "Model", "Data", "Environment", "BuildContext", "CommandComponent", "Input", "Output",
+    "AzureBlobDatastore", "AzureFileDatastore", "AzureDataLakeGen1Datastore",
+    "AzureDataLakeGen2Datastore", "LocalDatastore", "AccountKeyConfiguration",
+    "SasTokenConfiguration", "ServicePrincipalConfiguration", "CertificateConfiguration",
+    "NoneCredentialConfiguration", "AmlCompute", "ComputeInstance", "KubernetesCompute",
+    "VirtualMachineCompute", "Workspace", "Entity", "Asset", "Resource", "Datastore", "Compute",
+}
+
+
+def test_public_surface_is_exactly_the_documented_list():
+    assert set(entities.__all__) == EXPECTED_EXPORTS
+    assert all(hasattr(entities, name) for name in entities.__all__)
+
+
+def test_asset_kinds():
+    assert (Model.asset_kind, Data.asset_kind, Environment.asset_kind) == ("models", "data", "environments")
+    assert entities.CommandComponent.asset_kind == "components"
+
+
+def test_model_defaults_and_int_version_rejected():
+    model = Model(name="m", path="./model")
+    assert model.type == "custom_model" and model.version is None
+    with pytest.raises(ValidationError) as info:
+        Model(name="m", version=1)
+    assert info.value.details["field"] == "version"
+
+
+def test_unknown_keyword_argument_raises():
+    with pytest.raises(ValidationError) as info:
+        Model(name="m", pth="./x")
+    assert info.value.details["field"] == "pth"
+
+
+def test_assignment_is_validated():
+    model = Model(name="m")
+    with pytest.raises(ValidationError):
+        model.type = "not_a_type"
+
+
+def test_data_defaults_and_registration_check():
+    data = Data(name="d")
+    assert data.type == "uri_folder" and data.path is None
+    with pytest.raises(ValidationError):
+        data.validate_for_registration()
+    Data(name="d", path="./x").validate_for_registration()
+
+
+def test_environment_needs_image_or_build():
+    with pytest.raises(ValidationError):
+        Environment(name="e").validate_for_registration()
+    with pytest.raises(ValidationError):
+        Environment(name="e", image="x", build=BuildContext(path="ctx")).validate_for_registration()
+    with pytest.raises(ValidationError):
+        Environment(name="e", build=BuildContext(path="ctx"), conda_file={"a": 1}).validate_for_registration()
+    Environment(name="e", image="python:3.11", conda_file={"dependencies": []}).validate_for_registration()
+    env = Environment(name="e", build=BuildContext(path="ctx"), os_type="Windows")
+    assert env.build.dockerfile_path == "Dockerfile" and env.os_type == "windows"
+
+
+def test_datastore_defaults():
+    blob = AzureBlobDatastore(name="b", account_name="acct", container_name="c")
+    assert (blob.type, blob.endpoint, blob.protocol, blob.credentials) == ("azure_blob", "core.windows.net", "https", None)
+    assert LocalDatastore(name="l", path="/data").type == "local"
+
+
+def test_credentials_inferred_from_keys():
+    gen2 = AzureDataLakeGen2Datastore(name="g", account_name="a", filesystem="f",
+                                      credentials={"tenant_id": "t", "client_id": "c", "client_secret": "s"})
+    assert isinstance(gen2.credentials, ServicePrincipalConfiguration)
+    blob = AzureBlobDatastore(name="b", account_name="a", container_name="c", credentials={})
+    assert isinstance(blob.credentials, NoneCredentialConfiguration)
+
+
+def test_credentials_not_allowed_for_datastore_type():
+    with pytest.raises(ValidationError) as info:
+        AzureFileDatastore(name="f", account_name="a", file_share_name="s",
+                           credentials=ServicePrincipalConfiguration(client_secret="s"))
+    assert info.value.details["field"] == "credentials"
+    with pytest.raises(ValidationError):
+        AzureDataLakeGen2Datastore(name="g", account_name="a", filesystem="f",
+                                   credentials={"account_key": "k"})
+
+
+def test_compute_defaults():
+    aml = AmlCompute(name="cpu")
+    assert (aml.type, aml.size, aml.min_instances, aml.max_instances, aml.idle_time_before_scale_down) == \
+        ("amlcompute", "STANDARD_DS3_V2", 0, 4, 120)
+    assert AmlCompute(name="c", tier="LowPriority").tier == "low_priority"
+    assert KubernetesCompute(name="k").namespace == "default"
+    assert ComputeInstance(name="ci", size="STANDARD_DS3_V2").type == "computeinstance"
+    with pytest.raises(ValidationError):
+        VirtualMachineCompute(name="vm")  # resource_id is required
+    with pytest.raises(ValidationError):
+        AmlCompute(name="c", min_instances=5, max_instances=2)
+
+
+def test_workspace_fields():
+    ws = Workspace(name="w", location="eastus", public_network_access="disabled",
+                   identity={"type": "system_assigned"})
+    assert ws.public_network_access == "Disabled" and ws.identity.type == "system_assigned"
+    assert ws.hbi_workspace is False and ws.mlflow_tracking_uri is None
