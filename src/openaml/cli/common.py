@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from typing import Any, Callable
 
@@ -56,5 +57,16 @@ def handle_errors(main: Callable[..., Any]) -> Callable[..., Any]:
         except KeyboardInterrupt:
             click.echo("Interrupted.", err=True)
             sys.exit(130)
+        except (click.ClickException, click.exceptions.Abort, click.exceptions.Exit):
+            raise  # click prints these itself (usage errors, aborted prompts)
+        except OSError as exc:
+            click.echo(f"Error: {exc.strerror or exc}{f': {exc.filename}' if exc.filename else ''}", err=True)
+            sys.exit(1)
+        except Exception as exc:  # noqa: BLE001 - the edge turns the unexpected into one line too
+            if os.environ.get("OPENAML_DEBUG"):
+                raise
+            click.echo(f"Error: unexpected {type(exc).__name__}: {exc} "
+                       "(set OPENAML_DEBUG=1 for a traceback)", err=True)
+            sys.exit(1)
 
     return wrapper

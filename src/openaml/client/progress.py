@@ -16,8 +16,9 @@ MIN_BYTES_FOR_BAR = 8 * 1024 * 1024
 
 @contextlib.contextmanager
 def transfer_progress(description: str, enabled: bool = True,
-                      min_bytes: int = MIN_BYTES_FOR_BAR) -> Iterator[Callable[[int, int], None] | None]:
+                      min_bytes: int | None = None) -> Iterator[Callable[[int, int], None] | None]:
     """Yield a ``progress(increment, total)`` callback that draws a bar once ``total`` is large."""
+    min_bytes = MIN_BYTES_FOR_BAR if min_bytes is None else min_bytes
     if not enabled:
         yield None
         return

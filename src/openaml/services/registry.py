@@ -150,14 +150,15 @@ class RegistryService:
 
     def download(self, kind: str, name: str, version: str | None, download_path: str | Path,
                  *, progress: Progress | None = None) -> Path:
-        """Write the files of a version to ``<download_path>/<name>/<root>``."""
+        """Write the files of a version to ``<download_path>/<name>/<root>``, replacing what a
+        previous download left there (as Azure's download does)."""
         record = self._get_record(kind, name, version, None if version else "latest")
         if not record.content_digest:
             raise ValidationError(
                 f"{kind} {name}:{record.version} points at {record.spec.get('path')!r}, which is not "
                 "stored in this workspace; read it from there", field="path")
         dest = Path(download_path) / name
-        return self.ctx.artifacts.materialize(record.content_digest, dest, progress=progress)
+        return self.ctx.artifacts.materialize(record.content_digest, dest, progress=progress, overwrite=True)
 
     # -- internals -----------------------------------------------------------------------------
     def _pin_environment(self, env: Any) -> Any:

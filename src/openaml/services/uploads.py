@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 from openaml.entities import CommandComponent, Data, Environment, Model
 from openaml.entities._base import Asset
-from openaml.errors import MissingFileError, ValidationError
+from openaml.errors import MissingFileError, NotFoundError, ValidationError
 from openaml.services.snapshots import ignore_matcher
 from openaml.services.workspaces import WorkspaceContext
 from openaml.specs.mlmodel import read_mlmodel_flavors
@@ -30,8 +30,14 @@ def is_local_path(value: str) -> bool:
     return not _URI.match(value)
 
 
-def upload_uri(ctx: WorkspaceContext, digest: str, root: str) -> str:
-    return f"azureml://datastores/{ctx.default_datastore}/paths/{LOCAL_UPLOAD_PREFIX}/{digest}/{root}"
+def upload_uri(ctx: WorkspaceContext, digest: str, root: str, datastore: str | None = None) -> str:
+    return f"azureml://datastores/{datastore or ctx.default_datastore}/paths/{LOCAL_UPLOAD_PREFIX}/{digest}/{root}"
+
+
+def _check_datastore(ctx: WorkspaceContext, name: str | None) -> None:
+    if name and ctx.metadata.get_resource(ctx.name, "datastores", name) is None:
+        raise NotFoundError(f"datastore '{name}' not found in workspace '{ctx.name}'. "
+                            "See what exists with: openaml datastore list", field="datastore")
 
 
 def _local(value: str, field: str) -> Path:
@@ -50,9 +56,10 @@ def prepare(ctx: WorkspaceContext, kind: str, asset: Asset, *, progress: Progres
 
 
 def _upload(ctx: WorkspaceContext, path: Path, progress: Progress | None,
-            ignore: Callable[[str], bool] | None = None) -> tuple[str, str]:
+            ignore: Callable[[str], bool] | None = None, datastore: str | None = None) -> tuple[str, str]:
+    _check_datastore(ctx, datastore)
     digest, manifest = ctx.artifacts.put_path(path, ignore=ignore, progress=progress)
-    return digest, upload_uri(ctx, digest, manifest.root)
+    return digest, upload_uri(ctx, digest, manifest.root, datastore)
 
 
 def _prepare_model(ctx: WorkspaceContext, model: Model, progress: Progress | None):
@@ -67,7 +74,7 @@ def _prepare_model(ctx: WorkspaceContext, model: Model, progress: Progress | Non
             raise ValidationError("an mlflow_model path must be a folder holding an MLmodel file",
                                   field="path", path=str(local))
         spec["flavors"] = read_mlmodel_flavors(local)
-    digest, spec["path"] = _upload(ctx, local, progress)
+    digest, spec["path"] = _upload(ctx, local, progress, datastore=model.datastore)
     return spec, digest
 
 
@@ -86,7 +93,7 @@ def _prepare_data(ctx: WorkspaceContext, data: Data, progress: Progress | None):
                               field="type")
     if data.type == "mltable":
         validate_mltable_folder(local)
-    digest, spec["path"] = _upload(ctx, local, progress)
+    digest, spec["path"] = _upload(ctx, local, progress, datastore=data.datastore)
     return spec, digest
 
 
