@@ -3,33 +3,18 @@
 from __future__ import annotations
 
 import openaml
-import openaml.entities
 
 ROOT_API = {
     "MLClient", "Input", "Output", "load_component", "load_compute", "load_data", "load_datastore",
     "load_environment", "load_model", "load_workspace", "__version__",
 }
 
-ENTITIES_API = {
-    "Model", "Data", "Environment", "BuildContext", "CommandComponent", "Input", "Output",
-    "AzureBlobDatastore", "AzureFileDatastore", "AzureDataLakeGen1Datastore",
-    "AzureDataLakeGen2Datastore", "LocalDatastore", "AccountKeyConfiguration",
-    "SasTokenConfiguration", "ServicePrincipalConfiguration", "CertificateConfiguration",
-    "NoneCredentialConfiguration", "AmlCompute", "ComputeInstance", "KubernetesCompute",
-    "VirtualMachineCompute", "Workspace", "Entity", "Asset", "Resource", "Datastore", "Compute",
-}
 
 
 def test_root_exports_exactly_the_curated_list():
     assert set(openaml.__all__) == ROOT_API
     for name in ROOT_API:
         assert getattr(openaml, name) is not None
-
-
-def test_entities_export_the_azure_names():
-    assert set(openaml.entities.__all__) == ENTITIES_API
-    for name in ENTITIES_API:
-        assert isinstance(getattr(openaml.entities, name), type)
 
 
 def test_azure_style_imports_work():

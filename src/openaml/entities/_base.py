@@ -41,6 +41,14 @@ def _from_pydantic(cls_name: str, exc: pydantic.ValidationError) -> ValidationEr
     ])
 
 
+
+def version_is_string(v: Any) -> Any:
+    """Versions are strings, as in azure-ai-ml (``Model(version=1)`` raises there too)."""
+    if isinstance(v, bool) or (v is not None and not isinstance(v, str)):
+        raise ValueError("version must be a string, e.g. version='1'")
+    return v
+
+
 class Entity(BaseModel):
     """Base of every entity."""
 
@@ -99,9 +107,4 @@ class Asset(Entity):
     creation_context: dict[str, Any] | None = None  # read-only: created_at, created_by
     latest_version: str | None = None  # read-only: set on containers by list()
 
-    @field_validator("version", mode="before")
-    @classmethod
-    def _version_is_string(cls, v: Any) -> Any:
-        if isinstance(v, bool) or (v is not None and not isinstance(v, str)):
-            raise ValueError("version must be a string, e.g. version='1'")
-        return v
+    _version_is_string = field_validator("version", mode="before")(staticmethod(version_is_string))

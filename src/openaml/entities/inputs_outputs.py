@@ -8,7 +8,7 @@ from pydantic import field_validator, model_validator
 
 from openaml.constants import DATA_TYPES, MODEL_TYPES, PRIMITIVE_TYPES, InputTypes
 
-from ._base import Entity
+from ._base import Entity, version_is_string
 
 PortType = Literal[
     "string", "integer", "number", "boolean",
@@ -115,9 +115,4 @@ class Output(Entity):
     description: str | None = None
     datastore: str | None = None
 
-    @field_validator("version", mode="before")
-    @classmethod
-    def _version_is_string(cls, v: Any) -> Any:
-        if isinstance(v, bool) or (v is not None and not isinstance(v, str)):
-            raise ValueError("version must be a string, e.g. version='1'")
-        return v
+    _version_is_string = field_validator("version", mode="before")(staticmethod(version_is_string))
