@@ -41,14 +41,20 @@ def require(module: str, *, extra: str = "bench", purpose: str = "") -> None:
             f"error: this benchmark needs '{module}'{why}, which this Python cannot import ({exc}).\n"
             f"  Install it with:   pip install -e '{repo}[{extra}]'\n"
             f"  (from the repository root: pip install -e '.[{extra}]'), or run the benchmark with\n"
-            f"  the interpreter of the venv that has it, e.g. .venv-bench/bin/python {Path(sys.argv[0]).name}"
+            f"  the interpreter of the venv that has it, e.g. .venv-bench/bin/python {sys.argv[0]}"
         )
 
 
 def version_of(dist: str) -> str:
+    """The installed version of *dist*, else of the module of that name (e.g. mlflow-skinny
+    provides ``mlflow``), else "not installed"."""
     try:
         return importlib.metadata.version(dist)
     except importlib.metadata.PackageNotFoundError:
+        pass
+    try:
+        return str(getattr(__import__(dist), "__version__", "installed, version unknown"))
+    except ImportError:
         return "not installed"
 
 

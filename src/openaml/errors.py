@@ -32,6 +32,9 @@ class ErrorCode(str, enum.Enum):
     WORKSPACE_NOT_FOUND = "WorkspaceNotFound"
     STORE_UNAVAILABLE = "StoreUnavailable"
     INTEGRITY = "Integrity"
+    ENVIRONMENT_BUILD = "EnvironmentBuild"
+    INVALID_TRANSITION = "InvalidTransition"
+    JOB_FAILED = "JobFailed"
 
 
 _HTTP_STATUS = {
@@ -48,6 +51,9 @@ _HTTP_STATUS = {
     ErrorCode.WORKSPACE_NOT_FOUND: 404,
     ErrorCode.STORE_UNAVAILABLE: 503,
     ErrorCode.INTEGRITY: 500,
+    ErrorCode.ENVIRONMENT_BUILD: 400,
+    ErrorCode.INVALID_TRANSITION: 409,
+    ErrorCode.JOB_FAILED: 400,
 }
 
 
@@ -168,6 +174,27 @@ class IntegrityError(OpenAMLError):
     code = ErrorCode.INTEGRITY
 
 
+class InvalidTransitionError(UserError):
+    """A job (or other lifecycle) cannot move from its current status to the requested one."""
+
+    code = ErrorCode.INVALID_TRANSITION
+
+
+class EnvironmentBuildError(UserError):
+    """A job's environment cannot be built or run here; the message says which options work."""
+
+    code = ErrorCode.ENVIRONMENT_BUILD
+
+
+class JobFailedError(UserError):
+    """A streamed job ended Failed (azure-ai-ml raises ``JobException`` there)."""
+
+    code = ErrorCode.JOB_FAILED
+
+
+JobException = JobFailedError
+
+
 _BY_CODE: dict[ErrorCode, type[OpenAMLError]] = {
     ErrorCode.INTERNAL: OpenAMLError,
     ErrorCode.VALIDATION: ValidationError,
@@ -182,4 +209,7 @@ _BY_CODE: dict[ErrorCode, type[OpenAMLError]] = {
     ErrorCode.WORKSPACE_NOT_FOUND: WorkspaceNotFoundError,
     ErrorCode.STORE_UNAVAILABLE: StoreUnavailableError,
     ErrorCode.INTEGRITY: IntegrityError,
+    ErrorCode.ENVIRONMENT_BUILD: EnvironmentBuildError,
+    ErrorCode.INVALID_TRANSITION: InvalidTransitionError,
+    ErrorCode.JOB_FAILED: JobFailedError,
 }

@@ -17,6 +17,8 @@ EXPECTED_EXPORTS = {
     "SasTokenConfiguration", "ServicePrincipalConfiguration", "CertificateConfiguration",
     "NoneCredentialConfiguration", "AmlCompute", "ComputeInstance", "KubernetesCompute",
     "VirtualMachineCompute", "Workspace", "Entity", "Asset", "Resource", "Datastore", "Compute",
+    "CommandJob", "Command", "CommandJobLimits", "JobResourceConfiguration", "MpiDistribution",
+    "PyTorchDistribution", "TensorFlowDistribution", "RayDistribution",
 }
 
 

@@ -6,6 +6,7 @@ import click
 
 from openaml import __version__
 from openaml.cli.assets import GROUPS, build_group
+from openaml.cli.jobs import job
 from openaml.cli.resources import compute, datastore
 from openaml.cli.workspace import workspace
 
@@ -27,6 +28,7 @@ for _group in GROUPS:
 cli.add_command(datastore)
 cli.add_command(compute)
 cli.add_command(workspace)
+cli.add_command(job)
 
 
 def main() -> None:

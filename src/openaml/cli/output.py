@@ -43,6 +43,8 @@ def emit(result: Any, fmt: str, columns: Sequence[str] | None = None) -> None:
 
 
 def _cell(row: dict[str, Any], column: str) -> str:
+    if column == "status" and "status" in row:
+        return str(row["status"])
     if column == "created_at":
         value = (row.get("creation_context") or {}).get("created_at", "")
         return str(value)[:19].replace("T", " ")

@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from openaml.client.config import find_config, load_config, read_config
 from openaml.client.operations import (ComponentOperations, ComputeOperations, DataOperations,
                                        DatastoreOperations, EnvironmentOperations, ModelOperations,
                                        WorkspaceOperations)
+from openaml.client.jobs import JobOperations
 from openaml.client.poller import LROPoller
 from openaml.entities import CommandComponent, Data, Environment, Model, Workspace
 from openaml.entities.compute import Compute
 from openaml.entities.datastore import Datastore
 from openaml.services.settings import DEFAULT_WORKSPACE, Settings
 from openaml.services.workspaces import WorkspaceContext, WorkspaceService
+
+if TYPE_CHECKING:
+    from openaml.services.jobs import JobService
 
 
 class MLClient:
@@ -49,6 +53,8 @@ class MLClient:
         self.components = ComponentOperations(self)
         self.datastores = DatastoreOperations(self)
         self.compute = ComputeOperations(self)
+        self.jobs = JobOperations(self)
+        self._launcher = None
 
     @classmethod
     def from_config(cls, credential: Any = None, *, path: str | Path | None = None,
@@ -64,8 +70,18 @@ class MLClient:
             self._workspaces.create(Workspace(name=DEFAULT_WORKSPACE), exist_ok=True)
         return self._workspaces.open(self.workspace_name)
 
+    def _job_service(self) -> "JobService":
+        from openaml.backends.local import LocalLauncher
+        from openaml.services.jobs import JobService
+        if self._launcher is None:
+            self._launcher = LocalLauncher()
+        return JobService(self._context(), self._settings, self._launcher)
+
     def create_or_update(self, entity: Any, **kwargs: Any) -> Any:
-        """Create or update a model, data asset, environment, component or datastore."""
+        """Create or update a job, model, data asset, environment, component or datastore."""
+        from openaml.entities.job import CommandJob
+        if isinstance(entity, CommandJob):
+            return self.jobs.create_or_update(entity, **kwargs)
         for cls, ops in ((Model, self.models), (Data, self.data), (Environment, self.environments),
                          (CommandComponent, self.components)):
             if isinstance(entity, cls):

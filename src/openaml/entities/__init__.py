@@ -19,9 +19,12 @@ from .datastore import (
     Datastore,
     LocalDatastore,
 )
+from .distribution import MpiDistribution, PyTorchDistribution, RayDistribution, TensorFlowDistribution
 from .environment import BuildContext, Environment
 from .inputs_outputs import Input, Output
+from .job import Command, CommandJob, CommandJobLimits
 from .model import Model
+from .resources import JobResourceConfiguration
 from .workspace import Workspace
 
 __all__ = [
@@ -33,4 +36,6 @@ __all__ = [
     "CertificateConfiguration", "NoneCredentialConfiguration",
     "Compute", "AmlCompute", "ComputeInstance", "KubernetesCompute", "VirtualMachineCompute",
     "Workspace",
+    "CommandJob", "Command", "CommandJobLimits", "JobResourceConfiguration",
+    "MpiDistribution", "PyTorchDistribution", "TensorFlowDistribution", "RayDistribution",
 ]

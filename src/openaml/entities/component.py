@@ -8,12 +8,12 @@ declared port), ``$[[ ... ]]`` optional blocks, reserved and duplicate port name
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, ClassVar, Literal, Union
+from typing import Annotated, Any, ClassVar, Literal, Mapping, Union
 
 from pydantic import Discriminator, Field, Tag, ValidationInfo, field_validator
 
 from ._base import Asset
-from .distribution import Distribution
+from .distribution import Distribution, lower_distribution_type
 from .environment import Environment
 from .inputs_outputs import Input, Output
 from .resources import JobResourceConfiguration
@@ -60,7 +60,27 @@ def optional_blocks(command: str) -> list[str]:
     return blocks
 
 
-def _is_valid_binding(expr: str, inputs: dict[str, Input], outputs: dict[str, Output]) -> bool:
+def check_port_names(names: list[str]) -> None:
+    """Raise ValueError for an invalid, reserved or duplicated (case-insensitive) port name."""
+    seen: dict[str, str] = {}
+    for name in names:
+        if not PORT_NAME_PATTERN.match(name):
+            raise ValueError(f"{name!r} is not a valid parameter name, must be composed "
+                             "letters, numbers, and underscores.")
+        if name.lower() in RESERVED_PORT_NAMES:
+            raise ValueError(f"{name!r} is a reserved name and cannot be used for an input "
+                             f"or output; reserved: {', '.join(sorted(RESERVED_PORT_NAMES))}")
+        if name.lower() in seen:
+            raise ValueError(f"Duplicate input/output name {name!r} (also {seen[name.lower()]!r}).")
+        seen[name.lower()] = name
+
+
+def invalid_bindings(command: str, inputs: Mapping[str, Any], outputs: Mapping[str, Any]) -> list[str]:
+    """The bindings of ``command`` that name no declared input/output (or no port attribute)."""
+    return [e for e in command_bindings(command) if not _is_valid_binding(e, inputs, outputs)]
+
+
+def _is_valid_binding(expr: str, inputs: Mapping[str, Any], outputs: Mapping[str, Any]) -> bool:
     parts = expr.split(".")
     ports = {"inputs": inputs, "outputs": outputs}.get(parts[0])
     if ports is None or len(parts) < 2 or parts[1] not in ports:
@@ -99,12 +119,8 @@ class CommandComponent(Asset):
                 f"with a lower letter, at most {NAME_MAX_LENGTH} characters. Currently got {v}.")
         return v
 
-    @field_validator("distribution", mode="before")
-    @classmethod
-    def _lower_distribution_type(cls, v: Any) -> Any:
-        if isinstance(v, dict) and isinstance(v.get("type"), str):
-            return {**v, "type": v["type"].lower()}
-        return v
+    _lower_distribution_type = field_validator("distribution", mode="before")(
+        staticmethod(lower_distribution_type))
 
     @field_validator("inputs", "outputs", mode="before")
     @classmethod
@@ -114,18 +130,7 @@ class CommandComponent(Asset):
     @field_validator("outputs")
     @classmethod
     def _check_port_names(cls, outputs: dict[str, Output], info: ValidationInfo) -> dict[str, Output]:
-        names = [*info.data.get("inputs", {}), *outputs]
-        seen: dict[str, str] = {}
-        for name in names:
-            if not PORT_NAME_PATTERN.match(name):
-                raise ValueError(f"{name!r} is not a valid parameter name, must be composed "
-                                 "letters, numbers, and underscores.")
-            if name.lower() in RESERVED_PORT_NAMES:
-                raise ValueError(f"{name!r} is a reserved name and cannot be used for an input "
-                                 f"or output; reserved: {', '.join(sorted(RESERVED_PORT_NAMES))}")
-            if name.lower() in seen:
-                raise ValueError(f"Duplicate input/output name {name!r} (also {seen[name.lower()]!r}).")
-            seen[name.lower()] = name
+        check_port_names([*info.data.get("inputs", {}), *outputs])
         return outputs
 
     @field_validator("command")
@@ -137,7 +142,7 @@ class CommandComponent(Asset):
         if "inputs" not in info.data or "outputs" not in info.data:
             return command  # the ports themselves are invalid; that error is reported
         inputs, outputs = info.data.get("inputs", {}), info.data.get("outputs", {})
-        invalid = [e for e in command_bindings(command) if not _is_valid_binding(e, inputs, outputs)]
+        invalid = invalid_bindings(command, inputs, outputs)
         if invalid:
             raise ValueError("Invalid data binding expression: " + ", ".join(invalid))
         return command

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Union
+from typing import Annotated, Any, Literal, Union
 
 from pydantic import Field
 
@@ -47,3 +47,10 @@ Distribution = Annotated[
     Union[MpiDistribution, PyTorchDistribution, TensorFlowDistribution, RayDistribution],
     Field(discriminator="type"),
 ]
+
+
+def lower_distribution_type(value: Any) -> Any:
+    """Distribution ``type`` is case-insensitive in Azure (``PyTorch``); lower it before validation."""
+    if isinstance(value, dict) and isinstance(value.get("type"), str):
+        return {**value, "type": value["type"].lower()}
+    return value

@@ -19,12 +19,30 @@ class Settings:
     """
 
     home: Path
+    allow_host_python: bool = False
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, home: str | Path | None = None) -> "Settings":
+        """``OPENAML_HOME`` moves the home; ``OPENAML_ALLOW_HOST_PYTHON=1`` lets jobs whose
+        environment is only a Docker image run on this machine's Python when no engine runs."""
         env = os.environ if environ is None else environ
         chosen = home or env.get("OPENAML_HOME") or Path.home() / ".openaml"
-        return cls(home=Path(chosen).expanduser().resolve())
+        allow = env.get("OPENAML_ALLOW_HOST_PYTHON", "").lower() in ("1", "true", "yes")
+        return cls(home=Path(chosen).expanduser().resolve(), allow_host_python=allow)
+
+    @property
+    def envs_dir(self) -> Path:
+        """Built environments, shared by every workspace under this home."""
+        return self.home / "envs"
+
+    @property
+    def runs_dir(self) -> Path:
+        """Scratch space of running jobs (inputs, outputs before publication, code)."""
+        return self.home / "runs"
+
+    @property
+    def slots_dir(self) -> Path:
+        return self.home / "slots"
 
     @property
     def workspaces_dir(self) -> Path:

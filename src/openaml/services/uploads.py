@@ -15,6 +15,7 @@ from typing import Any, Callable
 from openaml.entities import CommandComponent, Data, Environment, Model
 from openaml.entities._base import Asset
 from openaml.errors import MissingFileError, NotFoundError, ValidationError
+from openaml.services.locations import JOB_URI, LOCAL_UPLOAD_PREFIX, RUNS_URI, local_path_for_uri
 from openaml.services.snapshots import ignore_matcher
 from openaml.services.workspaces import WorkspaceContext
 from openaml.specs.mlmodel import read_mlmodel_flavors
@@ -23,7 +24,6 @@ from openaml.specs.yamlio import read_yaml_file
 
 Progress = Callable[[int, int], None]
 _URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:")
-LOCAL_UPLOAD_PREFIX = "LocalUpload"
 
 
 def is_local_path(value: str) -> bool:
@@ -47,6 +47,23 @@ def _local(value: str, field: str) -> Path:
     return path
 
 
+def _source_path(ctx: WorkspaceContext, path: str) -> Path | None:
+    """The local file or folder to store for ``path``: a local path, or a job-output or
+    ``runs:/`` URI (a job's output is copied into the version, so registering the model a job
+    logged keeps it even if the job is archived). None for other URIs, such as datastore
+    paths, which stay references as in Azure."""
+    if is_local_path(path):
+        return _local(path, "path")
+    if not (JOB_URI.match(path) or RUNS_URI.match(path)):
+        return None
+    local = local_path_for_uri(ctx, path)
+    if local is None:
+        return None
+    if not local.exists():
+        raise MissingFileError(f"path: {path} does not exist ({local})", field="path", path=str(local))
+    return local
+
+
 def prepare(ctx: WorkspaceContext, kind: str, asset: Asset, *, progress: Progress | None = None
             ) -> tuple[dict[str, Any], str | None]:
     """Upload what is local and return ``(spec to store, content digest or None)``."""
@@ -66,15 +83,16 @@ def _prepare_model(ctx: WorkspaceContext, model: Model, progress: Progress | Non
     spec = model.model_dump(mode="json", exclude_none=True)
     if not model.path:
         raise ValidationError("a model needs a path (a local file or folder, or a URI)", field="path")
-    if not is_local_path(model.path):
+    local = _source_path(ctx, model.path)
+    if local is None:
         return spec, None
-    local = _local(model.path, "path")
     if model.type == "mlflow_model":
         if not local.is_dir():
             raise ValidationError("an mlflow_model path must be a folder holding an MLmodel file",
                                   field="path", path=str(local))
         spec["flavors"] = read_mlmodel_flavors(local)
-    digest, spec["path"] = _upload(ctx, local, progress, datastore=model.datastore)
+    digest, uploaded = _upload(ctx, local, progress, datastore=model.datastore)
+    spec["path"] = uploaded if is_local_path(model.path) else model.path
     return spec, digest
 
 
@@ -82,9 +100,9 @@ def _prepare_data(ctx: WorkspaceContext, data: Data, progress: Progress | None):
     spec = data.model_dump(mode="json", exclude_none=True)
     if not data.path:
         raise ValidationError("a data asset needs a path (a local file or folder, or a URI)", field="path")
-    if not is_local_path(data.path):
+    local = _source_path(ctx, data.path)
+    if local is None:
         return spec, None
-    local = _local(data.path, "path")
     if data.type == "uri_file" and not local.is_file():
         raise ValidationError(f"type uri_file needs a file, but {local} is a folder; use type uri_folder",
                               field="type")
@@ -93,7 +111,8 @@ def _prepare_data(ctx: WorkspaceContext, data: Data, progress: Progress | None):
                               field="type")
     if data.type == "mltable":
         validate_mltable_folder(local)
-    digest, spec["path"] = _upload(ctx, local, progress, datastore=data.datastore)
+    digest, uploaded = _upload(ctx, local, progress, datastore=data.datastore)
+    spec["path"] = uploaded if is_local_path(data.path) else data.path
     return spec, digest
 
 

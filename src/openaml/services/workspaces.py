@@ -4,6 +4,7 @@ store, the secret key and the folders behind the default datastores."""
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -13,7 +14,7 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from openaml.constants import DEFAULT_DATASTORE, DEFAULT_DATASTORES
 from openaml.entities import LocalDatastore, Workspace
@@ -22,6 +23,10 @@ from openaml.services.settings import Settings
 from openaml.store.artifacts import ArtifactStore
 from openaml.store.metadata import MetadataStore
 from openaml.store.secrets import SecretBox
+
+if TYPE_CHECKING:
+    from openaml.store.jobs import JobStore
+    from openaml.store.tracking import TrackingStore
 
 WORKSPACE_FILE = "workspace.json"
 _NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_-]{1,32}$")
@@ -45,6 +50,16 @@ class WorkspaceContext:
     artifacts: ArtifactStore
     secrets: SecretBox
     config: dict[str, Any]
+
+    @functools.cached_property
+    def jobs(self) -> "JobStore":
+        from openaml.store.jobs import JobStore
+        return JobStore(self.metadata)
+
+    @functools.cached_property
+    def tracking(self) -> "TrackingStore":
+        from openaml.store.tracking import TrackingStore
+        return TrackingStore(self.metadata, self.name)
 
     @property
     def default_datastore(self) -> str:

@@ -9,6 +9,7 @@ from .data import load_data
 from .datastore import load_datastore
 from .dump import dump_yaml, to_yaml_dict
 from .environment import load_environment
+from .job import load_job
 from .loaders import KINDS, entity_from_dict, load_entity
 from .mlmodel import read_mlmodel_flavors
 from .mltable import validate_mltable_folder
@@ -19,7 +20,7 @@ from .yamlio import read_yaml_file
 
 __all__ = [
     "load_model", "load_data", "load_environment", "load_component", "load_datastore",
-    "load_compute", "load_workspace", "load_entity", "entity_from_dict", "KINDS",
+    "load_compute", "load_workspace", "load_job", "load_entity", "entity_from_dict", "KINDS",
     "dump_yaml", "to_yaml_dict", "apply_overrides", "parse_set_args",
     "validate_mltable_folder", "read_mlmodel_flavors", "read_yaml_file",
 ]

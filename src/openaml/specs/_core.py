@@ -67,14 +67,20 @@ def _no_prepare(data: dict[str, Any], ctx: SpecContext) -> None:
     return None
 
 
+def _no_check(entity: Entity, ctx: SpecContext) -> None:
+    return None
+
+
 @dataclass(frozen=True)
 class Kind:
-    """One loadable resource: its entity classes by ``type`` and its path-resolution hook."""
+    """One loadable resource: its entity classes by ``type``, its path-resolution hook and a
+    ``check`` run on the built entity (rules the YAML schema has but the entity does not)."""
 
     name: str
     classes: Mapping[str, type[Entity]]
     default_type: str | None = None  # None: ``type`` is required
     prepare: Callable[[dict[str, Any], SpecContext], None] = _no_prepare
+    check: Callable[[Entity, SpecContext], None] = _no_check  # schema rules beyond the entity's
     string_maps: tuple[str, ...] = field(default=("tags", "properties"))
 
     def entity_class(self, data: dict[str, Any], ctx: SpecContext) -> type[Entity]:
@@ -124,7 +130,9 @@ def build(kind: Kind, data: Mapping[str, Any], ctx: SpecContext) -> Entity:
     except MissingFileError:
         _validate(klass, copy.deepcopy(plain), ctx)  # a misspelt field is reported first
         raise
-    return _validate(klass, plain, ctx)
+    entity = _validate(klass, plain, ctx)
+    kind.check(entity, ctx)
+    return entity
 
 
 def _validate(klass: type[Entity], data: dict[str, Any], ctx: SpecContext) -> Entity:

@@ -15,12 +15,13 @@ from .compute import COMPUTE
 from .data import DATA
 from .datastore import DATASTORE
 from .environment import ENVIRONMENT
+from .job import JOB
 from .model import MODEL
 from .workspace import WORKSPACE
 from .yamlio import Source
 
 KINDS: dict[str, Kind] = {k.name: k for k in (
-    MODEL, DATA, ENVIRONMENT, COMPONENT, DATASTORE, COMPUTE, WORKSPACE)}
+    MODEL, DATA, ENVIRONMENT, COMPONENT, DATASTORE, COMPUTE, WORKSPACE, JOB)}
 
 
 def _kind(name: str) -> Kind:
@@ -35,7 +36,7 @@ def load_entity(kind: str, source: Source, *, relative_origin: str | None = None
                 params_override: Iterable[Mapping[str, Any]] | None = None,
                 **kwargs: Any) -> Entity:
     """Load a YAML file of ``kind`` ("model", "data", "environment", "component", "datastore",
-    "compute" or "workspace"); relative paths resolve against the file's folder."""
+    "compute", "workspace" or "job"); relative paths resolve against the file's folder."""
     return load(_kind(kind), source, relative_origin=relative_origin,
                 params_override=params_override)
 

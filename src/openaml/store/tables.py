@@ -16,7 +16,7 @@ from sqlalchemy.dialects import postgresql
 #: ``alembic_version`` with this in one query and skips Alembic entirely when they match
 #: (loading Alembic's script directory costs more than the rest of opening a store).
 #: A test fails when it differs from the script directory's head.
-HEAD_REVISION = "0001"
+HEAD_REVISION = "0002"
 
 # JSONB on PostgreSQL (indexable, compact); plain JSON text elsewhere.
 JSONType = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
@@ -71,4 +71,138 @@ resources = sa.Table(
     sa.Column("secret", sa.LargeBinary, nullable=True),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+
+# ---- jobs (revision 0002) ---------------------------------------------------------------------
+
+jobs = sa.Table(
+    "jobs",
+    metadata,
+    sa.Column("workspace", sa.String(255), primary_key=True),
+    sa.Column("name", sa.String(255), primary_key=True),
+    sa.Column("type", sa.String(32), nullable=False),
+    sa.Column("status", sa.String(32), nullable=False),
+    sa.Column("parent_job_name", sa.String(255), nullable=True),
+    sa.Column("experiment_name", sa.String(255), nullable=False),
+    sa.Column("display_name", sa.String(255), nullable=True),
+    sa.Column("spec", JSONType, nullable=False),
+    sa.Column("error", JSONType, nullable=True),
+    sa.Column("archived", sa.Boolean, nullable=False, default=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("started_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("ended_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("agent_pid", sa.Integer, nullable=True),
+    sa.Column("heartbeat_at", sa.DateTime(timezone=True), nullable=True),
+    # Allocated under a per-workspace lock: orders jobs newest first even within one timestamp.
+    sa.Column("seq", sa.BigInteger, nullable=False),
+    sa.UniqueConstraint("workspace", "seq", name="uq_jobs_seq"),
+    sa.Index("ix_jobs_parent", "workspace", "parent_job_name"),
+)
+
+# ---- MLflow tracking (revision 0002): MLflow's data model, keyed by workspace ---------------
+
+experiments = sa.Table(
+    "experiments",
+    metadata,
+    sa.Column("workspace", sa.String(255), primary_key=True),
+    sa.Column("experiment_id", sa.String(32), primary_key=True),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("artifact_location", sa.Text, nullable=False),
+    sa.Column("lifecycle_stage", sa.String(16), nullable=False),
+    sa.Column("creation_time", sa.BigInteger, nullable=False),
+    sa.Column("last_update_time", sa.BigInteger, nullable=False),
+    sa.Column("tags", JSONType, nullable=False),
+    sa.UniqueConstraint("workspace", "name", name="uq_experiments_name"),
+)
+
+runs = sa.Table(
+    "runs",
+    metadata,
+    sa.Column("workspace", sa.String(255), primary_key=True),
+    sa.Column("run_id", sa.String(255), primary_key=True),
+    sa.Column("experiment_id", sa.String(32), nullable=False),
+    sa.Column("run_name", sa.String(255), nullable=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("start_time", sa.BigInteger, nullable=True),
+    sa.Column("end_time", sa.BigInteger, nullable=True),
+    sa.Column("artifact_uri", sa.Text, nullable=False),
+    sa.Column("lifecycle_stage", sa.String(16), nullable=False),
+    sa.Column("user_id", sa.String(255), nullable=True),
+    sa.Index("ix_runs_experiment", "workspace", "experiment_id"),
+)
+
+
+def _run_kv(name: str) -> sa.Table:
+    return sa.Table(
+        name,
+        metadata,
+        sa.Column("workspace", sa.String(255), primary_key=True),
+        sa.Column("run_id", sa.String(255), primary_key=True),
+        sa.Column("key", sa.String(250), primary_key=True),
+        sa.Column("value", sa.Text, nullable=False),
+    )
+
+
+params = _run_kv("params")
+run_tags = _run_kv("run_tags")
+
+# SQLite needs INTEGER (not BIGINT) for an auto-incrementing primary key.
+_ROW_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+metrics = sa.Table(
+    "metrics",
+    metadata,
+    sa.Column("id", _ROW_ID, primary_key=True, autoincrement=True),
+    sa.Column("workspace", sa.String(255), nullable=False),
+    sa.Column("run_id", sa.String(255), nullable=False),
+    sa.Column("key", sa.String(250), nullable=False),
+    # NaN is stored as 0 with is_nan set (SQLite turns NaN into NULL); +-inf are stored as is.
+    sa.Column("value", sa.Float, nullable=False),
+    sa.Column("is_nan", sa.Boolean, nullable=False),
+    sa.Column("timestamp", sa.BigInteger, nullable=False),
+    sa.Column("step", sa.BigInteger, nullable=False),
+    sa.Index("ix_metrics_run_key", "workspace", "run_id", "key"),
+)
+
+latest_metrics = sa.Table(
+    "latest_metrics",
+    metadata,
+    sa.Column("workspace", sa.String(255), primary_key=True),
+    sa.Column("run_id", sa.String(255), primary_key=True),
+    sa.Column("key", sa.String(250), primary_key=True),
+    sa.Column("value", sa.Float, nullable=False),
+    sa.Column("is_nan", sa.Boolean, nullable=False),
+    sa.Column("timestamp", sa.BigInteger, nullable=False),
+    sa.Column("step", sa.BigInteger, nullable=False),
+)
+
+logged_models = sa.Table(
+    "logged_models",
+    metadata,
+    sa.Column("workspace", sa.String(255), primary_key=True),
+    sa.Column("model_id", sa.String(64), primary_key=True),
+    sa.Column("experiment_id", sa.String(32), nullable=False),
+    sa.Column("source_run_id", sa.String(255), nullable=True),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("model_type", sa.String(255), nullable=True),
+    sa.Column("artifact_location", sa.Text, nullable=False),
+    sa.Column("status", sa.String(32), nullable=False),
+    sa.Column("lifecycle_stage", sa.String(16), nullable=False),
+    sa.Column("params", JSONType, nullable=False),
+    sa.Column("tags", JSONType, nullable=False),
+    sa.Column("creation_timestamp", sa.BigInteger, nullable=False),
+    sa.Column("last_updated_timestamp", sa.BigInteger, nullable=False),
+    sa.Index("ix_logged_models_experiment", "workspace", "experiment_id"),
+)
+
+# MLflow 3's run outputs (``log_outputs``): which logged models a run produced, at which step.
+run_outputs = sa.Table(
+    "run_outputs",
+    metadata,
+    sa.Column("workspace", sa.String(255), primary_key=True),
+    sa.Column("run_id", sa.String(255), primary_key=True),
+    sa.Column("model_id", sa.String(64), primary_key=True),
+    sa.Column("step", sa.BigInteger, nullable=False),
 )

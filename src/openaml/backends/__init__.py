@@ -1,0 +1,1 @@
+"""Compute backends: where a job's agent runs. ``local`` (processes on this machine) today."""

@@ -1,0 +1,95 @@
+"""The agent of one job: ``python -m openaml.backends.local.agent WORKSPACE JOB``.
+
+It heartbeats, watches for a cancel request, waits for a slot on the job's compute, serves
+MLflow's tracking API for the job, and runs the job through the shared :class:`JobRuntime`.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+
+from openaml.entities.job_status import JobStatus
+from openaml.services.environments import EnvironmentBuilder
+from openaml.services.job_runtime import JobRuntime, RunContext
+from openaml.services.jobs import HEARTBEAT_SECONDS, LOCAL_POOL
+from openaml.services.locations import job_folder
+from openaml.services.settings import Settings
+from openaml.services.workspaces import WorkspaceContext, WorkspaceService
+from openaml.backends.local.slots import SlotPool
+
+CANCEL_POLL_SECONDS = 0.25
+
+
+class Heartbeat(threading.Thread):
+    """Records that the agent lives, and turns a stored cancel request into an event."""
+
+    def __init__(self, ctx: WorkspaceContext, job_name: str, run: RunContext) -> None:
+        super().__init__(daemon=True, name="heartbeat")
+        self.ctx, self.job_name, self.run_ctx = ctx, job_name, run
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        ticks_per_beat = max(1, int(HEARTBEAT_SECONDS / CANCEL_POLL_SECONDS))
+        tick = 0
+        while not self.stopped.wait(CANCEL_POLL_SECONDS if tick else 0):
+            try:
+                if tick % ticks_per_beat == 0:
+                    self.ctx.jobs.heartbeat(self.ctx.name, self.job_name, os.getpid())
+                record = self.ctx.jobs.get_job(self.ctx.name, self.job_name)
+                if record is not None and record.status == JobStatus.CANCEL_REQUESTED.value:
+                    self.run_ctx.cancel.set()
+            except Exception as exc:  # noqa: BLE001 - a passing DB hiccup must not kill the agent
+                print(f"heartbeat: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
+            tick += 1
+
+
+def _slot_pool(settings: Settings, ctx: WorkspaceContext, resolved: dict) -> SlotPool:
+    compute = resolved.get("compute", LOCAL_POOL)
+    folder = settings.slots_dir / (LOCAL_POOL if compute == LOCAL_POOL else f"{ctx.name}/{compute}")
+    return SlotPool(folder, int(resolved.get("slots") or 1))
+
+
+def run_agent(workspace: str, job_name: str) -> int:
+    settings = Settings.from_env()
+    ctx = WorkspaceService(settings).open(workspace)
+    record = ctx.jobs.get_job(workspace, job_name)
+    run = RunContext(tracking_url=None)
+    heartbeat = Heartbeat(ctx, job_name, run)
+    heartbeat.start()
+    try:
+        resolved = record.spec["resolved"]
+        slot = _slot_pool(settings, ctx, resolved).acquire(should_stop=run.cancel.is_set)
+        if slot is None:
+            ctx.jobs.transition(workspace, job_name, JobStatus.CANCELED.value)
+            return 0
+        try:
+            return _run_with_tracking(settings, ctx, job_name, run, resolved)
+        finally:
+            slot.release()
+    finally:
+        heartbeat.stopped.set()
+
+
+def _run_with_tracking(settings: Settings, ctx: WorkspaceContext, job_name: str, run: RunContext,
+                       resolved: dict) -> int:
+    from openaml.tracking import start_tracking_server
+
+    builder = EnvironmentBuilder(settings.envs_dir, allow_host_python=bool(resolved.get("allow_host_python")))
+    with start_tracking_server(ctx.tracking, artifact_root_for_run=lambda run_id: job_folder(ctx, run_id)) as server:
+        run.tracking_url = server.url
+        outcome = JobRuntime(ctx, settings, job_name, builder, run).run()
+    return 0 if outcome.status == JobStatus.COMPLETED else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 2:
+        print("usage: python -m openaml.backends.local.agent WORKSPACE JOB", file=sys.stderr)
+        return 2
+    return run_agent(*args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,45 @@
+"""Starting a job's agent as a detached process on this machine."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+from openaml.services.settings import Settings
+
+
+class LocalLauncher:
+    """Launches ``python -m openaml.backends.local.agent`` in its own session, so that the job
+    outlives the client (Ctrl-C in the terminal, a closed notebook) and can be cancelled as a
+    whole process group."""
+
+    def launch(self, settings: Settings, workspace: str, job_name: str) -> int:
+        log_dir = settings.runs_dir / "agent-logs" / workspace
+        log_dir.mkdir(parents=True, exist_ok=True)
+        env = dict(os.environ, OPENAML_HOME=str(settings.home),
+                   OPENAML_ALLOW_HOST_PYTHON="1" if settings.allow_host_python else "0")
+        with open(log_dir / f"{job_name}.log", "ab") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "openaml.backends.local.agent", workspace, job_name],
+                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env,
+                start_new_session=True, close_fds=True, cwd=str(Path.home()))
+        # Reap the child when it ends so it never lingers as a zombie that looks alive.
+        threading.Thread(target=process.wait, daemon=True, name=f"reap-{job_name}").start()
+        return process.pid
+
+    def is_alive(self, pid: int) -> bool:
+        """True when ``pid`` runs and is not a zombie."""
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            return True
+        return state not in ("Z", "X")

@@ -1,0 +1,358 @@
+"""Running one command job: prepare, run, finalise. Shared by every compute backend.
+
+The backend's agent owns the process (heartbeat, slot, tracking endpoint) and calls
+:meth:`JobRuntime.run`. Every status change goes through the job store, which checks the
+transition; the job's logs live in its folder so they survive whatever happens to the agent.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import threading
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from openaml.entities import Data, Environment, Model
+from openaml.entities.job_status import JobStatus
+from openaml.errors import OpenAMLError
+from openaml.constants import MODEL_TYPES
+from openaml.services import job_io
+from openaml.services.expressions import expand_command
+from openaml.services.locations import job_folder
+from openaml.services.registry import RegistryService
+from openaml.services.settings import Settings
+from openaml.services.workspaces import WorkspaceContext, workspace_arm_id
+
+STD_LOG = "user_logs/std_log.txt"
+ENV_LOG = "system_logs/environment_build.txt"
+KILL_GRACE_SECONDS = 5.0
+POLL_SECONDS = 0.05
+
+
+class JobCanceled(Exception):
+    """Raised inside the runtime when a cancel request arrives."""
+
+
+@dataclass
+class Outcome:
+    status: JobStatus
+    error: dict[str, Any] | None = None
+
+
+@dataclass
+class RunContext:
+    """What the agent provides: where MLflow is served, and how to learn of a cancel."""
+
+    tracking_url: str | None
+    cancel: threading.Event = field(default_factory=threading.Event)
+
+
+class JobRuntime:
+    """Prepare, run and finalise one job."""
+
+    def __init__(self, ctx: WorkspaceContext, settings: Settings, job_name: str, builder: Any,
+                 run: RunContext) -> None:
+        self.ctx, self.settings, self.name, self.builder, self.run_ctx = ctx, settings, job_name, builder, run
+        self.record = ctx.jobs.get_job(ctx.name, job_name)
+        self.job = self.record.spec["job"]
+        self.resolved = self.record.spec["resolved"]
+        self.folder = job_folder(ctx, job_name)
+        self.workdir = settings.runs_dir / ctx.name / job_name
+
+    # -- the lifecycle ------------------------------------------------------------------------
+    def run(self) -> Outcome:
+        """Drive the job from Queued to a terminal status."""
+        (self.folder / "user_logs").mkdir(parents=True, exist_ok=True)
+        (self.folder / "system_logs").mkdir(parents=True, exist_ok=True)
+        try:
+            self._transition(JobStatus.PREPARING)
+            with open(self.folder / ENV_LOG, "a", buffering=1) as env_log:
+                plan = self._prepare(env_log)
+            self._check_cancel()
+            self._transition(JobStatus.RUNNING)
+            code = self._execute(plan)
+            if code != 0:
+                return self._finish(JobStatus.FAILED, {
+                    "code": "UserError", "message": f"Execution failed: the command exited with code {code}. "
+                    f"See {STD_LOG} (openaml job stream -n {self.name}).", "exit_code": code})
+            self._transition(JobStatus.FINALIZING)
+            self._finalize(plan)
+            return self._finish(JobStatus.COMPLETED)
+        except JobCanceled:
+            return self._finish(JobStatus.CANCELED)
+        except _Timeout as exc:
+            return self._finish(JobStatus.FAILED, {"code": "JobTimeout", "message": str(exc)})
+        except OpenAMLError as exc:
+            self._system_log(f"{type(exc).__name__}: {exc.message}")
+            return self._finish(JobStatus.FAILED, {"code": exc.code.value, "message": exc.message})
+        except Exception as exc:  # noqa: BLE001 - a job must never stay Running because of us
+            self._system_log(traceback.format_exc())
+            return self._finish(JobStatus.FAILED, {"code": "SystemError",
+                                                   "message": f"{type(exc).__name__}: {exc}"})
+        finally:
+            _remove_tree(self.workdir)
+
+    # -- preparation --------------------------------------------------------------------------
+    def _prepare(self, env_log: TextIO) -> "Plan":
+        def log(line: str) -> None:
+            env_log.write(line.rstrip("\n") + "\n")
+
+        _remove_tree(self.workdir)
+        self.workdir.mkdir(parents=True)
+        code_dir = self._materialize_code()
+        self._check_cancel()
+        env = self.builder.resolve(self._environment(), log=log)
+        log(f"Environment ready: {env.description}")
+        self._check_cancel()
+        values: dict[str, Any] = {}
+        env_vars: dict[str, str] = {}
+        for name, resolved in self.resolved["inputs"].items():
+            value = job_io.materialize_input(self.ctx, name, resolved, self.workdir / "inputs")
+            values[f"inputs.{name}"] = value
+            if value is not None and resolved["kind"] != "literal":
+                env_vars[f"AZURE_ML_INPUT_{name}"] = str(value)
+        outputs: dict[str, Path] = {}
+        for name, resolved in self.resolved["outputs"].items():
+            path = self._output_dir(name, resolved)
+            outputs[name] = path
+            values[f"outputs.{name}"] = str(path)
+            env_vars[f"AZURE_ML_OUTPUT_{name}"] = str(path)
+        command = expand_command(self.job["command"], values)
+        return Plan(code_dir=code_dir, command=command, env=env, env_vars=env_vars, outputs=outputs)
+
+    def _environment(self) -> Any:
+        spec = self.resolved["environment"]
+        if spec["kind"] == "curated":
+            return spec["ref"]
+        data = dict(spec["spec"])
+        if spec.get("build_digest"):
+            context = self.ctx.artifacts.materialize(spec["build_digest"], self.workdir / "build", overwrite=True)
+            data["build"] = {**data["build"], "path": str(context)}
+        return Environment.model_validate(data)
+
+    def _materialize_code(self) -> Path:
+        code = self.resolved.get("code")
+        if not code:
+            path = self.workdir / "code"
+            path.mkdir()
+            return path
+        target = self.ctx.artifacts.materialize(code["digest"], self.workdir / "snapshot", overwrite=True)
+        return target if target.is_dir() else target.parent
+
+    def _output_dir(self, name: str, resolved: dict[str, Any]) -> Path:
+        folder = self.workdir / "outputs" / name
+        folder.mkdir(parents=True, exist_ok=True)
+        if resolved["type"] == "uri_file":
+            return folder / (Path(resolved["path"]).name or name)
+        return folder
+
+    # -- execution ----------------------------------------------------------------------------
+    def _execute(self, plan: "Plan") -> int:
+        ranks = _rank_layout(self.job)
+        env = self._process_env(plan)
+        timeout = (self.job.get("limits") or {}).get("timeout")
+        deadline = time.monotonic() + timeout if timeout else None
+        processes = []
+        master_port = _free_port() if len(ranks) > 1 else None
+        for rank, local_rank in ranks:
+            log_name = STD_LOG if len(ranks) == 1 else f"user_logs/std_log_process_{rank}.txt"
+            rank_env = dict(env, **_rank_env(self.job, rank, local_rank, len(ranks), master_port))
+            log = open(self.folder / log_name, "ab", buffering=0)
+            processes.append((subprocess.Popen(
+                ["/bin/bash", "-c", plan.command], cwd=plan.code_dir, env=rank_env, stdout=log,
+                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+                preexec_fn=_die_with_parent), log))
+        try:
+            return self._wait(processes, deadline, timeout)
+        finally:
+            for _, log in processes:
+                log.close()
+
+    def _wait(self, processes, deadline: float | None, timeout: float | None) -> int:
+        while True:
+            codes = [p.poll() for p, _ in processes]
+            failed = [c for c in codes if c not in (None, 0)]
+            if failed or all(c is not None for c in codes):
+                if failed:
+                    _kill(p for p, _ in processes)
+                return failed[0] if failed else 0
+            if self.run_ctx.cancel.is_set():
+                _kill(p for p, _ in processes)
+                raise JobCanceled()
+            if deadline is not None and time.monotonic() > deadline:
+                _kill(p for p, _ in processes)
+                raise _Timeout(f"The job ran longer than limits.timeout ({int(timeout)} s) and was stopped.")
+            time.sleep(POLL_SECONDS)
+
+    def _process_env(self, plan: "Plan") -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAML_AGENT_", "VIRTUAL_ENV"))}
+        env.update(plan.env.env_vars or {})
+        if plan.env.bin_dir:
+            env["PATH"] = f"{plan.env.bin_dir}{os.pathsep}{env.get('PATH', '')}"
+        experiment = self.record.experiment_name
+        env.update({
+            "PYTHONUNBUFFERED": "1",
+            "AZUREML_RUN_ID": self.name,
+            "AZUREML_ARM_WORKSPACE_NAME": self.ctx.name,
+            "AZUREML_ARM_SUBSCRIPTION": workspace_arm_id(self.ctx.name).split("/")[2],
+            "AZUREML_ARM_RESOURCEGROUP": workspace_arm_id(self.ctx.name).split("/")[4],
+            "AZUREML_ARM_PROJECT_NAME": experiment,
+            "MLFLOW_RUN_ID": self.name,
+            "MLFLOW_EXPERIMENT_NAME": experiment,
+        })
+        if self.run_ctx.tracking_url:
+            env["MLFLOW_TRACKING_URI"] = self.run_ctx.tracking_url
+        env.update(plan.env_vars)
+        env.update({k: str(v) for k, v in (self.job.get("environment_variables") or {}).items()})
+        return env
+
+    # -- finalisation -------------------------------------------------------------------------
+    def _finalize(self, plan: "Plan") -> None:
+        for folder in ("outputs", "logs"):  # Azure's legacy convention: ./outputs, ./logs are artifacts
+            source = plan.code_dir / folder
+            if source.is_dir() and any(source.iterdir()):
+                shutil.copytree(source, self.folder / folder, dirs_exist_ok=True)
+        registry = RegistryService(self.ctx)
+        for name, resolved in self.resolved["outputs"].items():
+            destination = self._publish(plan.outputs[name], job_io.output_location(self.ctx, resolved))
+            if resolved.get("name"):
+                self._register_output(registry, resolved, destination)
+
+    def _publish(self, produced: Path, destination: Path) -> Path:
+        """Move an output into place; a new destination appears whole (rename of a temp copy)."""
+        if produced.is_file() or not produced.exists():
+            if not produced.exists():
+                return destination
+            destination.mkdir(parents=True, exist_ok=True)
+            target = destination / produced.name
+            tmp = destination / f".tmp-{produced.name}"
+            shutil.copy2(produced, tmp)
+            os.replace(tmp, target)
+            return target
+        if destination.exists():
+            shutil.copytree(produced, destination, dirs_exist_ok=True)
+            return destination
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        tmp = destination.parent / f".tmp-{destination.name}-{os.getpid()}"
+        shutil.copytree(produced, tmp)
+        os.replace(tmp, destination)
+        return destination
+
+    def _register_output(self, registry: RegistryService, resolved: dict[str, Any], path: Path) -> None:
+        cls = Model if resolved["type"] in MODEL_TYPES else Data
+        asset = cls(name=resolved["name"], version=resolved.get("version"), type=resolved["type"],
+                    path=str(path), description=f"Output of job {self.name}")
+        registered = registry.create_or_update(asset)
+        self._system_log(f"Registered output as {cls.__name__.lower()} {registered.name}:{registered.version}")
+
+    # -- helpers ------------------------------------------------------------------------------
+    def _transition(self, status: JobStatus, error: dict[str, Any] | None = None) -> None:
+        self.ctx.jobs.transition(self.ctx.name, self.name, status.value, error=error)
+
+    def _check_cancel(self) -> None:
+        if self.run_ctx.cancel.is_set():
+            raise JobCanceled()
+
+    def _finish(self, status: JobStatus, error: dict[str, Any] | None = None) -> Outcome:
+        current = self.ctx.jobs.get_job(self.ctx.name, self.name)
+        if current.status == JobStatus.CANCEL_REQUESTED.value and status == JobStatus.FAILED:
+            status, error = JobStatus.CANCELED, None  # the kill we were asked for is not a failure
+        self._transition(status, error)
+        mlflow_status = {JobStatus.COMPLETED: "FINISHED", JobStatus.CANCELED: "KILLED"}.get(status, "FAILED")
+        self.ctx.tracking.update_run_info(self.name, status=mlflow_status, end_time=int(time.time() * 1000))
+        return Outcome(status, error)
+
+    def _system_log(self, text: str) -> None:
+        with open(self.folder / "system_logs" / "agent.txt", "a") as fh:
+            fh.write(text.rstrip("\n") + "\n")
+
+
+@dataclass
+class Plan:
+    code_dir: Path
+    command: str
+    env: Any
+    env_vars: dict[str, str]
+    outputs: dict[str, Path]
+
+
+class _Timeout(Exception):
+    pass
+
+
+def _rank_layout(job: dict[str, Any]) -> list[tuple[int, int]]:
+    """(rank, local_rank) for every process: instance_count x processes per instance."""
+    instances = max(1, int((job.get("resources") or {}).get("instance_count") or 1))
+    dist = job.get("distribution") or {}
+    per_instance = dist.get("process_count_per_instance") or dist.get("worker_count") or 1
+    if dist.get("type") == "tensorflow":
+        instances, per_instance = 1, max(1, int(dist.get("worker_count") or instances))
+    return [(i * per_instance + j, j) for i in range(instances) for j in range(int(per_instance))]
+
+
+def _rank_env(job: dict[str, Any], rank: int, local_rank: int, world: int, port: int | None) -> dict[str, str]:
+    if world == 1 and not job.get("distribution"):
+        return {}
+    env = {"RANK": str(rank), "LOCAL_RANK": str(local_rank), "WORLD_SIZE": str(world),
+           "NODE_RANK": "0", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port or _free_port()),
+           "OMPI_COMM_WORLD_RANK": str(rank), "OMPI_COMM_WORLD_SIZE": str(world),
+           "OMPI_COMM_WORLD_LOCAL_RANK": str(local_rank)}
+    if (job.get("distribution") or {}).get("type") == "tensorflow":
+        import json
+        workers = [f"127.0.0.1:{(port or 0) + 1 + i}" for i in range(world)]
+        env["TF_CONFIG"] = json.dumps({"cluster": {"worker": workers}, "task": {"type": "worker", "index": rank}})
+    return env
+
+
+def _die_with_parent() -> None:
+    """Linux: the user's process gets SIGKILL if the agent dies, so no job runs unsupervised."""
+    try:
+        import ctypes
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _kill(processes) -> None:
+    """Stop whole process groups: SIGTERM, then SIGKILL after a grace period."""
+    processes = list(processes)
+    for p in processes:
+        _signal_group(p, signal.SIGTERM)
+    deadline = time.monotonic() + KILL_GRACE_SECONDS
+    for p in processes:
+        try:
+            p.wait(timeout=max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            _signal_group(p, signal.SIGKILL)
+            p.wait()
+
+
+def _signal_group(process: subprocess.Popen, sig: int) -> None:
+    try:
+        os.killpg(process.pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def _remove_tree(path: Path) -> None:
+    """Remove a scratch folder, read-only inputs included (write bits restored first)."""
+    if not path.exists():
+        return
+    for root, dirs, _ in os.walk(path):
+        for d in dirs:
+            os.chmod(os.path.join(root, d), 0o700)
+    os.chmod(path, 0o700)
+    shutil.rmtree(path, ignore_errors=True)

@@ -1,0 +1,321 @@
+"""Command jobs: submission, queries, cancellation and the detection of dead agents.
+
+Submission pins everything a job depends on (code snapshot, environment, input content, output
+locations) into the stored spec, creates the job's MLflow run, and hands the job to a
+:class:`JobLauncher` (a detached local agent today; a Ray task later). It returns at once.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+import string
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Protocol
+
+from openaml.constants import ListViewType
+from openaml.entities import AmlCompute, ComputeInstance, Environment
+from openaml.entities.job import Command, CommandJob, ignored_fields
+from openaml.entities.job_status import JobStatus, is_terminal
+from openaml.errors import AlreadyExistsError, NotFoundError, ValidationError
+from openaml.services import curated, job_io
+from openaml.services.compute import ComputeService
+from openaml.services.environments import EnvironmentBuilder
+from openaml.services.references import parse_asset_reference
+from openaml.services.registry import RegistryService
+from openaml.services.settings import Settings
+from openaml.services.snapshots import ignore_matcher
+from openaml.services.uploads import _environment_spec, is_local_path, upload_uri
+from openaml.services.workspaces import WorkspaceContext
+from openaml.store.jobs import JobRecord
+
+LOCAL_POOL = "local"
+_SERVERLESS = {None, "", "local", "serverless", "azureml:serverless", "azureml:local"}
+# An agent heartbeats every HEARTBEAT_SECONDS; one silent for STALE_AFTER and whose process is
+# gone is dead, and its job is failed with its logs kept.
+HEARTBEAT_SECONDS = 2.0
+STALE_AFTER = 10.0
+_ADJECTIVES = ("amber", "bold", "brave", "calm", "clever", "coral", "crisp", "eager", "gentle",
+               "golden", "happy", "ivory", "jolly", "keen", "lively", "lucid", "mellow", "nifty",
+               "olive", "plucky", "quiet", "rapid", "shy", "silver", "sleepy", "sunny", "tender",
+               "upbeat", "vivid", "witty", "zen")
+_NOUNS = ("ant", "badger", "beetle", "camel", "cat", "crane", "deer", "dolphin", "eagle", "fox",
+          "gecko", "heron", "ibis", "jackal", "koala", "lemon", "lynx", "mango", "newt", "octopus",
+          "otter", "owl", "panda", "pear", "puffin", "quail", "raven", "seal", "tiger", "walrus",
+          "yak", "zebra")
+
+
+class JobLauncher(Protocol):
+    """Starts the agent of a job somewhere (a local process, a Ray task)."""
+
+    def launch(self, settings: Settings, workspace: str, job_name: str) -> int | None:
+        """Start the job's agent; return its process id when it is a local process."""
+
+    def is_alive(self, pid: int) -> bool:
+        """Whether the agent process ``pid`` still runs."""
+
+
+def new_job_name() -> str:
+    """Azure's shape: ``<adjective>_<noun>_<10 chars of [b-z consonants, 0-9]>``."""
+    alphabet = "bcdfghjklmnpqrstvwxz" + string.digits
+    tail = "".join(random.choices(alphabet, k=10))
+    return f"{random.choice(_ADJECTIVES)}_{random.choice(_NOUNS)}_{tail}"
+
+
+def default_experiment_name() -> str:
+    """As azure-ai-ml: the current folder's name without spaces, else ``Default``."""
+    name = re.sub(r"\s+", "", Path.cwd().name)
+    return name or "Default"
+
+
+@dataclass
+class Submission:
+    """What submit() returns besides the job: the warnings to show once."""
+
+    job: CommandJob
+    warnings: list[str] = field(default_factory=list)
+
+
+class JobService:
+    """Jobs of one workspace."""
+
+    def __init__(self, ctx: WorkspaceContext, settings: Settings, launcher: JobLauncher | None = None) -> None:
+        self.ctx, self.settings, self.launcher = ctx, settings, launcher
+
+    # -- submit --------------------------------------------------------------------------------
+    def submit(self, job: CommandJob, *, experiment_name: str | None = None, compute: str | None = None,
+               description: str | None = None, tags: dict[str, str] | None = None) -> Submission:
+        """Store the job with everything it depends on pinned, then launch its agent."""
+        updates = {k: v for k, v in {"experiment_name": experiment_name, "compute": compute,
+                                     "description": description, "tags": tags}.items() if v is not None}
+        job = job.model_copy(update=updates) if updates else job
+        name = job.name or new_job_name()
+        if self.ctx.jobs.get_job(self.ctx.name, name) is not None:
+            raise AlreadyExistsError(f"a job named '{name}' already exists; job names are unique "
+                                     "in a workspace (omit the name to get a fresh one)", name=name)
+        experiment = job.experiment_name or default_experiment_name()
+        job = job.model_copy(update={"name": name, "experiment_name": experiment})
+        resolved = self._resolve(job)
+        spec = {"job": self._public_spec(job), "resolved": resolved}
+        self.ctx.jobs.create_job(self.ctx.name, name, "command", spec, experiment_name=experiment,
+                                 display_name=job.display_name)
+        experiment_id = self.ctx.tracking.get_or_create_experiment(experiment)
+        self.ctx.tracking.create_run(experiment_id, run_id=name, run_name=job.display_name or name,
+                                     tags={"mlflow.user": os.environ.get("USER", "openaml")})
+        self.ctx.jobs.transition(self.ctx.name, name, JobStatus.QUEUED.value)
+        if self.launcher is not None:
+            try:
+                pid = self.launcher.launch(self.settings, self.ctx.name, name)
+            except OSError as exc:
+                self._fail(name, "LaunchFailed", f"could not start the job's agent: {exc}")
+            else:
+                if pid is not None:
+                    self.ctx.jobs.heartbeat(self.ctx.name, name, pid)
+        return Submission(self.get(name), resolved["warnings"])
+
+    def check(self, job: CommandJob) -> list[str]:
+        """Validate a job as submission would, without storing or running it; return warnings."""
+        job = job.model_copy(update={"name": job.name or new_job_name()})
+        return self._resolve(job)["warnings"]
+
+    def _public_spec(self, job: CommandJob) -> dict[str, Any]:
+        return job.model_dump(mode="json", exclude_none=True,
+                              exclude={"status", "id", "creation_context", "studio_url", "log_files",
+                                       "error", "metrics", "params"})
+
+    def _resolve(self, job: CommandJob) -> dict[str, Any]:
+        if job.component:
+            raise ValidationError("the component form of a command job (component: ...) is not supported "
+                                  "yet; write command, code and environment in the job", field="component")
+        if not job.command:
+            raise ValidationError("a command job needs a command", field="command")
+        warnings = [f"'{f}' does not apply to local compute and is ignored" for f in ignored_fields(job)]
+        pool, slots = self._compute(job.compute)
+        return {
+            "code": self._snapshot_code(job.code),
+            "environment": self._checked(self._environment(job.environment)),
+            "inputs": {n: job_io.resolve_input(self.ctx, n, v) for n, v in (job.inputs or {}).items()},
+            "outputs": {n: job_io.resolve_output(self.ctx, job.name, n, v, self.ctx.default_datastore)
+                        for n, v in (job.outputs or {}).items()},
+            "compute": pool, "slots": slots,
+            "allow_host_python": self.settings.allow_host_python,
+            "warnings": warnings,
+        }
+
+    def _compute(self, compute: str | None) -> tuple[str, int]:
+        if compute in _SERVERLESS:
+            return LOCAL_POOL, os.cpu_count() or 1
+        name = compute[len("azureml:"):] if compute.startswith("azureml:") else compute
+        try:
+            target = ComputeService(self.ctx).get(name)
+        except NotFoundError:
+            raise NotFoundError(f"compute '{name}' not found in workspace '{self.ctx.name}'. Create it "
+                                f"(openaml compute create -n {name} --type amlcompute) or omit compute "
+                                "to run on this machine's default pool", field="compute") from None
+        if isinstance(target, AmlCompute):
+            return name, max(1, target.max_instances or 1)
+        return name, 1 if isinstance(target, ComputeInstance) else (os.cpu_count() or 1)
+
+    def _snapshot_code(self, code: str | None) -> dict[str, Any] | None:
+        if not code:
+            return None
+        if not is_local_path(code):
+            raise ValidationError(f"code {code!r}: only local folders are supported for now", field="code")
+        local = Path(code).expanduser().resolve()
+        if not local.exists():
+            raise ValidationError(f"code folder {local} does not exist", field="code")
+        ignore = ignore_matcher(local) if local.is_dir() else None
+        digest, manifest = self.ctx.artifacts.put_path(local, ignore=ignore)
+        return {"digest": digest, "root": manifest.root, "kind": manifest.kind,
+                "uri": upload_uri(self.ctx, digest, manifest.root)}
+
+    def _checked(self, env: dict[str, Any]) -> dict[str, Any]:
+        """Fail at submission, not minutes later, on an environment that cannot resolve here
+        (unknown conda packages, an image with no Docker engine and no host opt-in)."""
+        builder = EnvironmentBuilder(self.settings.envs_dir, allow_host_python=self.settings.allow_host_python)
+        if env["kind"] == "curated":
+            builder.normalise(env["ref"])
+        elif not env["spec"].get("build"):  # a build context is read when the job prepares
+            builder.normalise(Environment.model_validate(env["spec"]))
+        return env
+
+    def _environment(self, env: str | Environment | None) -> dict[str, Any]:
+        if env is None:
+            raise ValidationError("a command job needs an environment (a registered one, a curated name "
+                                  "or an inline definition)", field="environment")
+        if isinstance(env, Environment):
+            spec, digest = _environment_spec(self.ctx, env, None, "environment.")
+            return {"kind": "inline", "spec": spec, "build_digest": digest}
+        if curated.find(env) is not None:
+            return {"kind": "curated", "ref": env}
+        if env.startswith("azureml://registries/") or env.split(":")[-1].startswith("AzureML-"):
+            curated.lookup(env)  # raises, listing the curated names we know
+        name, version, label = parse_asset_reference(env)
+        registered = RegistryService(self.ctx).get("environments", name, version=version, label=label)
+        spec = registered.model_dump(mode="json", exclude_none=True, exclude={"id", "creation_context"})
+        digest = None
+        if registered.build and registered.build.path:
+            digest = job_io.local_upload(registered.build.path)[0] if job_io.local_upload(registered.build.path) else None
+        return {"kind": "registered", "spec": spec, "build_digest": digest,
+                "ref": f"azureml:{registered.name}:{registered.version}"}
+
+    # -- read ----------------------------------------------------------------------------------
+    def get(self, name: str) -> CommandJob:
+        """A job with its status, error, latest metrics and params."""
+        return self._to_entity(self._reap(self._record(name)))
+
+    def list(self, parent_job_name: str | None = None, view: ListViewType = ListViewType.ACTIVE_ONLY,
+             max_results: int | None = None) -> list[CommandJob]:
+        records = self.ctx.jobs.list_jobs(self.ctx.name, parent_job_name=parent_job_name, view=view,
+                                          max_results=max_results)
+        return [self._to_entity(self._reap(r), with_metrics=False) for r in records]
+
+    def record(self, name: str) -> JobRecord:
+        return self._reap(self._record(name))
+
+    # -- change --------------------------------------------------------------------------------
+    def cancel(self, name: str) -> JobRecord:
+        """Ask the agent to stop the job; a job whose agent is gone is canceled at once."""
+        record = self._reap(self._record(name))
+        if is_terminal(JobStatus(record.status)) or record.status == JobStatus.CANCEL_REQUESTED.value:
+            return record
+        record = self.ctx.jobs.transition(self.ctx.name, name, JobStatus.CANCEL_REQUESTED.value)
+        if not self._agent_alive(record):
+            record = self.ctx.jobs.transition(self.ctx.name, name, JobStatus.CANCELED.value)
+        return record
+
+    def wait(self, name: str, timeout: float | None = None, poll: float = 0.2) -> JobRecord:
+        """Block until the job is terminal (or ``timeout`` seconds pass)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            record = self.record(name)
+            if is_terminal(JobStatus(record.status)):
+                return record
+            if deadline is not None and time.monotonic() > deadline:
+                return record
+            time.sleep(poll)
+
+    def archive(self, name: str) -> None:
+        self._record(name)
+        self.ctx.jobs.set_archived(self.ctx.name, name, True)
+
+    def restore(self, name: str) -> None:
+        self._record(name)
+        self.ctx.jobs.set_archived(self.ctx.name, name, False)
+
+    def update(self, name: str, *, display_name: str | None = None, description: str | None = None,
+               tags: dict[str, str] | None = None, properties: dict[str, str] | None = None) -> CommandJob:
+        """Change the mutable fields of a job."""
+        record = self._record(name)
+        job = dict(record.spec["job"])
+        for key, value in (("display_name", display_name), ("description", description),
+                           ("tags", tags), ("properties", properties)):
+            if value is not None:
+                job[key] = value
+        self.ctx.jobs.update_fields(self.ctx.name, name, spec={**record.spec, "job": job},
+                                    display_name=job.get("display_name"))
+        return self.get(name)
+
+    # -- internals -----------------------------------------------------------------------------
+    def _record(self, name: str) -> JobRecord:
+        record = self.ctx.jobs.get_job(self.ctx.name, name)
+        if record is None:
+            raise NotFoundError(f"job '{name}' not found in workspace '{self.ctx.name}'. "
+                                "See recent jobs with: openaml job list", name=name)
+        return record
+
+    def _agent_alive(self, record: JobRecord) -> bool:
+        if record.agent_pid is None or self.launcher is None:
+            return False
+        return self.launcher.is_alive(record.agent_pid)
+
+    def _reap(self, record: JobRecord) -> JobRecord:
+        """Fail a non-terminal job whose agent is gone (killed, machine restarted)."""
+        if is_terminal(JobStatus(record.status)) or self.launcher is None:
+            return record
+        beat = record.heartbeat_at or record.created_at
+        age = (datetime.now(timezone.utc) - _aware(beat)).total_seconds()
+        if age < STALE_AFTER or self._agent_alive(record):
+            return record
+        if record.status == JobStatus.CANCEL_REQUESTED.value:
+            return self.ctx.jobs.transition(self.ctx.name, record.name, JobStatus.CANCELED.value)
+        return self._fail(record.name, "AgentDied",
+                          f"the job's agent (pid {record.agent_pid}) stopped without finishing the job "
+                          f"(no heartbeat for {int(age)} s); its logs are kept")
+
+    def _fail(self, name: str, code: str, message: str) -> JobRecord:
+        return self.ctx.jobs.transition(self.ctx.name, name, JobStatus.FAILED.value,
+                                        error={"code": code, "message": message})
+
+    def _to_entity(self, record: JobRecord, *, with_metrics: bool = True) -> CommandJob:
+        data = dict(record.spec["job"])
+        folder = job_io.job_folder(self.ctx, record.name)
+        data.update(
+            name=record.name, status=record.status,
+            id=self.ctx.asset_id("jobs", record.name),
+            studio_url=folder.as_uri(),
+            creation_context={"created_at": record.created_at.isoformat(),
+                              "start_time": record.started_at.isoformat() if record.started_at else None,
+                              "end_time": record.ended_at.isoformat() if record.ended_at else None},
+            error=record.error,
+        )
+        if with_metrics:
+            run = self.ctx.tracking.get_run(record.name)
+            if run is not None:
+                data["metrics"] = dict(run.metrics)
+                data["params"] = dict(run.params)
+        outputs = data.get("outputs") or {}
+        for out_name, resolved in record.spec["resolved"]["outputs"].items():
+            current = outputs.get(out_name) or {}
+            outputs[out_name] = {**current, "path": resolved["uri"]}
+        if outputs:
+            data["outputs"] = outputs
+        return Command.model_validate(data)
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)

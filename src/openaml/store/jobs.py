@@ -1,0 +1,241 @@
+"""Job store: one row per job, its status and the agent supervising it.
+
+Usage: ``JobStore(metadata_store)`` shares the metadata store's engine (no second pool).
+Statuses are Azure's strings (``NotStarted`` ... ``Canceled``); which changes are allowed is not
+decided here but by a ``check_transition(old, new)`` callable, by default
+:func:`openaml.entities.job_status.check_transition`, called inside the transaction that holds
+the job's row lock, so two racing writers cannot both move a job out of the same status.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from openaml.constants import ListViewType
+from openaml.errors import AlreadyExistsError, InvalidTransitionError, NotFoundError, ValidationError
+from openaml.store import _db
+from openaml.store._serial import lock_counter
+from openaml.store.records import as_utc
+from openaml.store.tables import jobs as J
+
+if TYPE_CHECKING:
+    from openaml.store.metadata import MetadataStore
+
+__all__ = ["TERMINAL_STATUSES", "JobRecord", "JobStore"]
+
+#: Statuses a job never leaves; entering one sets ``ended_at``.
+TERMINAL_STATUSES = frozenset({"Completed", "Failed", "Canceled"})
+_RUNNING = "Running"
+# Columns besides the status that transition() may set; "spec" is a shallow patch.
+_TRANSITION_FIELDS = frozenset({"agent_pid", "heartbeat_at", "spec"})
+# Fields update_fields() accepts; all but display_name live only in the spec.
+_UPDATABLE_FIELDS = frozenset({"display_name", "description", "tags", "properties", "spec"})
+
+CheckTransition = Callable[[str, str], None]
+
+
+@dataclass(frozen=True)
+class JobRecord:
+    """One job as stored. ``spec`` is the resolved job (a dict); ``error`` is set on failure."""
+
+    workspace: str
+    name: str
+    type: str
+    status: str
+    parent_job_name: str | None
+    experiment_name: str
+    display_name: str | None
+    spec: dict
+    error: dict | None
+    archived: bool
+    created_at: datetime
+    updated_at: datetime
+    started_at: datetime | None
+    ended_at: datetime | None
+    agent_pid: int | None
+    heartbeat_at: datetime | None
+    seq: int
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _utc_or_none(value: datetime | None) -> datetime | None:
+    return as_utc(value) if value is not None else None
+
+
+def _record(row: Any) -> JobRecord:
+    return JobRecord(
+        workspace=row.workspace, name=row.name, type=row.type, status=row.status,
+        parent_job_name=row.parent_job_name, experiment_name=row.experiment_name,
+        display_name=row.display_name, spec=dict(row.spec),
+        error=dict(row.error) if row.error is not None else None, archived=bool(row.archived),
+        created_at=as_utc(row.created_at), updated_at=as_utc(row.updated_at),
+        started_at=_utc_or_none(row.started_at), ended_at=_utc_or_none(row.ended_at),
+        agent_pid=row.agent_pid, heartbeat_at=_utc_or_none(row.heartbeat_at), seq=row.seq,
+    )
+
+
+def _key(workspace: str, name: str) -> list[Any]:
+    return [J.c.workspace == workspace, J.c.name == name]
+
+
+def _not_found(workspace: str, name: str) -> NotFoundError:
+    return NotFoundError(f"Job {name} not found in workspace {workspace}.", kind="jobs", name=name)
+
+
+def _check_field_names(given: Iterable[str], allowed: frozenset[str], what: str) -> None:
+    unknown = sorted(set(given) - allowed)
+    if unknown:
+        raise ValidationError(f"{what} cannot set {unknown}; allowed: {sorted(allowed)}.")
+
+
+def _default_check_transition(old: str, new: str) -> None:
+    # Imported lazily so the store loads without the entities' job module.
+    from openaml.entities.job_status import check_transition
+
+    check_transition(old, new)
+
+
+class JobStore:
+    """Jobs of any number of workspaces, in the metadata store's database.
+
+    Every method is one transaction; records are frozen :class:`JobRecord` snapshots.
+    *check_transition* overrides the status rules (tests); by default the entities' table is used.
+    """
+
+    def __init__(self, metadata: "MetadataStore", *, check_transition: CheckTransition | None = None) -> None:
+        self._engine: sa.Engine = metadata._engine  # one pool per database, shared on purpose
+        self._check_transition = check_transition or _default_check_transition
+
+    def _tx(self, *, write: bool = False):
+        return _db.transaction(self._engine, write=write)
+
+    def create_job(
+        self, workspace: str, name: str, type: str, spec: dict, *, status: str = "NotStarted",
+        parent_job_name: str | None = None, experiment_name: str, display_name: str | None = None,
+    ) -> JobRecord:
+        """Insert a new job; :class:`AlreadyExistsError` when *name* is taken in *workspace*."""
+        now = _now()
+        with self._tx(write=True) as conn:
+            lock_counter(conn, f"jobs:{workspace}")
+            if conn.execute(sa.select(J.c.name).where(*_key(workspace, name))).first() is not None:
+                raise AlreadyExistsError(f"A job named {name} already exists; job names are unique "
+                                         "in a workspace.", kind="jobs", name=name)
+            seq = conn.execute(sa.select(sa.func.max(J.c.seq)).where(J.c.workspace == workspace)).scalar()
+            conn.execute(sa.insert(J).values(
+                workspace=workspace, name=name, type=type, status=status,
+                parent_job_name=parent_job_name, experiment_name=experiment_name,
+                display_name=display_name, spec=spec, error=None, archived=False,
+                created_at=now, updated_at=now, seq=(seq or 0) + 1,
+            ))
+            return _record(conn.execute(sa.select(J).where(*_key(workspace, name))).one())
+
+    def get_job(self, workspace: str, name: str) -> JobRecord | None:
+        """The job, archived or not; None when it does not exist."""
+        with self._tx() as conn:
+            row = conn.execute(sa.select(J).where(*_key(workspace, name))).first()
+        return _record(row) if row is not None else None
+
+    def list_jobs(
+        self, workspace: str, *, parent_job_name: str | None = None,
+        view: ListViewType | str = ListViewType.ACTIVE_ONLY, max_results: int | None = None,
+    ) -> list[JobRecord]:
+        """Jobs newest first; with *parent_job_name*, only that job's children."""
+        view = ListViewType(view)
+        where = [J.c.workspace == workspace]
+        if parent_job_name is not None:
+            where.append(J.c.parent_job_name == parent_job_name)
+        if view is not ListViewType.ALL:
+            where.append(J.c.archived.is_(view is ListViewType.ARCHIVED_ONLY))
+        query = sa.select(J).where(*where).order_by(J.c.seq.desc())
+        if max_results is not None:
+            query = query.limit(max_results)
+        with self._tx() as conn:
+            return [_record(r) for r in conn.execute(query)]
+
+    def list_active(self, workspace: str) -> list[JobRecord]:
+        """Jobs not in a terminal status (to find the ones whose agent died), newest first."""
+        with self._tx() as conn:
+            rows = conn.execute(
+                sa.select(J).where(J.c.workspace == workspace, J.c.status.not_in(TERMINAL_STATUSES))
+                .order_by(J.c.seq.desc())
+            )
+            return [_record(r) for r in rows]
+
+    def transition(
+        self, workspace: str, name: str, new_status: str, *, expected: set[str] | None = None,
+        error: dict | None = None, **fields: Any,
+    ) -> JobRecord:
+        """Move the job to *new_status* under its row lock and return the new record.
+
+        Raises :class:`InvalidTransitionError` when ``check_transition`` refuses the change or
+        the current status is not in *expected*. Entering ``Running`` sets ``started_at`` (once);
+        entering a terminal status sets ``ended_at``. *fields* may hold ``agent_pid``,
+        ``heartbeat_at`` and ``spec`` (a dict shallow-merged into the stored spec).
+        """
+        _check_field_names(fields, _TRANSITION_FIELDS, "transition")
+        now = _now()
+        with self._tx(write=True) as conn:
+            row = conn.execute(sa.select(J).where(*_key(workspace, name)).with_for_update()).first()
+            if row is None:
+                raise _not_found(workspace, name)
+            if expected is not None and row.status not in expected:
+                raise InvalidTransitionError(
+                    f"Job {name} is {row.status}, not one of {sorted(expected)}; it cannot move to "
+                    f"{new_status}.", name=name, current=row.status, requested=new_status,
+                )
+            self._check_transition(row.status, new_status)
+            values: dict[str, Any] = {"status": new_status, "updated_at": now}
+            if new_status == _RUNNING and row.started_at is None:
+                values["started_at"] = now
+            if new_status in TERMINAL_STATUSES:
+                values["ended_at"] = now
+            if error is not None:
+                values["error"] = error
+            if "spec" in fields:
+                values["spec"] = {**row.spec, **fields.pop("spec")}
+            values.update(fields)
+            conn.execute(sa.update(J).where(*_key(workspace, name)).values(**values))
+            return _record(conn.execute(sa.select(J).where(*_key(workspace, name))).one())
+
+    def heartbeat(self, workspace: str, name: str, pid: int) -> None:
+        """Record that agent *pid* is alive (one UPDATE)."""
+        with self._tx(write=True) as conn:
+            done = conn.execute(sa.update(J).where(*_key(workspace, name))
+                                .values(heartbeat_at=_now(), agent_pid=pid))
+            if done.rowcount == 0:
+                raise _not_found(workspace, name)
+
+    def update_fields(self, workspace: str, name: str, **fields: Any) -> JobRecord:
+        """Change what may change on any job: display_name, description, tags, properties.
+
+        Every field is shallow-merged into the spec (``spec=`` merges a dict of its own);
+        ``display_name`` also updates its column.
+        """
+        _check_field_names(fields, _UPDATABLE_FIELDS, "update_fields")
+        patch = dict(fields.pop("spec", None) or {})
+        patch.update(fields)
+        with self._tx(write=True) as conn:
+            row = conn.execute(sa.select(J).where(*_key(workspace, name)).with_for_update()).first()
+            if row is None:
+                raise _not_found(workspace, name)
+            values: dict[str, Any] = {"spec": {**row.spec, **patch}, "updated_at": _now()}
+            if "display_name" in fields:
+                values["display_name"] = fields["display_name"]
+            conn.execute(sa.update(J).where(*_key(workspace, name)).values(**values))
+            return _record(conn.execute(sa.select(J).where(*_key(workspace, name))).one())
+
+    def set_archived(self, workspace: str, name: str, archived: bool) -> None:
+        """Archive or restore a job."""
+        with self._tx(write=True) as conn:
+            done = conn.execute(sa.update(J).where(*_key(workspace, name))
+                                .values(archived=archived, updated_at=_now()))
+            if done.rowcount == 0:
+                raise _not_found(workspace, name)

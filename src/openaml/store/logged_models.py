@@ -1,0 +1,137 @@
+"""MLflow 3 logged models of one workspace, used through :class:`TrackingStore`.
+
+A model created with a ``source_run_id`` lives *inside its run's artifacts*:
+``artifact_location = <run artifact_uri>/<model name>``, so ``mlflow.sklearn.log_model(m,
+name="model")`` in a job writes ``<job folder>/model/MLmodel``, the path Azure ML's docs register
+models from. A model without a run lives at ``<experiment location>/models/<model_id>/artifacts``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from openaml.errors import NotFoundError, ValidationError
+from openaml.store.tables import logged_models as L
+from openaml.store.tracking_filter import matches, parse_filter
+from openaml.store.tracking_records import (
+    ACTIVE, DELETED, LOGGED_MODEL_STATUSES, LoggedModelRecord, Page, paginate, read_page_token,
+)
+
+if TYPE_CHECKING:
+    from openaml.store.tracking import TrackingStore
+
+
+def _record(row: Any) -> LoggedModelRecord:
+    return LoggedModelRecord(
+        model_id=row.model_id, experiment_id=row.experiment_id, name=row.name,
+        source_run_id=row.source_run_id, model_type=row.model_type,
+        artifact_location=row.artifact_location, status=row.status, lifecycle_stage=row.lifecycle_stage,
+        params=dict(row.params), tags=dict(row.tags), creation_timestamp=row.creation_timestamp,
+        last_updated_timestamp=row.last_updated_timestamp,
+    )
+
+
+def _lookup(model: LoggedModelRecord, kind: str, key: str) -> Any:
+    if kind == "attribute":
+        return getattr(model, key, None)
+    return {"tag": model.tags, "param": model.params}.get(kind, {}).get(key)
+
+
+class LoggedModels:
+    """Logged-model queries over the tracking store's engine and workspace."""
+
+    def __init__(self, tracking: "TrackingStore") -> None:
+        self._tracking = tracking
+
+    def _key(self, model_id: str) -> list[Any]:
+        return [L.c.workspace == self._tracking.workspace, L.c.model_id == model_id]
+
+    def create(self, experiment_id: str, name: str | None, source_run_id: str | None,
+               tags: dict[str, str] | None, params: dict[str, str] | None,
+               model_type: str | None) -> LoggedModelRecord:
+        """Insert a PENDING model; its location follows the module's rule."""
+        from openaml.store.tracking import now_ms
+
+        experiment = self._tracking.get_experiment(experiment_id)
+        model_id = f"m-{uuid.uuid4().hex}"
+        name = name or f"model-{model_id[2:10]}"
+        if "/" in name or name in (".", ".."):
+            raise ValidationError(f"Invalid logged model name {name!r}: it cannot contain '/'.")
+        if source_run_id:
+            run = self._tracking.get_run(source_run_id)
+            location = f"{run.artifact_uri.rstrip('/')}/{name}"
+        else:
+            location = f"{experiment.artifact_location.rstrip('/')}/models/{model_id}/artifacts"
+        now = now_ms()
+        with self._tracking._tx(write=True) as conn:
+            conn.execute(sa.insert(L).values(
+                workspace=self._tracking.workspace, model_id=model_id, experiment_id=experiment.experiment_id,
+                source_run_id=source_run_id or None, name=name, model_type=model_type or None,
+                artifact_location=location, status="PENDING", lifecycle_stage=ACTIVE,
+                params={str(k): str(v) for k, v in (params or {}).items()},
+                tags={str(k): str(v) for k, v in (tags or {}).items()},
+                creation_timestamp=now, last_updated_timestamp=now,
+            ))
+        return self.get(model_id)
+
+    def get(self, model_id: str, *, allow_deleted: bool = False) -> LoggedModelRecord:
+        with self._tracking._tx() as conn:
+            row = conn.execute(sa.select(L).where(*self._key(model_id))).first()
+        if row is None or (row.lifecycle_stage == DELETED and not allow_deleted):
+            raise NotFoundError(f"Logged model with ID '{model_id}' not found.", model_id=model_id)
+        return _record(row)
+
+    def _update(self, model_id: str, change: Any) -> LoggedModelRecord:
+        """Apply ``change(row) -> values`` to the model under its row lock."""
+        from openaml.store.tracking import now_ms
+
+        with self._tracking._tx(write=True) as conn:
+            row = conn.execute(sa.select(L).where(*self._key(model_id)).with_for_update()).first()
+            if row is None or row.lifecycle_stage == DELETED:
+                raise NotFoundError(f"Logged model with ID '{model_id}' not found.", model_id=model_id)
+            conn.execute(sa.update(L).where(*self._key(model_id))
+                         .values(last_updated_timestamp=now_ms(), **change(row)))
+            return _record(conn.execute(sa.select(L).where(*self._key(model_id))).one())
+
+    def finalize(self, model_id: str, status: str) -> LoggedModelRecord:
+        if status not in LOGGED_MODEL_STATUSES:
+            raise ValidationError(f"Invalid logged model status {status!r}; expected one of "
+                                  f"{sorted(LOGGED_MODEL_STATUSES)}.")
+        return self._update(model_id, lambda row: {"status": status})
+
+    def update_dict(self, model_id: str, column: str, items: dict[str, str], *, delete: str | None = None) -> None:
+        """Merge *items* into the ``tags`` or ``params`` column (or delete key *delete*)."""
+        def change(row: Any) -> dict[str, Any]:
+            merged = {**getattr(row, column), **{str(k): str(v) for k, v in items.items()}}
+            if delete is not None:
+                merged.pop(delete, None)
+            return {column: merged}
+
+        self._update(model_id, change)
+
+    def delete(self, model_id: str) -> None:
+        self._update(model_id, lambda row: {"lifecycle_stage": DELETED})
+
+    def search(self, experiment_ids: Sequence[str], filter_string: str | None,
+               max_results: int | None, page_token: str | None) -> Page[LoggedModelRecord]:
+        """Filter subset: attributes (name, model_id, status, source_run_id, model_type,
+        creation_timestamp), ``tags.*`` and ``params.*``; newest first."""
+        clauses, offset = parse_filter(filter_string), read_page_token(page_token)
+        with self._tracking._tx() as conn:
+            rows = conn.execute(
+                sa.select(L).where(L.c.workspace == self._tracking.workspace,
+                                   L.c.experiment_id.in_([str(e) for e in experiment_ids]),
+                                   L.c.lifecycle_stage == ACTIVE)
+                .order_by(L.c.creation_timestamp.desc(), L.c.model_id)
+            ).all()
+
+        found = []
+        for model in map(_record, rows):
+            if matches(clauses, lambda kind, key, m=model: _lookup(m, kind, key)):
+                found.append(model)
+        limit = None if max_results is None else offset + max_results + 1
+        return paginate(found[offset:limit], offset, max_results)

@@ -1,0 +1,514 @@
+"""Tracking store: MLflow's data model (experiments, runs, params, tags, metric history,
+latest metrics, logged models) in the workspace's metadata database.
+
+``TrackingStore(metadata_store, workspace)`` serves one workspace; its methods mirror MLflow's
+``AbstractStore`` where the REST server needs them. Experiment ``"0"`` (``Default``) always
+exists, as in MLflow, because clients fall back to it. Errors are openaml's: a missing
+experiment/run/model is :class:`NotFoundError`, a taken name :class:`AlreadyExistsError`,
+anything MLflow calls INVALID_PARAMETER_VALUE a :class:`ValidationError`.
+
+``log_batch`` is the hot path: one write transaction, one executemany per table, and the latest
+value per metric key upserted with MLflow's rule (largest ``(step, timestamp, value)`` wins).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from openaml.errors import AlreadyExistsError, NotFoundError, ValidationError
+from openaml.store import _db, _run_query
+from openaml.store._serial import lock_counter
+from openaml.store.logged_models import LoggedModels
+from openaml.store.tables import experiments as E
+from openaml.store.tables import latest_metrics as LM
+from openaml.store.tables import metrics as M
+from openaml.store.tables import params as P
+from openaml.store.tables import run_outputs as O
+from openaml.store.tables import run_tags as T
+from openaml.store.tables import runs as R
+from openaml.store.tracking_filter import matches, parse_filter, parse_order_by
+from openaml.store.tracking_records import (
+    ACTIVE, DELETED, RUN_STATUSES, ExperimentRecord, LoggedModelRecord, MetricRecord, Page, RunRecord,
+    ViewType,
+    decode_metric_value, encode_metric_value, paginate, read_page_token,
+)
+
+if TYPE_CHECKING:
+    from openaml.store.metadata import MetadataStore
+
+__all__ = ["DEFAULT_EXPERIMENT_ID", "RUN_NAME_TAG", "TrackingStore"]
+
+DEFAULT_EXPERIMENT_ID = "0"
+DEFAULT_EXPERIMENT_NAME = "Default"
+#: MLflow mirrors the run name in this tag; setting the tag renames the run.
+RUN_NAME_TAG = "mlflow.runName"
+
+MetricTuple = tuple[str, float, int, int]  # key, value, timestamp (ms), step
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _experiment(row: Any) -> ExperimentRecord:
+    return ExperimentRecord(
+        experiment_id=row.experiment_id, name=row.name, artifact_location=row.artifact_location,
+        lifecycle_stage=row.lifecycle_stage, creation_time=row.creation_time,
+        last_update_time=row.last_update_time, tags=dict(row.tags),
+    )
+
+
+def _view_matches(stage: str, view: str) -> bool:
+    return view == ViewType.ALL or (stage == DELETED) == (view == ViewType.DELETED_ONLY)
+
+
+def _view_condition(column: Any, view: str) -> list[Any]:
+    if view == ViewType.ALL:
+        return []
+    return [column == (DELETED if view == ViewType.DELETED_ONLY else ACTIVE)]
+
+
+def _pairs(items: Iterable[tuple[str, Any]] | dict[str, Any] | None) -> list[tuple[str, str]]:
+    items = items.items() if isinstance(items, dict) else (items or ())
+    return [(str(k), str(v)) for k, v in items]
+
+
+class TrackingStore:
+    """MLflow experiments, runs and logged models of one workspace."""
+
+    def __init__(self, metadata: "MetadataStore", workspace: str) -> None:
+        self._engine: sa.Engine = metadata._engine  # one pool per database, shared on purpose
+        self.workspace = workspace
+        self._insert = postgresql.insert if self._engine.dialect.name == "postgresql" else sqlite.insert
+        self.logged_models = LoggedModels(self)
+        self._hot = _HotStatements(self._insert)
+        self._ensure_default_experiment()
+
+    def _tx(self, *, write: bool = False):
+        return _db.transaction(self._engine, write=write)
+
+    # ---- experiments --------------------------------------------------------------------------
+
+    def _ensure_default_experiment(self) -> None:
+        with self._tx() as conn:
+            if conn.execute(sa.select(E.c.name).where(*self._exp_key(DEFAULT_EXPERIMENT_ID))).first():
+                return
+        now = now_ms()
+        with self._tx(write=True) as conn:
+            conn.execute(self._insert(E).values(
+                workspace=self.workspace, experiment_id=DEFAULT_EXPERIMENT_ID,
+                name=DEFAULT_EXPERIMENT_NAME, artifact_location=f"mlflow-artifacts:/{DEFAULT_EXPERIMENT_ID}",
+                lifecycle_stage=ACTIVE, creation_time=now, last_update_time=now, tags={},
+            ).on_conflict_do_nothing())
+
+    def _exp_key(self, experiment_id: str) -> list[Any]:
+        return [E.c.workspace == self.workspace, E.c.experiment_id == str(experiment_id)]
+
+    def create_experiment(self, name: str, artifact_location: str | None = None,
+                          tags: dict[str, str] | Iterable[tuple[str, str]] | None = None) -> str:
+        """Create an experiment; returns its id (the next integer). Names are unique."""
+        if not name or not name.strip():
+            raise ValidationError("Invalid experiment name: an experiment name cannot be empty.")
+        now = now_ms()
+        with self._tx(write=True) as conn:
+            lock_counter(conn, f"experiments:{self.workspace}")
+            if conn.execute(sa.select(E.c.experiment_id)
+                            .where(E.c.workspace == self.workspace, E.c.name == name)).first():
+                raise AlreadyExistsError(f"Experiment '{name}' already exists.", name=name)
+            ids = conn.execute(sa.select(E.c.experiment_id).where(E.c.workspace == self.workspace)).scalars()
+            experiment_id = str(max((int(i) for i in ids if i.isdigit()), default=0) + 1)
+            conn.execute(sa.insert(E).values(
+                workspace=self.workspace, experiment_id=experiment_id, name=name,
+                artifact_location=artifact_location or f"mlflow-artifacts:/{experiment_id}",
+                lifecycle_stage=ACTIVE, creation_time=now, last_update_time=now, tags=dict(_pairs(tags)),
+            ))
+        return experiment_id
+
+    def get_experiment(self, experiment_id: str) -> ExperimentRecord:
+        """The experiment, deleted or not; :class:`NotFoundError` when there is none."""
+        with self._tx() as conn:
+            row = conn.execute(sa.select(E).where(*self._exp_key(experiment_id))).first()
+        if row is None:
+            raise NotFoundError(f"No Experiment with id={experiment_id} exists", experiment_id=experiment_id)
+        return _experiment(row)
+
+    def get_experiment_by_name(self, name: str) -> ExperimentRecord | None:
+        """The experiment called *name*, or None."""
+        with self._tx() as conn:
+            row = conn.execute(sa.select(E).where(E.c.workspace == self.workspace, E.c.name == name)).first()
+        return _experiment(row) if row is not None else None
+
+    def get_or_create_experiment(self, name: str) -> str:
+        """The id of the experiment called *name*, created when missing (safe against a racing
+        creator); like :meth:`create_experiment`, it returns the id."""
+        found = self.get_experiment_by_name(name)
+        if found is not None:
+            return found.experiment_id
+        try:
+            return self.create_experiment(name)
+        except AlreadyExistsError:
+            return self.get_experiment_by_name(name).experiment_id  # type: ignore[union-attr]
+
+    def search_experiments(
+        self, view_type: str = ViewType.ACTIVE_ONLY, max_results: int | None = 1000,
+        filter_string: str | None = None, order_by: list[str] | None = None, page_token: str | None = None,
+    ) -> Page[ExperimentRecord]:
+        """Experiments matching the filter subset of :mod:`tracking_filter` (attributes ``name``,
+        ``creation_time``, ``last_update_time``, ``experiment_id``; ``tags.*``), newest first
+        unless *order_by* says otherwise."""
+        clauses, orders = parse_filter(filter_string), parse_order_by(order_by)
+        with self._tx() as conn:
+            rows = [_experiment(r) for r in conn.execute(sa.select(E).where(E.c.workspace == self.workspace))]
+
+        def lookup(kind: str, key: str) -> Any:
+            return getattr(exp, key, None) if kind == "attribute" else exp.tags.get(key) if kind == "tag" else None
+
+        found = []
+        for exp in rows:
+            if _view_matches(exp.lifecycle_stage, view_type) and matches(clauses, lookup):
+                found.append(exp)
+        found.sort(key=lambda e: (-e.creation_time, -int(e.experiment_id) if e.experiment_id.isdigit() else 0))
+        for order in reversed(orders):
+            found.sort(key=lambda e: getattr(e, order.key, None) or 0, reverse=not order.ascending)
+        offset = read_page_token(page_token)
+        limit = None if max_results is None else offset + max_results + 1
+        return paginate(found[offset:limit], offset, max_results)
+
+    def _update_experiment(self, experiment_id: str, **values: Any) -> None:
+        with self._tx(write=True) as conn:
+            done = conn.execute(sa.update(E).where(*self._exp_key(experiment_id))
+                                .values(last_update_time=now_ms(), **values))
+        if done.rowcount == 0:
+            raise NotFoundError(f"No Experiment with id={experiment_id} exists", experiment_id=experiment_id)
+
+    def delete_experiment(self, experiment_id: str) -> None:
+        """Mark the experiment deleted (MLflow's soft delete)."""
+        if str(experiment_id) == DEFAULT_EXPERIMENT_ID:
+            raise ValidationError("Cannot delete the default experiment '0'.")
+        self._update_experiment(experiment_id, lifecycle_stage=DELETED)
+
+    def restore_experiment(self, experiment_id: str) -> None:
+        """Undo :meth:`delete_experiment`."""
+        self._update_experiment(experiment_id, lifecycle_stage=ACTIVE)
+
+    def rename_experiment(self, experiment_id: str, new_name: str) -> None:
+        """Rename; :class:`AlreadyExistsError` when *new_name* is taken."""
+        existing = self.get_experiment_by_name(new_name)
+        if existing is not None and existing.experiment_id != str(experiment_id):
+            raise AlreadyExistsError(f"Experiment '{new_name}' already exists.", name=new_name)
+        self._update_experiment(experiment_id, name=new_name)
+
+    def set_experiment_tag(self, experiment_id: str, key: str, value: str | None) -> None:
+        """Set (or with *value* None, delete) one experiment tag."""
+        with self._tx(write=True) as conn:
+            row = conn.execute(sa.select(E.c.tags).where(*self._exp_key(experiment_id)).with_for_update()).first()
+            if row is None:
+                raise NotFoundError(f"No Experiment with id={experiment_id} exists", experiment_id=experiment_id)
+            tags = dict(row.tags)
+            if value is None:
+                tags.pop(key, None)
+            else:
+                tags[key] = str(value)
+            conn.execute(sa.update(E).where(*self._exp_key(experiment_id)).values(tags=tags, last_update_time=now_ms()))
+
+    # ---- runs ---------------------------------------------------------------------------------
+
+    def _run_key(self, table: sa.Table, run_id: str) -> list[Any]:
+        return [table.c.workspace == self.workspace, table.c.run_id == run_id]
+
+    def _run_row(self, conn: sa.Connection, run_id: str, *, active: bool = False) -> Any:
+        row = conn.execute(sa.select(R).where(*self._run_key(R, run_id))).first()
+        if row is None:
+            raise NotFoundError(f"Run with id={run_id} not found", run_id=run_id)
+        if active and row.lifecycle_stage != ACTIVE:
+            raise ValidationError(f"The run {run_id} must be in the 'active' state. Current state is "
+                                  f"{row.lifecycle_stage}.", run_id=run_id)
+        return row
+
+    def create_run(
+        self, experiment_id: str, run_id: str | None = None, run_name: str | None = None,
+        start_time: int | None = None, tags: dict[str, str] | Iterable[tuple[str, str]] | None = None,
+        user_id: str | None = None, status: str = "RUNNING",
+    ) -> RunRecord:
+        """Create a run in an active experiment. *run_id* defaults to a random hex id (the job
+        service passes the job name); the run's artifacts live under
+        ``<experiment artifact_location>/<run_id>/artifacts``."""
+        tag_pairs = _pairs(tags)
+        run_name = run_name or dict(tag_pairs).get(RUN_NAME_TAG) or f"run-{uuid.uuid4().hex[:8]}"
+        tag_pairs = [(k, v) for k, v in tag_pairs if k != RUN_NAME_TAG] + [(RUN_NAME_TAG, run_name)]
+        run_id = run_id or uuid.uuid4().hex
+        experiment = self.get_experiment(experiment_id)
+        if experiment.lifecycle_stage != ACTIVE:
+            raise ValidationError(f"The experiment {experiment_id} must be in the 'active' state.")
+        with self._tx(write=True) as conn:
+            if conn.execute(sa.select(R.c.run_id).where(*self._run_key(R, run_id))).first():
+                raise AlreadyExistsError(f"Run with id={run_id} already exists.", run_id=run_id)
+            conn.execute(sa.insert(R).values(
+                workspace=self.workspace, run_id=run_id, experiment_id=experiment.experiment_id,
+                run_name=run_name, status=status, start_time=start_time if start_time is not None else now_ms(),
+                end_time=None, artifact_uri=f"{experiment.artifact_location.rstrip('/')}/{run_id}/artifacts",
+                lifecycle_stage=ACTIVE, user_id=user_id,
+            ))
+            self._set_tags(conn, run_id, tag_pairs)
+        return self.get_run(run_id)
+
+    def get_run(self, run_id: str) -> RunRecord:
+        """The run with its latest metrics, params, tags and outputs; NotFoundError if missing."""
+        with self._tx() as conn:
+            row = self._run_row(conn, run_id)
+            return self._with_data(conn, [row])[0]
+
+    def _with_data(self, conn: sa.Connection, rows: Sequence[Any]) -> list[RunRecord]:
+        ids = [r.run_id for r in rows]
+        data: dict[str, dict[str, Any]] = {i: {"metrics": [], "params": {}, "tags": {}, "outputs": []} for i in ids}
+        where = lambda t: [t.c.workspace == self.workspace, t.c.run_id.in_(ids)]  # noqa: E731
+        for m in conn.execute(sa.select(LM).where(*where(LM)).order_by(LM.c.key)):
+            data[m.run_id]["metrics"].append(
+                MetricRecord(m.key, decode_metric_value(m.value, m.is_nan), m.timestamp, m.step))
+        for table, slot in ((P, "params"), (T, "tags")):
+            for kv in conn.execute(sa.select(table).where(*where(table))):
+                data[kv.run_id][slot][kv.key] = kv.value
+        for out in conn.execute(sa.select(O).where(*where(O))):
+            data[out.run_id]["outputs"].append((out.model_id, out.step))
+        return [
+            RunRecord(
+                run_id=r.run_id, experiment_id=r.experiment_id, run_name=r.run_name, status=r.status,
+                start_time=r.start_time, end_time=r.end_time, artifact_uri=r.artifact_uri,
+                lifecycle_stage=r.lifecycle_stage, user_id=r.user_id,
+                metrics=tuple(data[r.run_id]["metrics"]), params=data[r.run_id]["params"],
+                tags=data[r.run_id]["tags"], model_outputs=tuple(data[r.run_id]["outputs"]),
+            )
+            for r in rows
+        ]
+
+    def update_run_info(self, run_id: str, status: str | None = None, end_time: int | None = None,
+                        run_name: str | None = None) -> RunRecord:
+        """Change the run's status, end time and name (each when given)."""
+        if status is not None and status not in RUN_STATUSES:
+            raise ValidationError(f"Invalid run status {status!r}; expected one of {sorted(RUN_STATUSES)}.")
+        values = {k: v for k, v in (("status", status), ("end_time", end_time), ("run_name", run_name))
+                  if v is not None}
+        with self._tx(write=True) as conn:
+            self._run_row(conn, run_id, active=True)
+            if values:
+                conn.execute(sa.update(R).where(*self._run_key(R, run_id)).values(**values))
+            if run_name is not None:
+                self._set_tags(conn, run_id, [(RUN_NAME_TAG, run_name)])
+        return self.get_run(run_id)
+
+    def _set_lifecycle(self, run_id: str, stage: str) -> None:
+        with self._tx(write=True) as conn:
+            self._run_row(conn, run_id)
+            conn.execute(sa.update(R).where(*self._run_key(R, run_id)).values(lifecycle_stage=stage))
+
+    def delete_run(self, run_id: str) -> None:
+        """Mark the run deleted (MLflow's soft delete); its data stays."""
+        self._set_lifecycle(run_id, DELETED)
+
+    def restore_run(self, run_id: str) -> None:
+        """Undo :meth:`delete_run`."""
+        self._set_lifecycle(run_id, ACTIVE)
+
+    # ---- params, tags, metrics ----------------------------------------------------------------
+
+    def log_batch(self, run_id: str, metrics: Sequence[MetricTuple] = (),
+                  params: Iterable[tuple[str, Any]] | dict[str, Any] = (),
+                  tags: Iterable[tuple[str, Any]] | dict[str, Any] = ()) -> None:
+        """Log metrics ``(key, value, timestamp_ms, step)``, params and tags in one transaction.
+
+        A param cannot change once logged (re-logging the same value is fine): a different
+        value raises :class:`ValidationError`, and nothing of the batch is written.
+        """
+        param_pairs, tag_pairs = _pairs(params), _pairs(tags)
+        metric_rows = [self._metric_row(run_id, m) for m in metrics]
+        with self._tx(write=True) as conn:
+            stage = conn.execute(self._hot.run_stage, {"ws": self.workspace, "run_id": run_id}).scalar()
+            if stage != ACTIVE:  # the rare path: report the missing or deleted run properly
+                self._run_row(conn, run_id, active=True)
+            if param_pairs:
+                self._insert_params(conn, run_id, param_pairs)
+            if tag_pairs:
+                self._set_tags(conn, run_id, tag_pairs)
+            if metric_rows:
+                conn.execute(self._hot.insert_metric, metric_rows)
+                self._upsert_latest(conn, metric_rows)
+
+    def _metric_row(self, run_id: str, metric: MetricTuple) -> dict[str, Any]:
+        key, value, timestamp, step = metric
+        if not key:
+            raise ValidationError("A metric key cannot be empty.")
+        stored, is_nan = encode_metric_value(value)
+        return {"workspace": self.workspace, "run_id": run_id, "key": key, "value": stored,
+                "is_nan": is_nan, "timestamp": int(timestamp), "step": int(step or 0)}
+
+    def _upsert_latest(self, conn: sa.Connection, rows: list[dict[str, Any]]) -> None:
+        best: dict[str, dict[str, Any]] = {}
+        for row in rows:  # the batch's own winner per key first: one upsert per key
+            current = best.get(row["key"])
+            if current is None or _order(row) > _order(current):
+                best[row["key"]] = row
+        conn.execute(self._hot.upsert_latest, list(best.values()))
+
+    def _insert_params(self, conn: sa.Connection, run_id: str, pairs: list[tuple[str, str]]) -> None:
+        wanted: dict[str, str] = {}
+        for key, value in pairs:
+            if not key:
+                raise ValidationError("A param key cannot be empty.")
+            if wanted.setdefault(key, value) != value:
+                raise ValidationError(f"Duplicate parameter key '{key}' with different values in one batch.")
+        existing = dict(conn.execute(
+            sa.select(P.c.key, P.c.value).where(*self._run_key(P, run_id), P.c.key.in_(list(wanted)))
+        ).all())
+        for key, value in wanted.items():
+            if key in existing and existing[key] != value:
+                raise ValidationError(
+                    f"Changing param values is not allowed. Param with key='{key}' was already logged "
+                    f"with value='{existing[key]}' for run ID='{run_id}'. Attempted logging new value "
+                    f"'{value}'.", run_id=run_id, key=key,
+                )
+        new = [{"workspace": self.workspace, "run_id": run_id, "key": k, "value": v}
+               for k, v in wanted.items() if k not in existing]
+        if new:
+            conn.execute(sa.insert(P), new)
+
+    def _set_tags(self, conn: sa.Connection, run_id: str, pairs: list[tuple[str, str]]) -> None:
+        rows = {k: {"workspace": self.workspace, "run_id": run_id, "key": k, "value": v} for k, v in pairs}
+        conn.execute(self._hot.upsert_tag, list(rows.values()))
+        if RUN_NAME_TAG in rows:
+            conn.execute(sa.update(R).where(*self._run_key(R, run_id))
+                         .values(run_name=rows[RUN_NAME_TAG]["value"]))
+
+    def log_metric(self, run_id: str, key: str, value: float, timestamp: int | None = None, step: int = 0) -> None:
+        """Log one metric value (``timestamp`` defaults to now)."""
+        self.log_batch(run_id, metrics=[(key, value, timestamp if timestamp is not None else now_ms(), step)])
+
+    def log_param(self, run_id: str, key: str, value: Any) -> None:
+        """Log one param; see :meth:`log_batch` for immutability."""
+        self.log_batch(run_id, params=[(key, value)])
+
+    def set_tag(self, run_id: str, key: str, value: Any) -> None:
+        """Set one run tag; ``mlflow.runName`` also renames the run."""
+        self.log_batch(run_id, tags=[(key, value)])
+
+    def delete_tag(self, run_id: str, key: str) -> None:
+        """Delete a run tag; NotFoundError when the run has no such tag."""
+        with self._tx(write=True) as conn:
+            self._run_row(conn, run_id, active=True)
+            done = conn.execute(sa.delete(T).where(*self._run_key(T, run_id), T.c.key == key))
+            if done.rowcount == 0:
+                raise NotFoundError(f"No tag with name: {key} in run with id {run_id}", run_id=run_id, key=key)
+
+    def get_metric_history(self, run_id: str, key: str, max_results: int | None = None,
+                           page_token: str | None = None) -> Page[MetricRecord]:
+        """Every value logged for *key*, ordered by timestamp then step (as MLflow)."""
+        offset = read_page_token(page_token)
+        query = (sa.select(M).where(*self._run_key(M, run_id), M.c.key == key)
+                 .order_by(M.c.timestamp, M.c.step, M.c.id).offset(offset))
+        if max_results is not None:
+            query = query.limit(max_results + 1)
+        with self._tx() as conn:
+            self._run_row(conn, run_id)
+            rows = [MetricRecord(m.key, decode_metric_value(m.value, m.is_nan), m.timestamp, m.step)
+                    for m in conn.execute(query)]
+        return paginate(rows, offset, max_results)
+
+    def search_runs(
+        self, experiment_ids: Sequence[str], filter_string: str | None = None,
+        run_view_type: str = ViewType.ACTIVE_ONLY, max_results: int = 1000,
+        order_by: list[str] | None = None, page_token: str | None = None,
+    ) -> Page[RunRecord]:
+        """Runs of *experiment_ids* matching the subset described in :mod:`tracking_filter`."""
+        offset = read_page_token(page_token)
+        query = (
+            sa.select(R)
+            .where(R.c.workspace == self.workspace, R.c.experiment_id.in_([str(e) for e in experiment_ids]),
+                   *_view_condition(R.c.lifecycle_stage, run_view_type),
+                   *_run_query.conditions(self.workspace, parse_filter(filter_string)))
+            .order_by(*_run_query.ordering(self.workspace, parse_order_by(order_by)))
+            .offset(offset).limit(max_results + 1)
+        )
+        with self._tx() as conn:
+            rows = conn.execute(query).all()
+            return paginate(self._with_data(conn, rows), offset, max_results)
+
+    def log_outputs(self, run_id: str, models: Iterable[tuple[str, int]]) -> None:
+        """Record logged models (``(model_id, step)``) as outputs of the run (MLflow 3)."""
+        rows = [{"workspace": self.workspace, "run_id": run_id, "model_id": m, "step": int(s or 0)}
+                for m, s in models]
+        with self._tx(write=True) as conn:
+            self._run_row(conn, run_id)
+            if rows:
+                stmt = self._insert(O)
+                conn.execute(stmt.on_conflict_do_update(index_elements=["workspace", "run_id", "model_id"],
+                                                        set_={"step": stmt.excluded.step}), rows)
+
+    # ---- logged models (MLflow 3): implemented in openaml.store.logged_models ------------------
+
+    def create_logged_model(
+        self, experiment_id: str, name: str | None = None, source_run_id: str | None = None,
+        tags: dict[str, str] | None = None, params: dict[str, str] | None = None,
+        model_type: str | None = None,
+    ) -> LoggedModelRecord:
+        """Create a PENDING logged model; see :meth:`LoggedModels.create` for its location."""
+        return self.logged_models.create(experiment_id, name, source_run_id, tags, params, model_type)
+
+    def get_logged_model(self, model_id: str, allow_deleted: bool = False) -> LoggedModelRecord:
+        """The logged model; NotFoundError when missing (or deleted, unless *allow_deleted*)."""
+        return self.logged_models.get(model_id, allow_deleted=allow_deleted)
+
+    def finalize_logged_model(self, model_id: str, status: str) -> LoggedModelRecord:
+        """Set the model's status to READY or FAILED."""
+        return self.logged_models.finalize(model_id, status)
+
+    def search_logged_models(self, experiment_ids: Sequence[str], filter_string: str | None = None,
+                             max_results: int | None = None, page_token: str | None = None,
+                             ) -> Page[LoggedModelRecord]:
+        """Logged models of *experiment_ids*, newest first, filtered by the common subset."""
+        return self.logged_models.search(experiment_ids, filter_string, max_results, page_token)
+
+    def set_logged_model_tags(self, model_id: str, tags: dict[str, str]) -> None:
+        """Set tags on a logged model."""
+        self.logged_models.update_dict(model_id, "tags", tags)
+
+    def delete_logged_model_tag(self, model_id: str, key: str) -> None:
+        """Delete one tag of a logged model."""
+        self.logged_models.update_dict(model_id, "tags", {}, delete=key)
+
+    def log_logged_model_params(self, model_id: str, params: dict[str, str]) -> None:
+        """Add params to a logged model."""
+        self.logged_models.update_dict(model_id, "params", params)
+
+    def delete_logged_model(self, model_id: str) -> None:
+        """Mark a logged model deleted."""
+        self.logged_models.delete(model_id)
+
+
+class _HotStatements:
+    """Statements of the logging hot path, built once: building an upsert costs more than
+    running it (SQLAlchemy then finds the compiled form in its cache by identity)."""
+
+    def __init__(self, insert: Any) -> None:
+        self.run_stage = sa.select(R.c.lifecycle_stage).where(
+            R.c.workspace == sa.bindparam("ws"), R.c.run_id == sa.bindparam("run_id"))
+        self.insert_metric = sa.insert(M)
+        latest = insert(LM)
+        self.upsert_latest = latest.on_conflict_do_update(
+            index_elements=["workspace", "run_id", "key"],
+            set_={c: latest.excluded[c] for c in ("value", "is_nan", "timestamp", "step")},
+            # MLflow's rule: the largest (step, timestamp, value) is the latest.
+            where=sa.tuple_(latest.excluded.step, latest.excluded.timestamp, latest.excluded.value)
+            > sa.tuple_(LM.c.step, LM.c.timestamp, LM.c.value),
+        )
+        tag = insert(T)
+        self.upsert_tag = tag.on_conflict_do_update(index_elements=["workspace", "run_id", "key"],
+                                                    set_={"value": tag.excluded.value})
+
+
+def _order(row: dict[str, Any]) -> tuple[int, int, float]:
+    return (row["step"], row["timestamp"], row["value"])

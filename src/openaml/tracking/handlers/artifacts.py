@@ -1,0 +1,132 @@
+"""Proxied artifacts (``mlflow server --serve-artifacts``) mapped onto job folders.
+
+``mlflow-artifacts:/<experiment>/<run>/artifacts/<path>`` is the file ``<path>`` under
+``artifact_root_for_run(<run>)``; ``<experiment>/models/<model_id>/artifacts/<path>`` (a logged
+model without a run) lives under ``artifact_root_for_model(<model_id>)``. Uploads are written to a
+temp file beside the target and renamed into place, so a reader never sees half a file.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+import os
+import posixpath
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from openaml.tracking.context import FileResponse, Request, TrackingContext
+from openaml.tracking.wire import MlflowApiError, invalid, required
+
+_TEMP_PREFIX = ".openaml-upload-"
+
+
+def _segments(path: str) -> list[str]:
+    if "\\" in path or "\x00" in path or path.startswith("/"):
+        raise invalid(f"Invalid artifact path {path!r}.")
+    parts = [p for p in path.split("/") if p]
+    if any(p in (".", "..") for p in parts):
+        raise invalid(f"Invalid artifact path {path!r}: '..' and '.' are not allowed.")
+    return parts
+
+
+def _run_root(ctx: TrackingContext, run_id: str) -> Path:
+    if run_id not in ctx.known_runs:
+        ctx.store.get_run(run_id)  # NotFoundError -> RESOURCE_DOES_NOT_EXIST
+        ctx.known_runs.add(run_id)
+    return Path(ctx.artifact_root_for_run(run_id))
+
+
+def resolve(ctx: TrackingContext, path: str) -> Path | None:
+    """The local path behind an mlflow-artifacts path; None above a run's (or model's) root."""
+    parts = _segments(path)
+    if len(parts) >= 3 and parts[2] == "artifacts":
+        return _run_root(ctx, parts[1]).joinpath(*parts[3:])
+    if len(parts) >= 4 and parts[1] == "models" and parts[3] == "artifacts":
+        if ctx.artifact_root_for_model is None:
+            raise invalid("This tracking server stores logged models only inside runs; "
+                          "log the model from within a run.")
+        ctx.store.get_logged_model(parts[2])
+        return Path(ctx.artifact_root_for_model(parts[2])).joinpath(*parts[4:])
+    return None
+
+
+def _target(ctx: TrackingContext, path: str) -> Path:
+    target = resolve(ctx, path)
+    if target is None:
+        raise invalid(f"Artifact path {path!r} is not inside a run's artifacts.")
+    return target
+
+
+def upload(ctx: TrackingContext, req: Request) -> dict[str, Any]:
+    target = _target(ctx, req.path_params["path"])
+    if target.is_dir():
+        raise invalid(f"Cannot upload to {req.path_params['path']!r}: it is a folder.")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=_TEMP_PREFIX, dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            for chunk in req.stream():
+                out.write(chunk)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return {}
+
+
+def download(ctx: TrackingContext, req: Request) -> FileResponse:
+    path = req.path_params["path"]
+    target = _target(ctx, path)
+    if not target.is_file():
+        raise MlflowApiError("RESOURCE_DOES_NOT_EXIST", f"Artifact {path!r} does not exist.", 404)
+    return FileResponse(target, mimetypes.guess_type(target.name)[0] or "application/octet-stream")
+
+
+def delete(ctx: TrackingContext, req: Request) -> dict[str, Any]:
+    import shutil
+
+    target = _target(ctx, req.path_params["path"])
+    if target.is_dir():
+        shutil.rmtree(target)
+    elif target.exists():
+        target.unlink()
+    return {}
+
+
+def _entries(folder: Path, prefix: str | None) -> list[dict[str, Any]]:
+    if not folder.is_dir():
+        return []
+    files = []
+    for entry in sorted(os.scandir(folder), key=lambda e: e.name):
+        if entry.name.startswith(_TEMP_PREFIX):
+            continue
+        path = posixpath.join(prefix, entry.name) if prefix else entry.name
+        if entry.is_dir():
+            files.append({"path": path, "is_dir": True})
+        else:
+            files.append({"path": path, "is_dir": False, "file_size": entry.stat().st_size})
+    return files
+
+
+def list_proxied(ctx: TrackingContext, req: Request) -> dict[str, Any]:
+    """``GET /api/2.0/mlflow-artifacts/artifacts?path=...``: names relative to *path*."""
+    parts = _segments(req.args.get("path") or "")
+    if len(parts) == 2:  # <experiment>/<run>: the run's one folder
+        _run_root(ctx, parts[1])
+        return {"files": [{"path": "artifacts", "is_dir": True}]}
+    folder = resolve(ctx, "/".join(parts)) if parts else None
+    files = _entries(folder, None) if folder is not None else []
+    return {"files": files} if files else {}
+
+
+def list_run(ctx: TrackingContext, req: Request) -> dict[str, Any]:
+    """``GET /api/2.0/mlflow/artifacts/list?run_id=&path=``: paths relative to the run's root."""
+    run_id = str(required(req.args, "run_id", "run_uuid"))
+    run = ctx.store.get_run(run_id)
+    path = "/".join(_segments(req.args.get("path") or ""))
+    files = _entries(_run_root(ctx, run_id).joinpath(path) if path else _run_root(ctx, run_id), path or None)
+    response: dict[str, Any] = {"root_uri": run.artifact_uri}
+    if files:
+        response["files"] = files
+    return response

@@ -1,0 +1,65 @@
+"""MLflow 3 logged models: create, get, finalize, search, tags, params, delete."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from openaml.tracking.context import Request, TrackingContext
+from openaml.tracking.wire import (
+    MODEL_STATUS_FROM_PROTO, as_int, invalid, logged_model_json, pairs, required,
+)
+
+
+def create(ctx: TrackingContext, req: Request) -> dict[str, Any]:
+    args = req.args
+    model = ctx.store.create_logged_model(
+        str(required(args, "experiment_id")), name=args.get("name") or None,
+        source_run_id=args.get("source_run_id") or None, tags=dict(pairs(args.get("tags"))),
+        params=dict(pairs(args.get("params"))), model_type=args.get("model_type") or None,
+    )
+    return {"model": logged_model_json(model)}
+
+
+def get(ctx: TrackingContext, req: Request) -> dict[str, Any]:
+    allow_deleted = str(req.args.get("allow_deleted", "false")).lower() == "true"
+    return {"model": logged_model_json(ctx.store.get_logged_model(req.path_params["model_id"], allow_deleted))}
+
+
+def finalize(ctx: TrackingContext, req: Request) -> dict[str, Any]:
+    status = MODEL_STATUS_FROM_PROTO.get(str(required(req.args, "status")))
+    if status is None:
+        raise invalid(f"Invalid logged model status {req.args['status']!r}.")
+    return {"model": logged_model_json(ctx.store.finalize_logged_model(req.path_params["model_id"], status))}
+
+
+def delete(ctx: TrackingContext, req: Request) -> dict[str, Any]:
+    ctx.store.delete_logged_model(req.path_params["model_id"])
+    return {}
+
+
+def search(ctx: TrackingContext, req: Request) -> dict[str, Any]:
+    args = req.args
+    page = ctx.store.search_logged_models(
+        [str(e) for e in required(args, "experiment_ids")], filter_string=args.get("filter") or None,
+        max_results=as_int(args.get("max_results"), "max_results") or None,
+        page_token=args.get("page_token") or None,
+    )
+    response: dict[str, Any] = {"models": [logged_model_json(m) for m in page.items]}
+    if page.next_page_token:
+        response["next_page_token"] = page.next_page_token
+    return response
+
+
+def set_tags(ctx: TrackingContext, req: Request) -> dict[str, Any]:
+    ctx.store.set_logged_model_tags(req.path_params["model_id"], dict(pairs(req.args.get("tags"))))
+    return {}
+
+
+def delete_tag(ctx: TrackingContext, req: Request) -> dict[str, Any]:
+    ctx.store.delete_logged_model_tag(req.path_params["model_id"], req.path_params["tag_key"])
+    return {}
+
+
+def log_params(ctx: TrackingContext, req: Request) -> dict[str, Any]:
+    ctx.store.log_logged_model_params(req.path_params["model_id"], dict(pairs(req.args.get("params"))))
+    return {}

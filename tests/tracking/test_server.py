@@ -1,0 +1,172 @@
+"""The stock mlflow client against openaml's tracking server (a real server on a thread)."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import time
+
+import pytest
+
+from openaml.tracking import start_tracking_server
+from tests.tracking.conftest import RUN_ID
+
+mlflow = pytest.importorskip("mlflow")
+from mlflow import MlflowClient  # noqa: E402
+from mlflow.exceptions import MlflowException  # noqa: E402
+
+
+def _raw(server, method: str, path: str, body: bytes | None = None):
+    conn = http.client.HTTPConnection(server.host, server.port, timeout=10)
+    conn.request(method, path, body=body, headers={"Content-Type": "application/json"})
+    resp = conn.getresponse()
+    data = resp.read()
+    conn.close()
+    return resp.status, data
+
+
+def test_server_starts_fast_and_stops(tracking, job_folder):
+    started = time.perf_counter()
+    srv = start_tracking_server(tracking, artifact_root_for_run=job_folder)
+    elapsed = time.perf_counter() - started
+    assert srv.url == f"http://127.0.0.1:{srv.port}" and srv.port > 0
+    assert _raw(srv, "GET", "/health") == (200, b"OK")
+    srv.stop()
+    assert elapsed < 0.05, elapsed
+    with pytest.raises(OSError):
+        _raw(srv, "GET", "/health")
+
+
+def test_precreated_run_is_resumed_by_mlflow_run_id(client_env, job_run, tracking, monkeypatch):
+    monkeypatch.setenv("MLFLOW_RUN_ID", RUN_ID)
+    mlflow.log_metric("loss", 0.5)  # no start_run(): the fluent API resumes MLFLOW_RUN_ID
+    mlflow.log_metric("loss", 0.25, step=1)
+    mlflow.log_param("lr", 0.1)
+    mlflow.set_tag("phase", "train")
+    assert mlflow.active_run().info.run_id == RUN_ID
+    mlflow.end_run()
+    run = tracking.get_run(RUN_ID)
+    assert {m.key: m.value for m in run.metrics} == {"loss": 0.25}
+    assert run.params == {"lr": "0.1"} and run.tags["phase"] == "train"
+    assert run.status == "FINISHED" and run.end_time is not None
+
+
+def test_logging_and_reading_back_with_the_client(client_env, job_run):
+    client = MlflowClient()
+    with mlflow.start_run(run_id=RUN_ID):
+        mlflow.log_metrics({"a": 1.0, "b": float("nan")}, step=3)
+        mlflow.log_params({"depth": 4, "name": "x"})
+        mlflow.set_tags({"k": "v"})
+        for step in range(5):
+            client.log_metric(RUN_ID, "curve", step * 1.5, step=step)
+        client.log_batch(RUN_ID, metrics=[mlflow.entities.Metric("c", 2.0, 1, 0)],
+                         params=[mlflow.entities.Param("p", "1")], tags=[mlflow.entities.RunTag("t", "1")])
+    run = client.get_run(RUN_ID)
+    assert run.data.metrics["a"] == 1.0 and run.data.metrics["b"] != run.data.metrics["b"]  # NaN
+    assert run.data.params == {"depth": "4", "name": "x", "p": "1"}
+    assert run.data.tags["k"] == "v" and run.info.artifact_uri.startswith("mlflow-artifacts:/")
+    history = client.get_metric_history(RUN_ID, "curve")
+    assert [(m.step, m.value) for m in history] == [(s, s * 1.5) for s in range(5)]
+    experiment = client.get_experiment_by_name("hello-exp")
+    assert experiment.experiment_id == job_run.experiment_id
+    assert client.get_experiment_by_name("missing") is None
+    found = client.search_runs([experiment.experiment_id], filter_string=f"attributes.run_id = '{RUN_ID}'")
+    assert [r.info.run_id for r in found] == [RUN_ID]
+    assert client.search_runs([experiment.experiment_id], filter_string="tags.k = 'nope'") == []
+    assert len(mlflow.search_runs([experiment.experiment_id], output_format="list")) == 1
+    names = {e.name for e in client.search_experiments()}
+    assert {"Default", "hello-exp"} <= names
+
+
+def test_new_experiments_and_runs_from_the_client(client_env):
+    client = MlflowClient()
+    exp_id = client.create_experiment("made-by-client", tags={"owner": "me"})
+    assert client.get_experiment(exp_id).tags == {"owner": "me"}
+    with pytest.raises(MlflowException) as info:
+        client.create_experiment("made-by-client")
+    assert info.value.error_code == "RESOURCE_ALREADY_EXISTS"
+    mlflow.set_experiment("made-by-client")
+    with mlflow.start_run(run_name="mine") as run:
+        mlflow.log_metric("x", 1.0)
+    got = client.get_run(run.info.run_id)
+    assert got.info.run_name == "mine" and got.info.status == "FINISHED"
+
+
+def test_changing_a_param_is_invalid_parameter_value(client_env, job_run):
+    client = MlflowClient()
+    client.log_param(RUN_ID, "lr", "0.1")
+    with pytest.raises(MlflowException) as info:
+        client.log_param(RUN_ID, "lr", "0.2")
+    assert info.value.error_code == "INVALID_PARAMETER_VALUE"
+
+
+def test_artifacts_land_in_the_job_folder(client_env, job_run, job_folder, tmp_path):
+    src = tmp_path / "src"
+    (src / "nested").mkdir(parents=True)
+    (src / "a.txt").write_text("alpha")
+    (src / "nested" / "b.json").write_text("{}")
+    client = MlflowClient()
+    client.log_artifact(RUN_ID, str(src / "a.txt"))
+    client.log_artifacts(RUN_ID, str(src), artifact_path="model")
+    folder = job_folder(RUN_ID)
+    assert (folder / "a.txt").read_text() == "alpha"
+    assert (folder / "model" / "nested" / "b.json").read_text() == "{}"
+    assert not [p for p in folder.rglob("*") if p.name.startswith(".openaml-upload-")]
+    listed = client.list_artifacts(RUN_ID)
+    assert [(f.path, f.is_dir) for f in listed] == [("a.txt", False), ("model", True)]
+    assert [f.path for f in client.list_artifacts(RUN_ID, "model")] == ["model/a.txt", "model/nested"]
+    out = mlflow.artifacts.download_artifacts(run_id=RUN_ID, artifact_path="model", dst_path=str(tmp_path / "dl"))
+    assert (tmp_path / "dl" / "model" / "nested" / "b.json").is_file() and out.endswith("model")
+    status, body = _raw(client_env, "GET", f"/api/2.0/mlflow/artifacts/list?run_id={RUN_ID}&path=model")
+    assert status == 200 and {f["path"] for f in json.loads(body)["files"]} == {"model/a.txt", "model/nested"}
+
+
+def test_artifact_paths_with_dot_dot_are_rejected(client_env, job_run, job_folder):
+    base = f"/api/2.0/mlflow-artifacts/artifacts/{job_run.experiment_id}/{RUN_ID}/artifacts"
+    status, body = _raw(client_env, "PUT", f"{base}/../../escape.txt", b"x")
+    assert status == 400 and json.loads(body)["error_code"] == "INVALID_PARAMETER_VALUE"
+    status, body = _raw(client_env, "PUT", f"/api/2.0/mlflow-artifacts/artifacts/1/unknown-run/artifacts/x", b"x")
+    assert status == 404 and json.loads(body)["error_code"] == "RESOURCE_DOES_NOT_EXIST"
+    assert not (job_folder(RUN_ID).parent / "escape.txt").exists()
+
+
+def test_errors_are_mlflow_json_with_http_status(client_env, job_run):
+    status, body = _raw(client_env, "GET", "/api/2.0/mlflow/runs/get?run_id=nope")
+    assert status == 404 and json.loads(body)["error_code"] == "RESOURCE_DOES_NOT_EXIST"
+    status, body = _raw(client_env, "GET", "/api/2.0/mlflow/no/such/endpoint")
+    assert status == 404 and json.loads(body)["error_code"] == "ENDPOINT_NOT_FOUND"
+    status, body = _raw(client_env, "POST", "/api/2.0/mlflow/runs/log-metric", b"{not json")
+    assert status == 400 and json.loads(body)["error_code"] == "MALFORMED_REQUEST"
+    status, body = _raw(client_env, "POST", "/api/2.0/mlflow/runs/log-metric", json.dumps({"run_id": RUN_ID}).encode())
+    assert status == 400 and json.loads(body)["error_code"] == "INVALID_PARAMETER_VALUE"
+
+
+def test_ajax_prefix_and_keep_alive(client_env, job_run):
+    conn = http.client.HTTPConnection(client_env.host, client_env.port, timeout=10)
+    for i in range(3):  # one connection, several requests: lengths and bodies stay in step
+        body = json.dumps({"run_id": RUN_ID, "key": "k", "value": i, "timestamp": i, "step": i})
+        conn.request("POST", "/ajax-api/2.0/mlflow/runs/log-metric", body=body)
+        resp = conn.getresponse()
+        assert (resp.status, resp.read()) == (200, b"{}")
+    conn.request("GET", f"/ajax-api/2.0/mlflow/metrics/get-history?run_id={RUN_ID}&metric_key=k")
+    resp = conn.getresponse()
+    assert [m["value"] for m in json.loads(resp.read())["metrics"]] == [0, 1, 2]
+    conn.close()
+
+
+@pytest.mark.skipif(int(mlflow.__version__.split(".")[0]) < 3, reason="logged models are MLflow 3")
+def test_logged_model_files_go_under_the_run(client_env, job_run, job_folder, tmp_path):
+    client = MlflowClient()
+    model = client.create_logged_model(job_run.experiment_id, name="model", source_run_id=RUN_ID,
+                                       params={"alpha": "1"})
+    assert model.artifact_location == f"{job_run.artifact_uri}/model"
+    files = tmp_path / "m"
+    files.mkdir()
+    (files / "MLmodel").write_text("flavors: {}\n")
+    client.log_model_artifacts(model.model_id, str(files))
+    client.finalize_logged_model(model.model_id, mlflow.entities.LoggedModelStatus.READY)
+    client.set_logged_model_tags(model.model_id, {"k": "v"})
+    assert (job_folder(RUN_ID) / "model" / "MLmodel").is_file()
+    got = client.get_logged_model(model.model_id)
+    assert got.status == mlflow.entities.LoggedModelStatus.READY and got.tags["k"] == "v"
+    assert [m.model_id for m in client.search_logged_models([job_run.experiment_id])] == [model.model_id]
