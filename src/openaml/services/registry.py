@@ -107,7 +107,7 @@ class RegistryService:
                 if rec is not None:
                     records.append(rec)
         else:
-            if self.ctx.metadata.get_container(self.ctx.name, kind, name) is None:
+            if self.ctx.metadata.container_archived(self.ctx.name, kind, name) is None:
                 raise self._not_found(kind, name)
             records = self.ctx.metadata.list_versions(self.ctx.name, kind, name, view)
         if stage is not None:
@@ -181,13 +181,12 @@ class RegistryService:
             raise ValidationError(f"unknown label '{label}'; the only label is 'latest'", field="label")
         rec = self.ctx.metadata.get_latest_version(self.ctx.name, kind, name)
         if rec is not None:
-            container = self.ctx.metadata.get_container(self.ctx.name, kind, name)
-            if container is not None and container.archived:
+            if self.ctx.metadata.container_archived(self.ctx.name, kind, name):
                 raise ArchivedError(
                     f"{kind} '{name}' is archived; restore it (openaml {_noun(kind)} restore -n {name}) "
                     "or name an explicit version", name=name)
             return rec
-        if self.ctx.metadata.get_container(self.ctx.name, kind, name) is not None:
+        if self.ctx.metadata.container_archived(self.ctx.name, kind, name) is not None:
             raise ArchivedError(
                 f"every version of {kind} '{name}' is archived; restore one "
                 f"(openaml {_noun(kind)} restore -n {name} -v <version>) or name an explicit version",

@@ -59,6 +59,17 @@ def _view_filter(column: sa.ColumnElement[bool], view: ListViewType | str) -> li
     return []
 
 
+_C_KEY = (C.c.workspace == sa.bindparam("w"), C.c.kind == sa.bindparam("k"), C.c.name == sa.bindparam("n"))
+_V_KEY = (V.c.workspace == sa.bindparam("w"), V.c.kind == sa.bindparam("k"), V.c.name == sa.bindparam("n"))
+_LOCK_SELECT = sa.select(C.c.last_seq, C.c.max_int_version).where(*_C_KEY).with_for_update()
+_VERSION_SELECT = sa.select(V).where(*_V_KEY, V.c.version == sa.bindparam("v"))
+_VERSION_INSERT = sa.insert(V)
+_CONTAINER_BUMP = sa.update(C).where(*_C_KEY).values(
+    last_seq=sa.bindparam("seq"), updated_at=sa.bindparam("now"), max_int_version=sa.bindparam("mx"))
+_LATEST_SELECT = (sa.select(V).where(*_V_KEY, V.c.archived.is_(False)).order_by(V.c.seq.desc()).limit(1))
+_ARCHIVED_SELECT = sa.select(C.c.archived).where(*_C_KEY)
+
+
 class MetadataStore:
     """Asset versions and resources of any number of workspaces in one database.
 
@@ -72,6 +83,15 @@ class MetadataStore:
         self._engine = _db.create_engine(url, echo=echo)
         # ON CONFLICT DO NOTHING has the same shape on both dialects but lives in each one's module.
         self._insert = postgresql.insert if self._engine.dialect.name == "postgresql" else sqlite.insert
+        # Built once: executing a prebuilt statement with parameters skips SQLAlchemy's
+        # per-call construction and cache-key work (most of a registration's cost otherwise).
+        self._stmt_lock_insert = (
+            self._insert(C)
+            .values(workspace=sa.bindparam("w"), kind=sa.bindparam("k"), name=sa.bindparam("n"),
+                    archived=False, last_seq=0, max_int_version=0,
+                    created_at=sa.bindparam("now"), updated_at=sa.bindparam("now"))
+            .on_conflict_do_nothing(index_elements=["workspace", "kind", "name"])
+        )
         try:
             _db.upgrade_to_head(self._engine)
         except BaseException:
@@ -109,14 +129,15 @@ class MetadataStore:
         """
         _check_kind(kind, ASSET_KINDS)
         now = _now()
+        key = {"w": workspace, "k": kind, "n": name}
         with self._tx(write=True) as conn:
-            last_seq = self._lock_container(conn, workspace, kind, name, now)
+            conn.execute(self._stmt_lock_insert, {**key, "now": now})
+            row = conn.execute(_LOCK_SELECT, key).one()
+            last_seq, max_int = row.last_seq, row.max_int_version
             if version is None:
-                version = self._next_integer_version(conn, workspace, kind, name)
+                version = str(max_int + 1)
             else:
-                existing = conn.execute(
-                    sa.select(V).where(*self._version_key(workspace, kind, name, version))
-                ).first()
+                existing = conn.execute(_VERSION_SELECT, {**key, "v": version}).first()
                 if existing is not None:
                     if existing.identity == identity:
                         return asset_from_row(existing, created=False)
@@ -125,45 +146,15 @@ class MetadataStore:
                         "are immutable. Pick another version, or omit the version to get the next one.",
                         kind=kind, name=name, version=version,
                     )
-            conn.execute(sa.insert(V).values(
+            conn.execute(_VERSION_INSERT, dict(
                 workspace=workspace, kind=kind, name=name, version=version, seq=last_seq + 1,
                 spec=spec, content_digest=content_digest, identity=identity, archived=False,
                 created_at=now, updated_at=now,
             ))
-            conn.execute(
-                sa.update(C).where(*self._container_key(workspace, kind, name))
-                .values(last_seq=last_seq + 1, updated_at=now)
-            )
+            new_max = max(max_int, int(version)) if _INTEGER.fullmatch(version) else max_int
+            conn.execute(_CONTAINER_BUMP, {**key, "seq": last_seq + 1, "now": now, "mx": new_max})
         return AssetRecord(kind=kind, name=name, version=version, spec=dict(spec),
                            content_digest=content_digest, archived=False, created_at=now, updated_at=now)
-
-    def _lock_container(self, conn: sa.Connection, workspace: str, kind: str, name: str,
-                        now: datetime) -> int:
-        """Create the container row if missing and lock it; returns its ``last_seq``.
-
-        PostgreSQL: a concurrent INSERT of the same key waits for the other transaction, then
-        does nothing; FOR UPDATE then serialises writers of one name. SQLite: the whole database
-        is already locked by BEGIN IMMEDIATE and FOR UPDATE renders as nothing.
-        """
-        conn.execute(
-            self._insert(C)
-            .values(workspace=workspace, kind=kind, name=name, archived=False, last_seq=0,
-                    created_at=now, updated_at=now)
-            .on_conflict_do_nothing(index_elements=["workspace", "kind", "name"])
-        )
-        return conn.execute(
-            sa.select(C.c.last_seq).where(*self._container_key(workspace, kind, name)).with_for_update()
-        ).scalar_one()
-
-    @staticmethod
-    def _next_integer_version(conn: sa.Connection, workspace: str, kind: str, name: str) -> str:
-        # Versions are strings; compare the integer ones numerically in Python, because a SQL
-        # CAST would fail on PostgreSQL for names like "v2" and sort "10" < "9" as text.
-        versions = conn.execute(
-            sa.select(V.c.version).where(V.c.workspace == workspace, V.c.kind == kind, V.c.name == name)
-        ).scalars()
-        numbers = [int(v) for v in versions if _INTEGER.fullmatch(v)]
-        return str(max(numbers, default=0) + 1)
 
     @staticmethod
     def _container_key(workspace: str, kind: str, name: str) -> list[Any]:
@@ -182,12 +173,7 @@ class MetadataStore:
     def get_latest_version(self, workspace: str, kind: str, name: str) -> AssetRecord | None:
         """The most recently created version that is not archived; None if there is none."""
         with self._tx() as conn:
-            row = conn.execute(
-                sa.select(V)
-                .where(V.c.workspace == workspace, V.c.kind == kind, V.c.name == name,
-                       V.c.archived.is_(False))
-                .order_by(V.c.seq.desc()).limit(1)
-            ).first()
+            row = conn.execute(_LATEST_SELECT, {"w": workspace, "k": kind, "n": name}).first()
         return asset_from_row(row) if row is not None else None
 
     def _containers(
@@ -216,6 +202,12 @@ class MetadataStore:
                             updated_at=as_utc(r.updated_at))
             for r in conn.execute(query)
         ]
+
+    def container_archived(self, workspace: str, kind: str, name: str) -> bool | None:
+        """The container's archived flag by primary key; None when the name does not exist."""
+        with self._tx() as conn:
+            value = conn.execute(_ARCHIVED_SELECT, {"w": workspace, "k": kind, "n": name}).scalar()
+        return None if value is None else bool(value)
 
     def list_containers(self, workspace: str, kind: str, view: ListViewType) -> list[ContainerRecord]:
         """Asset names of *kind*, sorted by name, filtered by the container's archived flag."""

@@ -16,7 +16,7 @@ from sqlalchemy.dialects import postgresql
 #: ``alembic_version`` with this in one query and skips Alembic entirely when they match
 #: (loading Alembic's script directory costs more than the rest of opening a store).
 #: A test fails when it differs from the script directory's head.
-HEAD_REVISION = "0002"
+HEAD_REVISION = "0003"
 
 # JSONB on PostgreSQL (indexable, compact); plain JSON text elsewhere.
 JSONType = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
@@ -33,6 +33,9 @@ asset_containers = sa.Table(
     # Last sequence number handed to a version of this name; bumped under the container lock,
     # so ``asset_versions.seq`` orders versions exactly by creation, even within one timestamp.
     sa.Column("last_seq", sa.BigInteger, nullable=False, default=0),
+    # Largest integer version ever registered under this name (archived included): a create
+    # without a version takes this + 1, without scanning the versions.
+    sa.Column("max_int_version", sa.BigInteger, nullable=False, default=0, server_default="0"),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
 )
