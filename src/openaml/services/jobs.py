@@ -304,9 +304,12 @@ class JobService:
             error=record.error,
         )
         if with_metrics:
-            run = self.ctx.tracking.get_run(record.name)
+            try:
+                run = self.ctx.tracking.get_run(record.name)
+            except NotFoundError:
+                run = None
             if run is not None:
-                data["metrics"] = dict(run.metrics)
+                data["metrics"] = {m.key: m.value for m in run.metrics}
                 data["params"] = dict(run.params)
         outputs = data.get("outputs") or {}
         for out_name, resolved in record.spec["resolved"]["outputs"].items():
