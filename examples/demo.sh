@@ -16,3 +16,19 @@ run openaml component list -w demo -o table
 run openaml datastore list -w demo -o table
 run openaml model download -n credit-default-model -w demo -p "${TMPDIR:-/tmp}/openaml-demo-download"
 printf '\nWorkspace folder: %s/workspaces/demo\n' "${OPENAML_HOME:-$HOME/.openaml}"
+
+# A real training job: scikit-learn in the curated sklearn-1.5 environment (built once with uv,
+# then reused), metrics and the model logged with MLflow, the model registered from the job.
+JOB="train_credit_$(date +%Y%m%d_%H%M%S)"
+run openaml job create -f jobs/train-job.yml -n "$JOB" -w demo --stream -o table
+run openaml model create -n credit-default-mlflow --type mlflow_model \
+    --path "azureml://jobs/$JOB/outputs/artifacts/paths/model/" -w demo -o table
+run openaml model show -n credit-default-mlflow -w demo -o yaml
+printf '\n\033[1mMetrics of job %s\033[0m\n' "$JOB"
+openaml job show -n "$JOB" -w demo -o json | python -c '
+import json, sys
+job = json.load(sys.stdin)
+for key, value in sorted(job.get("metrics", {}).items()):
+    print(f"  {key:15} {value:.4f}")
+for key, value in sorted(job.get("params", {}).items()):
+    print(f"  param {key:9} {value}")'
