@@ -66,10 +66,12 @@ def test_timeout_fails_the_job(ml_client):
     assert done.status == "Failed" and done.error["code"] == "JobTimeout"
 
 
-def test_a_job_whose_agent_died_is_failed_with_logs_kept(ml_client, home: Path, monkeypatch):
+def test_a_job_whose_agent_died_is_failed_with_logs_kept(ml_client, home: Path, monkeypatch, tmp_path: Path):
     import openaml.services.jobs as jobs_module
     monkeypatch.setattr(jobs_module, "STALE_AFTER", 1.0)
-    job = ml_client.jobs.create_or_update(command(command="echo started; sleep 120", environment=HOST_ENV))
+    pid_file = tmp_path / "sleeper.pid"
+    job = ml_client.jobs.create_or_update(command(
+        command=f"echo started; sleep 120 & echo $! > {pid_file}; wait", environment=HOST_ENV))
     service = ml_client._job_service()
     deadline = time.monotonic() + 30
     while "started" not in _log_or_empty(home, job.name):
@@ -79,6 +81,11 @@ def test_a_job_whose_agent_died_is_failed_with_logs_kept(ml_client, home: Path, 
     done = wait(ml_client, job.name, timeout=30)
     assert done.status == "Failed" and done.error["code"] == "AgentDied"
     assert "started" in std_log(home, job.name)
+    sleeper = int(pid_file.read_text())
+    deadline = time.monotonic() + 10
+    while _alive(sleeper):  # the orphaned user process is stopped too
+        assert time.monotonic() < deadline, "the dead agent's job process still runs"
+        time.sleep(0.05)
 
 
 def test_optional_inputs_drop_out_of_the_command(ml_client, home: Path):

@@ -169,6 +169,10 @@ class JobRuntime:
                 ["/bin/bash", "-c", plan.command], cwd=plan.code_dir, env=rank_env, stdout=log,
                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
                 preexec_fn=_die_with_parent), log))
+        # Recorded so that, should this agent die, the process groups can be stopped by whoever
+        # notices (JobService marks the job failed and ends them).
+        self.ctx.jobs.update_fields(self.ctx.name, self.name,
+                                    spec={"runtime": {"pgids": [p.pid for p, _ in processes]}})
         try:
             return self._wait(processes, deadline, timeout)
         finally:

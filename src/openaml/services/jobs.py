@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import random
 import re
+import signal
 import string
 import time
 from dataclasses import dataclass, field
@@ -281,6 +282,7 @@ class JobService:
         age = (datetime.now(timezone.utc) - _aware(beat)).total_seconds()
         if age < STALE_AFTER or self._agent_alive(record):
             return record
+        stop_orphans(record)
         if record.status == JobStatus.CANCEL_REQUESTED.value:
             return self.ctx.jobs.transition(self.ctx.name, record.name, JobStatus.CANCELED.value)
         return self._fail(record.name, "AgentDied",
@@ -318,6 +320,22 @@ class JobService:
         if outputs:
             data["outputs"] = outputs
         return Command.model_validate(data)
+
+
+def stop_orphans(record: JobRecord) -> None:
+    """Kill what a dead agent left running: the processes in the job's process groups whose
+    environment names this job (so a reused process-group id is never hit)."""
+    groups = set((record.spec.get("runtime") or {}).get("pgids", []))
+    if not groups:
+        return
+    marker = f"AZUREML_RUN_ID={record.name}".encode()
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            pgrp = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[2])
+            if pgrp in groups and marker in (proc / "environ").read_bytes().split(b"\0"):
+                os.kill(int(proc.name), signal.SIGKILL)
+        except (OSError, ValueError, IndexError):
+            continue
 
 
 def _aware(moment: datetime) -> datetime:
