@@ -7,6 +7,7 @@ locations) into the stored spec, creates the job's MLflow run, and hands the job
 
 from __future__ import annotations
 
+import importlib
 import os
 import random
 import re
@@ -88,9 +89,11 @@ class JobService:
         self.ctx, self.settings, self.launcher = ctx, settings, launcher
 
     # -- submit --------------------------------------------------------------------------------
-    def submit(self, job: CommandJob, *, experiment_name: str | None = None, compute: str | None = None,
-               description: str | None = None, tags: dict[str, str] | None = None) -> Submission:
+    def submit(self, job: Any, *, experiment_name: str | None = None, compute: str | None = None,
+               description: str | None = None, tags: dict[str, str] | None = None,
+               parent_job_name: str | None = None) -> Submission:
         """Store the job with everything it depends on pinned, then launch its agent."""
+        kind = self._kind(job)
         updates = {k: v for k, v in {"experiment_name": experiment_name, "compute": compute,
                                      "description": description, "tags": tags}.items() if v is not None}
         job = job.model_copy(update=updates) if updates else job
@@ -100,28 +103,47 @@ class JobService:
                                      "in a workspace (omit the name to get a fresh one)", name=name)
         experiment = job.experiment_name or default_experiment_name()
         job = job.model_copy(update={"name": name, "experiment_name": experiment})
-        resolved = self._resolve(job)
-        spec = {"job": self._public_spec(job), "resolved": resolved}
-        self.ctx.jobs.create_job(self.ctx.name, name, "command", spec, experiment_name=experiment,
-                                 display_name=job.display_name)
-        experiment_id = self.ctx.tracking.get_or_create_experiment(experiment)
-        self.ctx.tracking.create_run(experiment_id, run_id=name, run_name=job.display_name or name,
-                                     tags={"mlflow.user": os.environ.get("USER", "openaml")})
+        resolved = kind.resolve(self, job)
+        self.create_record(name, kind.type, {"job": self._public_spec(job), "resolved": resolved},
+                           experiment=experiment, display_name=job.display_name, parent_job_name=parent_job_name)
         self.ctx.jobs.transition(self.ctx.name, name, JobStatus.QUEUED.value)
-        if self.launcher is not None:
-            try:
-                pid = self.launcher.launch(self.settings, self.ctx.name, name)
-            except OSError as exc:
-                self._fail(name, "LaunchFailed", f"could not start the job's agent: {exc}")
-            else:
-                if pid is not None:
-                    self.ctx.jobs.heartbeat(self.ctx.name, name, pid)
-        return Submission(self.get(name), resolved["warnings"])
+        self.launch(name)
+        return Submission(self.get(name), resolved.get("warnings", []))
 
-    def check(self, job: CommandJob) -> list[str]:
+    def create_record(self, name: str, type_: str, spec: dict[str, Any], *, experiment: str,
+                      display_name: str | None, parent_job_name: str | None = None) -> JobRecord:
+        """Store a job (NotStarted) and its MLflow run."""
+        record = self.ctx.jobs.create_job(self.ctx.name, name, type_, spec, experiment_name=experiment,
+                                          display_name=display_name, parent_job_name=parent_job_name)
+        experiment_id = self.ctx.tracking.get_or_create_experiment(experiment)
+        tags = {"mlflow.user": os.environ.get("USER", "openaml")}
+        if parent_job_name:
+            tags["mlflow.parentRunId"] = parent_job_name
+        self.ctx.tracking.create_run(experiment_id, run_id=name, run_name=display_name or name, tags=tags)
+        return record
+
+    def launch(self, name: str) -> None:
+        """Hand a queued job to the launcher (nothing happens without one, e.g. in tests)."""
+        if self.launcher is None:
+            return
+        try:
+            pid = self.launcher.launch(self.settings, self.ctx.name, name)
+        except OSError as exc:
+            self._fail(name, "LaunchFailed", f"could not start the job's agent: {exc}")
+        else:
+            if pid is not None:
+                self.ctx.jobs.heartbeat(self.ctx.name, name, pid)
+
+    def _kind(self, job: Any) -> "JobKind":
+        for kind in job_kinds():
+            if isinstance(job, kind.entity):
+                return kind
+        raise ValidationError(f"{type(job).__name__} is not a job this workspace can run", field="type")
+
+    def check(self, job: Any) -> list[str]:
         """Validate a job as submission would, without storing or running it; return warnings."""
         job = job.model_copy(update={"name": job.name or new_job_name()})
-        return self._resolve(job)["warnings"]
+        return self._kind(job).resolve(self, job).get("warnings", [])
 
     def _public_spec(self, job: CommandJob) -> dict[str, Any]:
         return job.model_dump(mode="json", exclude_none=True,
@@ -293,7 +315,14 @@ class JobService:
         return self.ctx.jobs.transition(self.ctx.name, name, JobStatus.FAILED.value,
                                         error={"code": code, "message": message})
 
-    def _to_entity(self, record: JobRecord, *, with_metrics: bool = True) -> CommandJob:
+    def _to_entity(self, record: JobRecord, *, with_metrics: bool = True) -> Any:
+        for kind in job_kinds():
+            if kind.type == record.type:
+                return kind.to_entity(self, record, with_metrics=with_metrics)
+        raise ValidationError(f"job {record.name} has unknown type {record.type!r}")
+
+    def command_entity(self, record: JobRecord, *, with_metrics: bool = True) -> CommandJob:
+        """The entity of a command job record (used by the command kind)."""
         data = dict(record.spec["job"])
         folder = job_io.job_folder(self.ctx, record.name)
         data.update(
@@ -320,6 +349,42 @@ class JobService:
         if outputs:
             data["outputs"] = outputs
         return Command.model_validate(data)
+
+
+class JobKind(Protocol):
+    """One job type: how it is resolved at submission and rebuilt from its record."""
+
+    type: str
+    entity: type
+
+    def resolve(self, service: "JobService", job: Any) -> dict[str, Any]: ...
+
+    def to_entity(self, service: "JobService", record: JobRecord, *, with_metrics: bool = True) -> Any: ...
+
+
+class CommandKind:
+    """``type: command``."""
+
+    type = "command"
+    entity = CommandJob
+
+    def resolve(self, service: "JobService", job: CommandJob) -> dict[str, Any]:
+        return service._resolve(job)
+
+    def to_entity(self, service: "JobService", record: JobRecord, *, with_metrics: bool = True) -> CommandJob:
+        return service.command_entity(record, with_metrics=with_metrics)
+
+
+def job_kinds() -> list[JobKind]:
+    """Every job type, the optional ones imported lazily (they pull in more of the package)."""
+    kinds: list[JobKind] = [CommandKind()]
+    for module, attr in (("openaml.services.pipelines", "PipelineKind"), ("openaml.services.sweeps", "SweepKind")):
+        try:
+            kinds.append(getattr(importlib.import_module(module), attr)())
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
+    return kinds
 
 
 def stop_orphans(record: JobRecord) -> None:

@@ -59,6 +59,8 @@ def run_agent(workspace: str, job_name: str) -> int:
     heartbeat = Heartbeat(ctx, job_name, run)
     heartbeat.start()
     try:
+        if record.type != "command":
+            return _run_orchestrator(settings, ctx, record, run)
         resolved = record.spec["resolved"]
         slot = _slot_pool(settings, ctx, resolved).acquire(should_stop=run.cancel.is_set)
         if slot is None:
@@ -70,6 +72,18 @@ def run_agent(workspace: str, job_name: str) -> int:
             slot.release()
     finally:
         heartbeat.stopped.set()
+
+
+def _run_orchestrator(settings: Settings, ctx: WorkspaceContext, record, run: RunContext) -> int:
+    """Pipelines and sweeps: an orchestrator that submits child jobs (each with its own agent)
+    and takes no compute slot itself, so children can never wait on their parent's slot."""
+    from openaml.backends.local.launcher import LocalLauncher
+    from openaml.services.jobs import job_kinds
+
+    kind = next(k for k in job_kinds() if k.type == record.type)
+    runtime = kind.make_runtime(ctx, settings, record.name, LocalLauncher(), run)
+    outcome = runtime.run()
+    return 0 if outcome.status == JobStatus.COMPLETED else 1
 
 
 def _run_with_tracking(settings: Settings, ctx: WorkspaceContext, job_name: str, run: RunContext,
