@@ -1,0 +1,94 @@
+"""Migrations applied to databases that already hold data: each back-fill is checked by opening
+an older-revision database, with rows written as that revision's schema had them, as a store."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+import sqlalchemy as sa
+
+from openaml.store import _db
+from openaml.store.metadata import MetadataStore
+
+WS = "ws-migrated"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def empty_db_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[sa.URL]:
+    """A database with no tables: a new SQLite file, or a new schema in the session's PostgreSQL
+    database (the shared one is already at head) made the only one on the search path."""
+    if request.param == "sqlite":
+        yield sa.URL.create("sqlite", database=str(tmp_path / "metadata.db"))
+        return
+    base = sa.make_url(request.getfixturevalue("pg_url"))
+    schema = f"mig_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield base.update_query_dict({"options": f"-csearch_path={schema}"})
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def _upgrade(engine: sa.Engine, revision: str) -> None:
+    """``alembic upgrade <revision>`` the way :func:`openaml.store._db.upgrade_to_head` runs it."""
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(_db.MIGRATIONS_DIR).replace("%", "%%"))
+    with engine.connect() as conn:
+        conn.execution_options(**{_db.WRITE: True})
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, revision)
+        conn.commit()
+
+
+def _insert_at_0002(conn: sa.Connection, workspace: str, name: str, versions: list[str]) -> None:
+    """A model container and its versions with exactly the columns they had at revision 0002."""
+    stamp = "'2024-12-06 12:00:00.000000'"
+    key = {"w": workspace, "k": "models", "n": name}
+    conn.execute(sa.text("INSERT INTO asset_containers (workspace, kind, name, archived, last_seq, "
+                         f"created_at, updated_at) VALUES (:w, :k, :n, :a, :s, {stamp}, {stamp})"),
+                 {**key, "a": False, "s": len(versions)})
+    for seq, version in enumerate(versions, 1):
+        conn.execute(sa.text("INSERT INTO asset_versions (workspace, kind, name, version, seq, spec, "
+                             "content_digest, identity, archived, created_at, updated_at) VALUES "
+                             f"(:w, :k, :n, :v, :s, '{{}}', NULL, :i, :a, {stamp}, {stamp})"),
+                     {**key, "v": version, "s": seq, "i": f"id-{version}", "a": version == "2"})
+
+
+def test_0003_backfills_the_largest_integer_version(empty_db_url: sa.URL) -> None:
+    engine = _db.create_engine(empty_db_url)
+    try:
+        _upgrade(engine, "0002")
+        assert _db.current_revision(engine) == "0002"
+        with _db.transaction(engine, write=True) as conn:
+            # "2" is archived: archived versions still count, as they do for new registrations.
+            _insert_at_0002(conn, WS, "mixed", ["1", "7", "2", "abc"])
+            _insert_at_0002(conn, WS, "words", ["abc", "v2", "1.5"])
+            # The same name elsewhere must not leak into "mixed"'s maximum.
+            _insert_at_0002(conn, "ws-other", "mixed", ["100"])
+    finally:
+        engine.dispose()
+
+    store = MetadataStore(empty_db_url)  # upgrades to head, running 0003 over the rows above
+    try:
+        engine = _db.create_engine(empty_db_url)
+        with _db.transaction(engine, write=False) as conn:
+            maxima = dict(conn.execute(sa.text(
+                "SELECT name, max_int_version FROM asset_containers WHERE workspace = :w"), {"w": WS}).all())
+        engine.dispose()
+        assert maxima == {"mixed": 7, "words": 0}
+
+        created = store.create_asset_version(WS, "models", "mixed", None, {}, None, identity="new")
+        assert created.version == "8"
+        first = store.create_asset_version(WS, "models", "words", None, {}, None, identity="new")
+        assert first.version == "1"
+    finally:
+        store.close()
