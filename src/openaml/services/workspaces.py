@@ -26,6 +26,7 @@ from openaml.store.secrets import SecretBox
 
 if TYPE_CHECKING:
     from openaml.store.jobs import JobStore
+    from openaml.store.step_runs import StepRunStore
     from openaml.store.tracking import TrackingStore
 
 WORKSPACE_FILE = "workspace.json"
@@ -54,12 +55,18 @@ class WorkspaceContext:
     @functools.cached_property
     def jobs(self) -> "JobStore":
         from openaml.store.jobs import JobStore
+    from openaml.store.step_runs import StepRunStore
         return JobStore(self.metadata)
 
     @functools.cached_property
     def tracking(self) -> "TrackingStore":
         from openaml.store.tracking import TrackingStore
         return TrackingStore(self.metadata, self.name)
+
+    @functools.cached_property
+    def step_runs(self) -> "StepRunStore":
+        from openaml.store.step_runs import StepRunStore
+        return StepRunStore(self.metadata)
 
     @property
     def default_datastore(self) -> str:

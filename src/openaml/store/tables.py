@@ -16,7 +16,7 @@ from sqlalchemy.dialects import postgresql
 #: ``alembic_version`` with this in one query and skips Alembic entirely when they match
 #: (loading Alembic's script directory costs more than the rest of opening a store).
 #: A test fails when it differs from the script directory's head.
-HEAD_REVISION = "0003"
+HEAD_REVISION = "0004"
 
 # JSONB on PostgreSQL (indexable, compact); plain JSON text elsewhere.
 JSONType = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
@@ -209,3 +209,24 @@ run_outputs = sa.Table(
     sa.Column("model_id", sa.String(64), primary_key=True),
     sa.Column("step", sa.BigInteger, nullable=False),
 )
+
+
+# ---- Pipeline step reuse (revision 0004) ---------------------------------------------------
+#: One row per successful, reusable step run: its reuse key (hash of component, code,
+#: environment, inputs and settings), the key's parts (to say what changed on a rerun), and the
+#: step identity (pipeline + step name) under which the latest earlier run is looked up.
+step_runs = sa.Table(
+    "step_runs",
+    metadata,
+    sa.Column("workspace", sa.String(255), primary_key=True),
+    sa.Column("job_name", sa.String(255), primary_key=True),
+    sa.Column("reuse_key", sa.String(64), nullable=False),
+    sa.Column("step_identity", sa.String(512), nullable=False),
+    sa.Column("key_parts", JSONType, nullable=False),
+    sa.Column("output_digests", JSONType, nullable=False),
+    sa.Column("reusable", sa.Boolean, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_step_runs_key", "workspace", "reuse_key"),
+    sa.Index("ix_step_runs_identity", "workspace", "step_identity", "created_at"),
+)
+
