@@ -186,6 +186,10 @@ class JobService:
     def _snapshot_code(self, code: str | None) -> dict[str, Any] | None:
         if not code:
             return None
+        uploaded = job_io.local_upload(code)
+        if uploaded:  # a registered component's snapshot: already in the artifact store
+            manifest = self.ctx.artifacts.get_manifest(uploaded[0])
+            return {"digest": uploaded[0], "root": manifest.root, "kind": manifest.kind, "uri": code}
         if not is_local_path(code):
             raise ValidationError(f"code {code!r}: only local folders are supported for now", field="code")
         local = Path(code).expanduser().resolve()
@@ -212,6 +216,9 @@ class JobService:
                                   "or an inline definition)", field="environment")
         if isinstance(env, Environment):
             spec, digest = _environment_spec(self.ctx, env, None, "environment.")
+            if digest is None and env.build is not None and env.build.path:
+                uploaded = job_io.local_upload(env.build.path)
+                digest = uploaded[0] if uploaded else None
             return {"kind": "inline", "spec": spec, "build_digest": digest}
         if curated.find(env) is not None:
             return {"kind": "curated", "ref": env}

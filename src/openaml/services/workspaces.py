@@ -27,6 +27,7 @@ from openaml.store.secrets import SecretBox
 if TYPE_CHECKING:
     from openaml.store.jobs import JobStore
     from openaml.store.step_runs import StepRunStore
+    from openaml.store.step_runs import StepRunStore
     from openaml.store.tracking import TrackingStore
 
 WORKSPACE_FILE = "workspace.json"
@@ -55,7 +56,6 @@ class WorkspaceContext:
     @functools.cached_property
     def jobs(self) -> "JobStore":
         from openaml.store.jobs import JobStore
-    from openaml.store.step_runs import StepRunStore
         return JobStore(self.metadata)
 
     @functools.cached_property
