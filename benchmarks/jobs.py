@@ -24,7 +24,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import shutil
 import signal
 import socket
 import statistics
@@ -197,6 +196,8 @@ def bench_python(args) -> str:
 def run_client(python: str, url: str, run_id: str, n: int, warmup: int) -> cmp.Timing:
     done = subprocess.run([python, "-c", CLIENT_SCRIPT, url, run_id, str(n), str(warmup)],
                           capture_output=True, text=True, env=dict(os.environ, **QUIET_ENV))
+    if done.returncode < 0:  # killed by a signal: Ctrl-C reached the client first
+        raise KeyboardInterrupt(f"MLflow client stopped by signal {-done.returncode}")
     if done.returncode != 0:
         sys.exit(f"error: the MLflow client failed against {url}:\n{done.stderr[-3000:]}")
     result = json.loads(done.stdout.strip().splitlines()[-1])
@@ -296,7 +297,10 @@ def bench_metrics_mlflow(args, python: str, n: int) -> tuple[cmp.Timing, float]:
     with cmp.fresh_dir("mlflow-bench-server-", keep=args.keep) as tmp:
         server = MlflowServer(python, tmp, args.mlflow_workers)
         try:
-            startup = server.wait_ready()
+            try:
+                startup = server.wait_ready()
+            except RuntimeError as exc:
+                sys.exit(f"error: {exc}")
             timing = run_client(python, server.url, "new", n, args.warmup)
         finally:
             server.stop()
@@ -338,13 +342,21 @@ def report_jobs(res: dict, poll: float) -> list[str]:
     ]
     headers = [""] + [env["label"].split(" (")[0] for env in res["envs"]]
     rows = []
+    def cell(runs, key, start):
+        med = _med(runs, key, start)
+        if med != med:
+            return "not seen"
+        seen = sum(1 for r in runs if r[key] == r[key] and (start is None or r[start] == r[start]))
+        partial = f" ({seen}/{len(runs)})" if seen < len(runs) else ""
+        return f"{med:.3f} / {_p95(runs, key, start):.3f}{partial}"
+
     for label, key, start in phases:
-        rows.append([label] + [f"{_med(env['runs'], key, start):.3f} / {_p95(env['runs'], key, start):.3f}"
-                               for env in res["envs"]])
+        rows.append([label] + [cell(env["runs"], key, start) for env in res["envs"]])
     rows.append(["warm-up job (untimed: first submit, venv build)"] + [f"{env['warmup']:.3f}" for env in res["envs"]])
     print(cmp.table(headers, rows))
-    print("('Preparing first seen' is polled, so it is late by up to one poll; Preparing may be missed "
-          "entirely when it lasts less than a poll, and its rows then show nan)")
+    print("('Preparing first seen' is polled, so it is late by up to one poll; a Preparing shorter than a "
+          "poll is missed ('not seen', or (k/N): seen in k of N jobs), and a late sighting can fall after started_at. JobService.wait() polls every 0.2 s by default, which adds ~0.1 s "
+          "on average to what a caller of wait() sees; --poll 0.2 measures that.)")
     print("\nFixed costs every agent pays before it reads the job (median of 5, fresh interpreter):")
     print(cmp.table(["", "wall"], [[k, cmp.secs(v)] for k, v in res["interp"].items()]))
     return verdicts
@@ -405,6 +417,8 @@ def main() -> int:
     cmp.require("openaml", extra="bench", purpose="(this repository, installed in this venv)")
     logging.getLogger("mlflow").setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", module="mlflow")
+    # Ctrl-C must unwind even when started with SIGINT ignored (e.g. `cmd &` in a script).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _interrupt)
     signal.signal(signal.SIGHUP, _interrupt)
     python = bench_python(args) if not args.skip_metrics else None
