@@ -6,7 +6,7 @@ import openaml
 
 ROOT_API = {
     "MLClient", "Input", "Output", "load_component", "load_compute", "load_data", "load_datastore",
-    "load_environment", "load_job", "load_model", "load_workspace", "command", "__version__",
+    "load_environment", "load_job", "load_model", "load_workspace", "command", "dsl", "__version__",
 }
 
 

@@ -17,6 +17,7 @@ _EXPORTS = {
     "Input": "openaml.entities",
     "Output": "openaml.entities",
     "command": "openaml.entities.builders",
+    "dsl": "openaml.dsl",  # a module: ``from openaml import dsl``
     "load_component": "openaml.specs",
     "load_compute": "openaml.specs",
     "load_data": "openaml.specs",
@@ -32,6 +33,7 @@ __all__ = [*_EXPORTS, "__version__"]
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from openaml.client.ml_client import MLClient
     from openaml.entities import Input, Output
+    from openaml import dsl
     from openaml.entities.builders import command
     from openaml.specs import (load_component, load_compute, load_data, load_datastore,
                                load_environment, load_job, load_model, load_workspace)
@@ -41,7 +43,8 @@ def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'openaml' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+    imported = importlib.import_module(module)
+    value = imported if module == f"{__name__}.{name}" else getattr(imported, name)
     globals()[name] = value
     return value
 

@@ -19,6 +19,9 @@ EXPECTED_EXPORTS = {
     "VirtualMachineCompute", "Workspace", "Entity", "Asset", "Resource", "Datastore", "Compute",
     "CommandJob", "Command", "CommandJobLimits", "JobResourceConfiguration", "MpiDistribution",
     "PyTorchDistribution", "TensorFlowDistribution", "RayDistribution",
+    "PipelineJob", "PipelineJobSettings", "PipelineComponent", "Pipeline",
+    "ParallelComponent", "ParallelTask", "RetrySettings",
+    "SweepJob", "Sweep", "ParameterizedCommand",
 }
 
 

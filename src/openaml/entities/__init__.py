@@ -24,7 +24,10 @@ from .environment import BuildContext, Environment
 from .inputs_outputs import Input, Output
 from .job import Command, CommandJob, CommandJobLimits
 from .model import Model
+from .parallel import ParallelComponent, ParallelTask, RetrySettings
+from .pipeline import Pipeline, PipelineComponent, PipelineJob, PipelineJobSettings
 from .resources import JobResourceConfiguration
+from .sweep import ParameterizedCommand, Sweep, SweepJob
 from .workspace import Workspace
 
 __all__ = [
@@ -37,5 +40,8 @@ __all__ = [
     "Compute", "AmlCompute", "ComputeInstance", "KubernetesCompute", "VirtualMachineCompute",
     "Workspace",
     "CommandJob", "Command", "CommandJobLimits", "JobResourceConfiguration",
+    "PipelineJob", "PipelineJobSettings", "PipelineComponent", "Pipeline",
+    "SweepJob", "Sweep", "ParameterizedCommand",
+    "ParallelComponent", "ParallelTask", "RetrySettings",
     "MpiDistribution", "PyTorchDistribution", "TensorFlowDistribution", "RayDistribution",
 ]

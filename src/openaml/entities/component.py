@@ -8,7 +8,7 @@ declared port), ``$[[ ... ]]`` optional blocks, reserved and duplicate port name
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, ClassVar, Literal, Mapping, Union
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Mapping, Union
 
 from pydantic import Discriminator, Field, Tag, ValidationInfo, field_validator
 
@@ -17,6 +17,9 @@ from .distribution import Distribution, lower_distribution_type
 from .environment import Environment
 from .inputs_outputs import Input, Output
 from .resources import JobResourceConfiguration
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .job import Command
 
 EnvironmentRef = Annotated[
     Union[Annotated[str, Tag("reference")], Annotated[Environment, Tag("inline")]],
@@ -146,3 +149,20 @@ class CommandComponent(Asset):
         if invalid:
             raise ValueError("Invalid data binding expression: " + ", ".join(invalid))
         return command
+
+    def __call__(self, *args: Any, **inputs: Any) -> "Command":
+        """A :class:`~openaml.entities.job.Command` node running this component with ``inputs``.
+
+        Input values are literals, :class:`Input`, or (inside ``@dsl.pipeline``) pipeline
+        parameters and other nodes' outputs, which become ``${{parent...}}`` bindings. Unknown
+        names and literals that break the input's type, ``min``/``max`` or ``enum`` raise
+        :class:`~openaml.errors.ValidationError`. Outside a pipeline the node can be submitted;
+        ``node.to_command_job()`` gives the command job it runs.
+        """
+        from .job import Command
+        from .nodes import node_inputs
+
+        if args:
+            raise TypeError("a component takes its inputs as keyword arguments, e.g. "
+                            f"{self.name}(learning_rate=0.01)")
+        return Command(component=self, inputs=node_inputs(self, inputs, f"component {self.name!r}"))

@@ -11,20 +11,26 @@ port names are valid, and ``command`` is required unless the job names a ``compo
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Union
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
 from pydantic import BeforeValidator, Discriminator, Field, Tag, ValidationInfo, field_validator
 
 from ._base import Entity
-from .component import EnvironmentRef, check_port_names, invalid_bindings, optional_blocks
+from .component import (CommandComponent, EnvironmentRef, check_port_names, invalid_bindings,
+                        optional_blocks)
 from .distribution import Distribution, lower_distribution_type
 from .inputs_outputs import Input, Output
 from .job_status import JobStatus
+from .nodes import NodePorts, check_port_value, parse_binding, to_port_value
 from .resources import JobResourceConfiguration
+from .search_space import SearchSpaceValue, is_distribution
 
+if TYPE_CHECKING:
+    from .sweep import SweepJob
 
 
 def _check_literal(value: Any) -> Any:
+    value = to_port_value(value)  # a DSL placeholder becomes its ${{parent...}} binding string
     if not isinstance(value, (bool, int, float, str)):
         raise ValueError(f"an input is an Input, a mapping or a literal (str, int, float, bool), "
                          f"not {type(value).__name__}")
@@ -37,6 +43,29 @@ JobInput = Annotated[
     Discriminator(lambda v: "Input" if isinstance(v, (dict, Input)) else "Literal"),
 ]
 """A data/model input (``{type, path, mode}`` or :class:`Input`) or a literal value (``lr: 0.01``)."""
+
+ComponentRef = Annotated[
+    Union[Annotated[str, Tag("reference")], Annotated[CommandComponent, Tag("inline")]],
+    Discriminator(lambda v: "reference" if isinstance(v, str) else "inline"),
+]
+"""``azureml:name:1`` / ``azureml:name@latest`` / a component file's path, or a component."""
+
+
+def _check_output_binding(value: Any) -> Any:
+    binding = parse_binding(value)
+    if binding is None or binding.step is not None or binding.direction != "outputs":
+        raise ValueError(f"an output is an Output, a mapping or a ${{{{parent.outputs.<name>}}}} "
+                         f"binding, not {value!r}")
+    return value
+
+
+NodeOutputValue = Union[Annotated[
+    Union[Annotated[Output, Tag("Output")],
+          Annotated[str, BeforeValidator(_check_output_binding), Tag("binding")]],
+    Discriminator(lambda v: "binding" if isinstance(v, str) else "Output"),
+], None]
+"""A job output: an :class:`Output`, nothing (the default location), or in a pipeline step a
+``${{parent.outputs.<name>}}`` binding string."""
 
 READ_ONLY_FIELDS = ("status", "id", "creation_context", "studio_url", "log_files", "error",
                     "metrics", "params")
@@ -74,9 +103,9 @@ class CommandJob(Entity):
     properties: dict[str, str] | None = None
     experiment_name: str | None = None
     compute: str | None = None
-    component: str | None = None
+    component: ComponentRef | None = None
     inputs: dict[str, JobInput] = Field(default_factory=dict)
-    outputs: dict[str, Output | None] = Field(default_factory=dict, validate_default=True)
+    outputs: dict[str, NodeOutputValue] = Field(default_factory=dict, validate_default=True)
     command: str | None = Field(default=None, validate_default=True)
     code: str | None = None
     environment: EnvironmentRef | None = None
@@ -155,12 +184,93 @@ class CommandJob(Entity):
         self.queue_settings = {k: v for k, v in settings.items() if v is not None} or None
 
 
-class Command(CommandJob):
+CommandInput = Annotated[
+    Union[Annotated[SearchSpaceValue, Tag("SearchSpace")], Annotated[JobInput, Tag("JobInput")]],
+    Discriminator(lambda v: "SearchSpace" if is_distribution(v) else "JobInput"),
+]
+"""A job input, or a search-space distribution (``cmd(lr=Uniform(0.01, 0.1))``) before ``.sweep()``."""
+
+_INPUT_BINDING = r"\$\{\{\s*inputs\.%s\s*\}\}"
+
+
+class Command(NodePorts, CommandJob):
     """What ``command(...)`` and ``load_job`` return for a command, as azure-ai-ml's ``Command`` node.
 
-    It is a :class:`CommandJob`, so it can be submitted directly. Pipeline-node behaviour
-    (calling it, ``.sweep()``) belongs here when pipelines and sweeps arrive.
+    It is a :class:`CommandJob`, so it can be submitted directly. Calling it with input values
+    returns a copy with those inputs set; inputs set to distributions (``Uniform(0.01, 0.1)``) make
+    it a template for :meth:`sweep`.
     """
+
+    inputs: dict[str, CommandInput] = Field(default_factory=dict)
+
+    def __call__(self, *args: Any, **inputs: Any) -> "Command":
+        """A new ``Command`` whose inputs take the given values (literals, :class:`Input` or
+        search-space distributions); every name must be an input of this command."""
+        if args:
+            raise TypeError("a Command takes its input values as keyword arguments")
+        unknown = sorted(set(inputs) - set(self.inputs))
+        if unknown:
+            from openaml.errors import ValidationError
+            raise ValidationError(f"{', '.join(unknown)} {'is' if len(unknown) == 1 else 'are'} not "
+                                  f"an input of this command; its inputs: {', '.join(self.inputs) or 'none'}",
+                                  field=f"inputs.{unknown[0]}")
+        return self.model_copy(update={"inputs": {**self.inputs, **inputs}}, deep=True)
+
+    def sweep(self, *, primary_metric: str, goal: str, sampling_algorithm: Any = "random",
+              compute: str | None = None, max_concurrent_trials: int | None = None,
+              max_total_trials: int | None = None, timeout: int | None = None,
+              trial_timeout: int | None = None, early_termination_policy: Any = None,
+              search_space: dict[str, Any] | None = None, identity: Any = None,
+              queue_settings: Any = None, job_tier: str | None = None,
+              priority: str | None = None) -> "SweepJob":
+        """A :class:`~openaml.entities.sweep.SweepJob` over the inputs set to distributions.
+
+        Those inputs (and ``search_space``) become the search space; the trial's command reads
+        them as ``${{search_space.<name>}}`` (Azure binds a swept ``${{inputs.<name>}}`` to the
+        trial's value), and the other inputs stay the sweep's inputs. This command's
+        ``limits.timeout`` is the default ``trial_timeout``.
+        """
+        import re
+
+        from .sweep import ParameterizedCommand, SweepJob, SweepJobLimits
+
+        space = {n: v for n, v in self.inputs.items() if is_distribution(v)}
+        space.update(search_space or {})
+        command = self.command or ""
+        for hp in space:
+            command = re.sub(_INPUT_BINDING % re.escape(hp), "${{search_space.%s}}" % hp, command)
+        body = {k: getattr(self, k) for k in ("code", "environment", "environment_variables",
+                                              "resources", "distribution") if getattr(self, k) is not None}
+        if trial_timeout is None and self.limits is not None:
+            trial_timeout = self.limits.timeout
+        limits = {"max_concurrent_trials": max_concurrent_trials, "max_total_trials": max_total_trials,
+                  "timeout": timeout, "trial_timeout": trial_timeout}
+        queue = dict(queue_settings or self.queue_settings or {})
+        queue.update({k: v for k, v in (("job_tier", job_tier), ("priority", priority)) if v is not None})
+        return SweepJob(
+            name=self.name, display_name=self.display_name, description=self.description,
+            tags=self.tags, properties=self.properties, experiment_name=self.experiment_name,
+            compute=compute or self.compute,
+            inputs={n: v for n, v in self.inputs.items() if n not in space},
+            outputs=self.outputs, search_space=space,
+            sampling_algorithm=sampling_algorithm,
+            objective={"goal": goal, "primary_metric": primary_metric},
+            limits=SweepJobLimits(**limits) if any(v is not None for v in limits.values()) else None,
+            early_termination=early_termination_policy,
+            trial=ParameterizedCommand(command=command, **body),
+            identity=identity if identity is not None else self.identity,
+            queue_settings=queue or None,
+        )
+
+    def to_command_job(self) -> "Command":
+        """The runnable command job of a component node: ``command``, ``code``, ``environment``,
+        ``distribution``, ``resources`` and ``is_deterministic`` come from the component (the
+        node's own ``resources``/``distribution`` win); every component input and output is
+        present. Without a component, a copy of this job. See :func:`.nodes.command_job_of`."""
+        from .nodes import command_job_of
+
+        return command_job_of(self)
+
 
 
 def ignored_fields(job: CommandJob) -> list[str]:

@@ -83,7 +83,7 @@ def download(service: JobService, name: str, download_path: str | Path = ".", *,
         raise ValidationError(f"job {name} is {record.status}; download works once it has ended "
                               f"(wait with: openaml job stream -n {name})", field="status")
     root = Path(download_path)
-    outputs = record.spec["resolved"]["outputs"]
+    outputs = record.spec["resolved"].get("outputs") or record.spec.get("pipeline_outputs") or {}
     if output_name is not None and output_name not in outputs and output_name not in locations.ARTIFACTS_OUTPUTS:
         raise ValidationError(f"job {name} has no output '{output_name}' (it has: "
                               f"{', '.join(sorted(outputs)) or 'none'}, and 'default')", field="output_name")

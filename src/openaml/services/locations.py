@@ -39,6 +39,10 @@ def job_output_path(ctx: WorkspaceContext, job_name: str, output: str) -> Path:
         raise NotFoundError(f"job '{job_name}' not found in workspace '{ctx.name}'", name=job_name)
     if output in ARTIFACTS_OUTPUTS:
         return job_folder(ctx, job_name)
+    forwarded = (record.spec.get("pipeline_outputs") or {}).get(output)
+    if forwarded:  # a pipeline's output is the output of one of its steps
+        match = JOB_URI.match(forwarded)
+        return job_output_path(ctx, match["job"], match["output"])
     outputs = (record.spec.get("resolved") or {}).get("outputs", {})
     if output not in outputs:
         raise NotFoundError(f"job '{job_name}' has no output '{output}' (it has: "

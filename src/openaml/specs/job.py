@@ -1,7 +1,7 @@
 """Job specs (``commandJob.schema.json``): ``type`` dispatch and the job's relative paths.
 
-``type`` defaults to ``command``. Pipeline and sweep jobs are refused with a clear error until
-they are implemented; other Azure job types are refused as unsupported.
+``type`` defaults to ``command``; ``sweep`` and ``pipeline`` (:mod:`openaml.specs.pipeline`) load
+their own classes; other Azure job types are refused as unsupported.
 """
 
 from __future__ import annotations
@@ -12,14 +12,17 @@ from typing import Any, Iterable, Mapping
 
 from openaml.entities import Command, CommandJob, Entity
 from openaml.entities.job import READ_ONLY_FIELDS
+from openaml.entities.sweep import SweepJob
 
 from ._core import Kind, SpecContext, is_uri, load
 from ._errors import suggest
 from .environment import prepare_environment
 from .mltable import validate_mltable_folder
+from .pipeline import PipelineJob, check_pipeline, prepare_pipeline_job
+from .sweep import check_sweep, prepare_trial
 from .yamlio import Source
 
-PLANNED_TYPES = ("pipeline", "sweep")
+PLANNED_TYPES: tuple[str, ...] = ()
 """Job types that openaml will load later; refused with "not supported yet"."""
 OTHER_AZURE_TYPES = ("spark", "parallel", "import", "data_transfer", "automl", "finetuning",
                      "distillation")
@@ -42,7 +45,7 @@ class JobKind(Kind):
                            "jobs.", "type")
         if value not in self.classes:
             hint = suggest(value, [*self.classes, *PLANNED_TYPES])
-            raise ctx.fail(f"Unknown job type '{data.get('type')}'; expected 'command'.{hint}", "type")
+            raise ctx.fail(f"Unknown job type '{data.get('type')}'; expected one of {', '.join(self.classes)}.{hint}", "type")
         data["type"] = value
         return self.classes[value]
 
@@ -50,6 +53,9 @@ class JobKind(Kind):
 def prepare_job(data: dict[str, Any], ctx: SpecContext) -> None:
     """Drop service-filled keys; resolve ``code``, ``component``, local input/output paths and an
     inline ``environment`` against the YAML's folder."""
+    if data.get("type") == "pipeline":
+        prepare_pipeline_job(data, ctx)
+        return
     for key in _SERVICE_KEYS:
         data.pop(key, None)
     if data.get("code") is not None:
@@ -64,6 +70,8 @@ def prepare_job(data: dict[str, Any], ctx: SpecContext) -> None:
             value["path"] = ctx.local_path(value["path"], "outputs", name, "path", must_exist=False)
     if isinstance(data.get("environment"), dict):
         prepare_environment(data["environment"], ctx, ("environment",))
+    if data.get("type") == "sweep":
+        prepare_trial(data, ctx)
 
 
 def _mapping(value: Any) -> dict[str, Any]:
@@ -92,9 +100,13 @@ def check_job(job: Entity, ctx: SpecContext) -> None:
     if isinstance(job, CommandJob) and job.component is None and job.environment is None:
         raise ctx.fail("Missing required field: a command job needs an environment "
                        "(e.g. azureml:<name>@latest or an inline image).", "environment")
+    if isinstance(job, SweepJob):
+        check_sweep(job, ctx)
+    if isinstance(job, PipelineJob):
+        check_pipeline(job, ctx)
 
 
-JOB = JobKind("job", {"command": Command}, default_type="command", prepare=prepare_job,
+JOB = JobKind("job", {"command": Command, "sweep": SweepJob, "pipeline": PipelineJob}, default_type="command", prepare=prepare_job,
               check=check_job, string_maps=("tags", "properties", "environment_variables"))
 
 

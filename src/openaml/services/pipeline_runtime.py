@@ -1,0 +1,344 @@
+"""Running a pipeline: steps in dependency order, independent steps at once, each a child job.
+
+Before a step is submitted its reuse key is computed; an earlier successful run with the same
+key (and reuse allowed) is linked instead of run: the child job is recorded Completed at once,
+its outputs are the earlier run's, its logs folder points at the earlier run's and its metrics
+are copied. The pipeline's own log (``user_logs/std_log.txt``) says, step by step, what was
+reused and why anything ran again.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from openaml.entities import Environment, Input, Output
+from openaml.entities.job import CommandJob
+from openaml.entities.job_status import JobStatus, is_terminal
+from openaml.services import job_io, locations
+from openaml.services.environments import EnvironmentBuilder
+from openaml.services.job_runtime import JobCanceled, Outcome, RunContext
+from openaml.services.jobs import JobService
+from openaml.services.reuse import changed_parts, content_digest, digest_json, reuse_key
+from openaml.services.settings import Settings
+from openaml.services.uploads import upload_uri
+from openaml.services.workspaces import WorkspaceContext
+
+POLL_SECONDS = 0.1
+
+
+class PipelineRuntime:
+    """The orchestrator of one pipeline job."""
+
+    def __init__(self, ctx: WorkspaceContext, settings: Settings, job_name: str, launcher: Any,
+                 run: RunContext) -> None:
+        self.ctx, self.settings, self.name, self.run_ctx = ctx, settings, job_name, run
+        self.service = JobService(ctx, settings, launcher)
+        self.record = ctx.jobs.get_job(ctx.name, job_name)
+        self.resolved = self.record.spec["resolved"]
+        self.steps: dict[str, dict[str, Any]] = self.resolved["steps"]
+        self.force = self.resolved["settings"]["force_rerun"]
+        self.keep_going = self.resolved["settings"]["continue_on_step_failure"]
+        self.children: dict[str, str] = {}
+        self.state: dict[str, str] = {s: "pending" for s in self.steps}
+        self.digests: dict[str, dict[str, str]] = {}
+        self.parts: dict[str, dict[str, Any]] = {}
+        self.folder = locations.job_folder(ctx, job_name)
+        self._env_keys: dict[str, str] = {}
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    def run(self) -> Outcome:
+        (self.folder / "user_logs").mkdir(parents=True, exist_ok=True)
+        self._log_file = open(self.folder / "user_logs" / "std_log.txt", "a", buffering=1)
+        try:
+            self._transition(JobStatus.PREPARING)
+            self._transition(JobStatus.RUNNING)
+            self._loop()
+            return self._finish()
+        except JobCanceled:
+            self._cancel_children()
+            return self._end(JobStatus.CANCELED)
+        except Exception as exc:  # noqa: BLE001 - never leave a pipeline Running because of us
+            self._log(f"orchestrator error: {type(exc).__name__}: {exc}")
+            self._cancel_children()
+            return self._end(JobStatus.FAILED, {"code": "SystemError", "message": f"{type(exc).__name__}: {exc}"})
+        finally:
+            self._log_file.close()
+
+    def _loop(self) -> None:
+        deps = _dependencies(self.steps)
+        stopping = False
+        while True:
+            if self.run_ctx.cancel.is_set():
+                raise JobCanceled()
+            for step in self._ready(deps) if not stopping else []:
+                self._start(step)
+            progressed = self._poll()
+            if any(self.state[s] == "failed" for s in self.steps) and not self.keep_going and not stopping:
+                stopping = True
+                self._log("a step failed and continue_on_step_failure is false: stopping the other steps")
+                self._cancel_children()
+            self._skip_unreachable(deps)
+            if not any(v in ("running",) for v in self.state.values()) and (stopping or not self._ready(deps)):
+                if stopping or all(v != "pending" for v in self.state.values()):
+                    return
+            if not progressed:
+                time.sleep(POLL_SECONDS)
+
+    def _ready(self, deps: dict[str, set[str]]) -> list[str]:
+        return [s for s in self.resolved["order"] if self.state[s] == "pending"
+                and all(self.state[d] == "done" for d in deps[s])]
+
+    def _skip_unreachable(self, deps: dict[str, set[str]]) -> None:
+        changed = True
+        while changed:
+            changed = False
+            for step in self.steps:
+                if self.state[step] == "pending" and any(self.state[d] in ("failed", "skipped") for d in deps[step]):
+                    self.state[step] = "skipped"
+                    self._log(f"step {step}: not run, an upstream step failed")
+                    changed = True
+
+    # -- one step -----------------------------------------------------------------------------
+    def _start(self, step: str) -> None:
+        spec = self.steps[step]
+        inputs = {k: self._input_value(v, spec["declared_inputs"].get(k, {})) for k, v in spec["inputs"].items()}
+        parts = self._key_parts(step, spec, inputs)
+        key = reuse_key(parts)
+        self.parts[step] = {"key": key, "parts": parts}
+        identity = f"{self.record.experiment_name}/{self.record.display_name or 'pipeline'}/{step}"
+        if spec["is_deterministic"] and not self.force:
+            hit = self.ctx.step_runs.find_reusable(self.ctx.name, key)
+            if hit is not None:
+                self._link(step, spec, inputs, hit)
+                return
+        reason = self._rerun_reason(spec, identity, parts)
+        child = f"{self.name}-{step}"
+        job = self._child_job(step, child, spec, inputs, reason)
+        self.service.submit(job, parent_job_name=self.name, experiment_name=self.record.experiment_name)
+        self.children[step] = child
+        self.state[step] = "running"
+        self._log(f"step {step}: running as job {child} ({reason})")
+
+    def _input_value(self, value: dict[str, Any], declared: dict[str, Any]) -> Any:
+        if "literal" in value:
+            return value["literal"]
+        if "unset" in value:
+            return Input(type=declared.get("type", "string"), optional=True)
+        if "input" in value:
+            return self._input_from_resolved(value["input"], declared)
+        parts = value["bind"].split(".")
+        if parts[0] == "inputs":
+            resolved = self.resolved["inputs"][parts[1]]
+            if resolved["kind"] == "literal":
+                return resolved["value"]
+            if resolved["kind"] == "unset":
+                return Input(type=declared.get("type", "string"), optional=True)
+            return self._input_from_resolved(resolved, declared)
+        upstream, output = parts[1], parts[3]
+        out_type = self.steps[upstream]["declared_outputs"].get(output, {}).get("type", "uri_folder")
+        return Input(type=out_type, path=f"azureml://jobs/{self.children[upstream]}/outputs/{output}",
+                     mode=declared.get("mode"))
+
+    def _input_from_resolved(self, resolved: dict[str, Any], declared: dict[str, Any]) -> Input:
+        """A pinned pipeline input as a child's input; uploads are named by their digest so the
+        child reuses the stored content instead of uploading again."""
+        path = resolved.get("uri")
+        if resolved.get("kind") == "artifact":
+            path = upload_uri(self.ctx, resolved["digest"], resolved["root"])
+        return Input(type=resolved.get("type") or declared.get("type", "uri_folder"), path=path,
+                     mode=resolved.get("mode"))
+
+    def _key_parts(self, step: str, spec: dict[str, Any], inputs: dict[str, Any]) -> dict[str, Any]:
+        values = {}
+        for key, value in inputs.items():
+            bind = (spec["inputs"][key].get("bind") or "")
+            if bind.startswith("jobs."):
+                _, upstream, _, output = bind.split(".")
+                values[key] = "data:" + self.digests[upstream].get(output, "")
+            elif isinstance(value, Input):
+                values[key] = "data:" + self._data_digest(spec["inputs"][key], bind)
+            else:
+                values[key] = "value:" + repr(value)
+        return {
+            "component": digest_json([spec["command"], spec["declared_inputs"], spec["declared_outputs"]]),
+            "code": (spec.get("code") or {}).get("digest"),
+            "environment": self._environment_key(spec["environment"]),
+            "inputs": values,
+            "settings": digest_json([spec.get(k) for k in ("resources", "distribution", "environment_variables",
+                                                          "limits")] + [spec["outputs"]]),
+        }
+
+    def _data_digest(self, value: dict[str, Any], bind: str) -> str:
+        resolved = self.resolved["inputs"][bind.split(".")[1]] if bind.startswith("inputs.") else value.get("input", {})
+        if resolved.get("kind") == "artifact":
+            return resolved["digest"]
+        path = None
+        if resolved.get("kind") == "datastore":
+            path = locations.datastore_folder(self.ctx, resolved["datastore"]) / resolved["path"]
+        elif resolved.get("kind") == "job_output":
+            path = locations.job_output_path(self.ctx, resolved["job"], resolved["output"]) / resolved["path"]
+        return content_digest(path) if path is not None else digest_json(resolved)
+
+    def _environment_key(self, env: dict[str, Any]) -> str:
+        raw = digest_json(env)
+        if raw not in self._env_keys:
+            builder = EnvironmentBuilder(self.settings.envs_dir, allow_host_python=self.settings.allow_host_python)
+            target = env["ref"] if env["kind"] == "curated" else env
+            try:
+                if env["kind"] != "curated":
+                    if env["spec"].get("build"):
+                        raise ValueError("build contexts are keyed by their upload")
+                    target = Environment.model_validate(env["spec"])
+                self._env_keys[raw] = builder.key(target)
+            except Exception:  # noqa: BLE001 - fall back to the pinned definition itself
+                self._env_keys[raw] = raw
+        return self._env_keys[raw]
+
+    def _rerun_reason(self, spec: dict[str, Any], identity: str, parts: dict[str, Any]) -> str:
+        if not spec["is_deterministic"]:
+            reason = "not reused: the component is not deterministic"
+        elif self.force:
+            reason = "not reused: force_rerun is set"
+        else:
+            earlier = self.ctx.step_runs.latest_for_step(self.ctx.name, identity)
+            if earlier is None:
+                reason = "first run of this step"
+            else:
+                changed = changed_parts(earlier.key_parts, parts)
+                reason = ("changed since job " + earlier.job_name + ": " + ", ".join(changed)) if changed \
+                    else f"earlier job {earlier.job_name} cannot be reused"
+        spec["_identity"] = identity
+        return reason
+
+    def _child_job(self, step: str, child: str, spec: dict[str, Any], inputs: dict[str, Any],
+                   reason: str) -> CommandJob:
+        outputs = {}
+        for key, declared in spec["declared_outputs"].items():
+            override = (spec["outputs"].get(key) or {}).get("output", {})
+            outputs[key] = Output(**{**{k: v for k, v in declared.items() if k in ("type", "mode")}, **override})
+        env = spec["environment_ref"]
+        environment = Environment.model_validate(env["inline"]) if isinstance(env, dict) and "inline" in env else env
+        code = (spec.get("code") or {}).get("uri")
+        return CommandJob(
+            name=child, display_name=spec["display_name"], command=spec["command"], code=code,
+            environment=environment, inputs=inputs, outputs=outputs, compute=spec.get("compute"),
+            resources=spec.get("resources"), distribution=spec.get("distribution"),
+            environment_variables=spec.get("environment_variables"), limits=spec.get("limits"),
+            is_deterministic=spec["is_deterministic"],
+            properties={"openaml.pipeline_step": step, "openaml.reuse_key": self.parts[step]["key"],
+                        "openaml.rerun_reason": reason})
+
+    def _link(self, step: str, spec: dict[str, Any], inputs: dict[str, Any], hit: Any) -> None:
+        """Record the step as done by an earlier job: outputs, logs and metrics linked."""
+        earlier = self.ctx.jobs.get_job(self.ctx.name, hit.job_name)
+        child = f"{self.name}-{step}"
+        job = self._child_job(step, child, spec, inputs, f"reused job {hit.job_name}")
+        public = self.service._public_spec(job)
+        public["properties"] = {**public.get("properties", {}), "azureml.isreused": "true",
+                                "azureml.reusedrunid": hit.job_name}
+        resolved = {**earlier.spec["resolved"], "warnings": []}
+        self.service.create_record(child, "command", {"job": public, "resolved": resolved, "reused_from": hit.job_name},
+                                   experiment=self.record.experiment_name, display_name=spec["display_name"],
+                                   parent_job_name=self.name)
+        for status in (JobStatus.QUEUED, JobStatus.PREPARING, JobStatus.RUNNING, JobStatus.COMPLETED):
+            self.ctx.jobs.transition(self.ctx.name, child, status.value)
+        self._link_artifacts(hit.job_name, child)
+        self.children[step] = child
+        self.digests[step] = dict(hit.output_digests)
+        self.state[step] = "done"
+        self._log(f"step {step}: reused job {hit.job_name} (same component, code, environment, inputs and settings)")
+
+    def _link_artifacts(self, earlier: str, child: str) -> None:
+        source, target = locations.job_folder(self.ctx, earlier), locations.job_folder(self.ctx, child)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if source.exists() and not target.exists():
+            os.symlink(source, target, target_is_directory=True)
+        run = self.ctx.tracking.get_run(earlier)
+        metrics = [(m.key, m.value, m.timestamp, m.step) for m in run.metrics]
+        params = list(run.params.items())
+        if metrics or params:
+            self.ctx.tracking.log_batch(child, metrics=metrics, params=params, tags=[])
+
+    # -- polling ------------------------------------------------------------------------------
+    def _poll(self) -> bool:
+        progressed = False
+        for step, child in self.children.items():
+            if self.state[step] != "running":
+                continue
+            record = self.ctx.jobs.get_job(self.ctx.name, child)
+            if record is None or not is_terminal(JobStatus(record.status)):
+                continue
+            progressed = True
+            if record.status == JobStatus.COMPLETED.value:
+                self._completed(step, child, record)
+            else:
+                self.state[step] = "failed"
+                self._log(f"step {step}: job {child} ended {record.status}")
+        return progressed
+
+    def _completed(self, step: str, child: str, record: Any) -> None:
+        spec = self.steps[step]
+        outputs = record.spec["resolved"]["outputs"]
+        digests = {o: content_digest(job_io.output_location(self.ctx, r)) for o, r in outputs.items()}
+        self.digests[step] = digests
+        self.ctx.step_runs.record(self.ctx.name, child, reuse_key=self.parts[step]["key"],
+                                  step_identity=spec.get("_identity", step), key_parts=self.parts[step]["parts"],
+                                  output_digests=digests,
+                                  reusable=spec["is_deterministic"] and not self.force)
+        self.state[step] = "done"
+        self._log(f"step {step}: job {child} completed")
+
+    # -- ending -------------------------------------------------------------------------------
+    def _cancel_children(self) -> None:
+        for step, child in self.children.items():
+            if self.state[step] == "running":
+                try:
+                    self.service.cancel(child)
+                except Exception as exc:  # noqa: BLE001 - keep cancelling the others
+                    self._log(f"step {step}: cancel failed: {exc}")
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            running = [c for s, c in self.children.items() if self.state[s] == "running"
+                       and not is_terminal(JobStatus(self.service.record(c).status))]
+            if not running:
+                break
+            time.sleep(POLL_SECONDS)
+        for step in self.steps:
+            if self.state[step] == "running":
+                self.state[step] = "canceled"
+
+    def _finish(self) -> Outcome:
+        failed = [s for s, v in self.state.items() if v == "failed"]
+        outputs = {o: f"azureml://jobs/{self.children[s]}/outputs/{so}"
+                   for o, (s, so) in self.resolved["outputs_map"].items() if s in self.children}
+        if outputs:
+            self.ctx.jobs.update_fields(self.ctx.name, self.name, spec={"pipeline_outputs": outputs})
+        if failed:
+            return self._end(JobStatus.FAILED, {"code": "StepFailed",
+                                                "message": f"step(s) failed: {', '.join(sorted(failed))}",
+                                                "failed_steps": sorted(failed)})
+        return self._end(JobStatus.COMPLETED)
+
+    def _end(self, status: JobStatus, error: dict[str, Any] | None = None) -> Outcome:
+        self._log(f"pipeline {status.value}")
+        self.ctx.jobs.transition(self.ctx.name, self.name, status.value, error=error)
+        mlflow_status = {JobStatus.COMPLETED: "FINISHED", JobStatus.CANCELED: "KILLED"}.get(status, "FAILED")
+        self.ctx.tracking.update_run_info(self.name, status=mlflow_status, end_time=int(time.time() * 1000))
+        return Outcome(status, error)
+
+    def _transition(self, status: JobStatus) -> None:
+        self.ctx.jobs.transition(self.ctx.name, self.name, status.value)
+
+    def _log(self, line: str) -> None:
+        self._log_file.write(f"[{datetime.now().strftime('%H:%M:%S')}] {line}\n")
+
+
+def _dependencies(steps: dict[str, dict[str, Any]]) -> dict[str, set[str]]:
+    from openaml.services.pipelines import dependencies
+    return dependencies(steps)
+
+

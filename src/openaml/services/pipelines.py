@@ -1,0 +1,328 @@
+"""Pipeline jobs: submission-time resolution and validation of the step graph.
+
+Every step is pinned at submission: its component (a file, a registered reference, inline
+fields), code snapshot, environment, declared ports, literal and data inputs, and the bindings
+that connect it to the pipeline's inputs and to earlier steps. Cycles, dangling bindings,
+missing required inputs and out-of-range literals are rejected here, naming the step and the
+input. :mod:`openaml.services.pipeline_runtime` then runs the graph.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+from openaml.constants import PRIMITIVE_TYPES
+from openaml.entities import CommandComponent, Environment, Input, Output
+from openaml.entities.pipeline import PipelineJob
+from openaml.errors import NotFoundError, ValidationError
+from openaml.services import job_io
+from openaml.services.references import parse_asset_reference
+from openaml.services.registry import RegistryService
+from openaml.services.reuse import digest_json
+
+if TYPE_CHECKING:
+    from openaml.services.jobs import JobService
+    from openaml.store.jobs import JobRecord
+
+_BINDING = re.compile(r"^\$\{\{\s*parent\.(inputs\.[A-Za-z_][\w]*|outputs\.[A-Za-z_][\w]*|"
+                      r"jobs\.[A-Za-z_][\w\-]*\.outputs\.[A-Za-z_][\w]*)\s*\}\}$")
+_STEP_FIELDS = ("compute", "resources", "distribution", "environment_variables", "limits")
+
+
+def binding_of(value: Any) -> str | None:
+    """``"${{parent.jobs.a.outputs.b}}"`` -> ``"jobs.a.outputs.b"``; None when not a binding."""
+    if isinstance(value, str):
+        match = _BINDING.match(value.strip())
+        return match.group(1) if match else None
+    text = getattr(value, "binding", None) or getattr(value, "_binding", None)
+    return binding_of(text() if callable(text) else text) if text else None
+
+
+class PipelineKind:
+    """``type: pipeline``."""
+
+    type = "pipeline"
+    entity = PipelineJob
+
+    def resolve(self, service: "JobService", job: PipelineJob) -> dict[str, Any]:
+        return resolve_pipeline(service, job)
+
+    def to_entity(self, service: "JobService", record: "JobRecord", *, with_metrics: bool = True) -> PipelineJob:
+        data = dict(record.spec["job"])
+        data.update(name=record.name, status=record.status, error=record.error,
+                    id=service.ctx.asset_id("jobs", record.name),
+                    studio_url=job_io.job_folder(service.ctx, record.name).as_uri(),
+                    creation_context={"created_at": record.created_at.isoformat(),
+                                      "start_time": record.started_at.isoformat() if record.started_at else None,
+                                      "end_time": record.ended_at.isoformat() if record.ended_at else None})
+        outputs = record.spec.get("pipeline_outputs") or {}
+        if outputs:
+            data["outputs"] = {k: {**((data.get("outputs") or {}).get(k) or {}), "path": v} for k, v in outputs.items()}
+        return PipelineJob.model_validate(data)
+
+    def make_runtime(self, ctx, settings, job_name, launcher, run):
+        from openaml.services.pipeline_runtime import PipelineRuntime
+        return PipelineRuntime(ctx, settings, job_name, launcher, run)
+
+
+# -- resolution -------------------------------------------------------------------------------
+def resolve_pipeline(service: "JobService", job: PipelineJob) -> dict[str, Any]:
+    """Pin the whole graph; raise on anything that would fail later."""
+    if not job.jobs:
+        raise ValidationError("a pipeline needs at least one step under 'jobs'", field="jobs")
+    settings = _settings(job)
+    inputs = {n: job_io.resolve_input(service.ctx, n, v) for n, v in (job.inputs or {}).items()}
+    steps = {name: _resolve_step(service, job, name, node, settings) for name, node in job.jobs.items()}
+    _check_bindings(job, steps, inputs)
+    order = _topological_order(steps)
+    outputs_map = _pipeline_outputs(job, steps)
+    warnings = [w for step in steps.values() for w in step.pop("warnings", [])]
+    return {"steps": steps, "order": order, "inputs": inputs, "outputs_map": outputs_map,
+            "settings": settings, "warnings": warnings}
+
+
+def _settings(job: PipelineJob) -> dict[str, Any]:
+    raw = job.settings.model_dump(mode="json", exclude_none=True) if job.settings is not None else {}
+    compute = raw.get("default_compute") or job.compute
+    return {"default_compute": compute, "default_datastore": raw.get("default_datastore"),
+            # Our default: stop at the first failed step (older Azure docs' default). Set
+            # settings.continue_on_step_failure: true to let independent branches finish.
+            "continue_on_step_failure": bool(raw.get("continue_on_step_failure", False)),
+            "force_rerun": bool(raw.get("force_rerun", False))}
+
+
+def _component_of(service: "JobService", name: str, node: Any) -> tuple[CommandComponent, str]:
+    """The step's component and a stable id of it (registered ``name:version`` or a hash)."""
+    component = getattr(node, "component", None)
+    if isinstance(component, str) and component:
+        ref = component[len("azureml:"):] if component.startswith("azureml:") else component
+        comp_name, version, label = parse_asset_reference(component)
+        try:
+            found = RegistryService(service.ctx).get("components", comp_name, version=version, label=label)
+        except NotFoundError:
+            raise NotFoundError(f"step '{name}': component '{ref}' not found in workspace "
+                                f"'{service.ctx.name}'", field=f"jobs.{name}.component") from None
+        return found, f"{found.name}:{found.version}"
+    if component is not None and hasattr(component, "command"):
+        return component, "anonymous:" + digest_json(component.model_dump(mode="json", exclude_none=True,
+                                                                          exclude={"id", "creation_context"}))[:16]
+    if component is not None:
+        raise ValidationError(f"step '{name}': type {getattr(component, 'type', '?')} components are not "
+                              "supported in pipelines yet", field=f"jobs.{name}.component")
+    return _inline_component(name, node), "inline"
+
+
+def _parallel_component(name: str, node: Any) -> tuple[CommandComponent, str]:
+    """A parallel step runs as a command component that starts openaml's mini-batch driver."""
+    from openaml.services.parallel import to_command_component
+    component = to_command_component(node)
+    return component, "parallel:" + digest_json(component.model_dump(mode="json", exclude_none=True,
+                                                                     exclude={"id", "creation_context"}))[:16]
+
+
+def _inline_component(name: str, node: Any) -> CommandComponent:
+    """An inline command step as a component: its literal inputs declare typed ports."""
+    inputs = {}
+    for key, value in (node.inputs or {}).items():
+        if isinstance(value, Input):
+            inputs[key] = value.model_copy(update={"path": None, "default": None})
+        elif isinstance(value, bool):
+            inputs[key] = Input(type="boolean")
+        elif isinstance(value, int):
+            inputs[key] = Input(type="integer")
+        elif isinstance(value, float):
+            inputs[key] = Input(type="number")
+        elif isinstance(value, str) and not (binding_of(value) or "").startswith("jobs."):
+            inputs[key] = Input(type="string")
+        else:
+            inputs[key] = Input(type="uri_folder")
+    outputs = {k: (v if isinstance(v, Output) else Output()) for k, v in (node.outputs or {}).items()}
+    return CommandComponent(name=re.sub(r"[^a-z0-9_]", "_", name.lower()) or "step", command=node.command,
+                            code=node.code, environment=node.environment, inputs=inputs, outputs=outputs,
+                            is_deterministic=getattr(node, "is_deterministic", True))
+
+
+def _resolve_step(service: "JobService", job: PipelineJob, name: str, node: Any,
+                  settings: dict[str, Any]) -> dict[str, Any]:
+    node_type = getattr(node, "type", "command")
+    if node_type == "parallel":
+        component, component_id = _parallel_component(name, node)
+    elif node_type == "command":
+        component, component_id = _component_of(service, name, node)
+    else:
+        raise ValidationError(f"step '{name}': type '{node_type}' steps are not supported yet",
+                              field=f"jobs.{name}.type")
+    declared_in = component.inputs or {}
+    declared_out = component.outputs or {}
+    values = _step_inputs(service, name, node, declared_in)
+    outputs = {}
+    for key, value in (node.outputs or {}).items():
+        if key not in declared_out:
+            raise ValidationError(f"step '{name}' has no output '{key}' (component {component.name} "
+                                  f"declares: {', '.join(declared_out) or 'none'})", field=f"jobs.{name}.outputs.{key}")
+        outputs[key] = _output_override(value)
+    env = service._checked(service._environment(component.environment))
+    step = {
+        "component_id": component_id,
+        "component_name": component.name,
+        "command": component.command,
+        "code": service._snapshot_code(component.code),
+        "environment": env,
+        "environment_ref": _environment_ref(component.environment),
+        "is_deterministic": component.is_deterministic is not False,
+        "declared_inputs": {k: v.model_dump(mode="json", exclude_none=True) for k, v in declared_in.items()},
+        "declared_outputs": {k: v.model_dump(mode="json", exclude_none=True) for k, v in declared_out.items()},
+        "inputs": values,
+        "outputs": outputs,
+        "display_name": getattr(node, "display_name", None) or name,
+        "warnings": [],
+    }
+    for field in _STEP_FIELDS:
+        # A parallel step's converted component already folds the node's settings in (its
+        # instance_count becomes driver workers, not copies of the driver).
+        value = None if node_type == "parallel" and field == "resources" else getattr(node, field, None)
+        if value is None:
+            value = getattr(component, field, None)
+        if value is not None and hasattr(value, "model_dump"):
+            value = value.model_dump(mode="json", exclude_none=True)
+        step[field] = value
+    step["compute"] = step["compute"] or settings["default_compute"]
+    return step
+
+
+def _environment_ref(env: Any) -> Any:
+    if isinstance(env, Environment):
+        return {"inline": env.model_dump(mode="json", exclude_none=True)}
+    return env
+
+
+def _output_override(value: Any) -> dict[str, Any]:
+    if value is None:
+        return {}
+    binding = binding_of(value)
+    if binding:
+        return {"bind": binding}
+    if isinstance(value, Output):
+        return {"output": value.model_dump(mode="json", exclude_none=True)}
+    data = {k: getattr(value, k) for k in ("type", "mode", "path", "name", "version") if getattr(value, k, None)}
+    return {"output": data} if data else {}
+
+
+def _step_inputs(service: "JobService", step: str, node: Any, declared: dict[str, Input]) -> dict[str, Any]:
+    given = dict(node.inputs or {})
+    for key in given:
+        if key not in declared:
+            raise ValidationError(f"step '{step}' has no input '{key}' (declared: {', '.join(declared) or 'none'})",
+                                  field=f"jobs.{step}.inputs.{key}")
+    values: dict[str, Any] = {}
+    for key, port in declared.items():
+        value = given.get(key)
+        binding = binding_of(value)
+        if binding:
+            values[key] = {"bind": binding}
+        elif value is None:
+            if port.default is not None:
+                values[key] = {"literal": port.default}
+            elif port.optional:
+                values[key] = {"unset": True}
+            else:
+                raise ValidationError(f"step '{step}': required input '{key}' has no value",
+                                      field=f"jobs.{step}.inputs.{key}")
+        elif isinstance(value, Input) and value.type not in PRIMITIVE_TYPES:
+            values[key] = {"input": job_io.resolve_input(service.ctx, f"{step}.{key}", value)}
+        else:
+            literal = value.default if isinstance(value, Input) else value
+            values[key] = {"literal": check_literal(step, key, port, literal)}
+    return values
+
+
+def check_literal(step: str, key: str, port: Input, value: Any) -> Any:
+    """A literal against its port: type, min/max, enum. Errors name the step and the input."""
+    field = f"jobs.{step}.inputs.{key}"
+    if port.type not in PRIMITIVE_TYPES:
+        if isinstance(value, str):
+            return value
+        raise ValidationError(f"step '{step}': input '{key}' is {port.type} and needs a path, got {value!r}", field=field)
+    try:
+        coerced = Input(type=port.type, default=value).default
+    except Exception:  # noqa: BLE001 - pydantic or our ValidationError: either way, wrong type
+        raise ValidationError(f"step '{step}': input '{key}' must be {port.type}, got {value!r}", field=field) from None
+    if port.min is not None and coerced < port.min:
+        raise ValidationError(f"step '{step}': input '{key}' = {coerced} is below min {port.min}", field=field)
+    if port.max is not None and coerced > port.max:
+        raise ValidationError(f"step '{step}': input '{key}' = {coerced} is above max {port.max}", field=field)
+    if port.enum and coerced not in port.enum:
+        raise ValidationError(f"step '{step}': input '{key}' = {coerced!r} is not one of {port.enum}", field=field)
+    return coerced
+
+
+def _check_bindings(job: PipelineJob, steps: dict[str, dict[str, Any]], inputs: dict[str, Any]) -> None:
+    for name, step in steps.items():
+        for key, value in step["inputs"].items():
+            binding = value.get("bind")
+            if not binding:
+                continue
+            parts = binding.split(".")
+            field = f"jobs.{name}.inputs.{key}"
+            if parts[0] == "inputs" and parts[1] not in inputs:
+                raise ValidationError(f"step '{name}': input '{key}' binds ${{{{parent.{binding}}}}}, but the "
+                                      f"pipeline has no input '{parts[1]}'", field=field)
+            if parts[0] == "jobs":
+                upstream, output = parts[1], parts[3]
+                if upstream not in steps:
+                    raise ValidationError(f"step '{name}': input '{key}' binds step '{upstream}', which does not "
+                                          "exist in this pipeline", field=field)
+                if output not in steps[upstream]["declared_outputs"]:
+                    raise ValidationError(f"step '{name}': input '{key}' binds output '{output}' of step "
+                                          f"'{upstream}', which has no such output", field=field)
+            if parts[0] == "outputs":
+                raise ValidationError(f"step '{name}': an input cannot bind a pipeline output", field=field)
+
+
+def dependencies(steps: dict[str, dict[str, Any]]) -> dict[str, set[str]]:
+    """Step -> the steps whose outputs it reads."""
+    deps: dict[str, set[str]] = {name: set() for name in steps}
+    for name, step in steps.items():
+        for value in step["inputs"].values():
+            binding = value.get("bind") or ""
+            if binding.startswith("jobs."):
+                deps[name].add(binding.split(".")[1])
+    return deps
+
+
+def _topological_order(steps: dict[str, dict[str, Any]]) -> list[str]:
+    deps = dependencies(steps)
+    order: list[str] = []
+    state: dict[str, int] = {}
+
+    def visit(node: str, path: list[str]) -> None:
+        if state.get(node) == 2:
+            return
+        if state.get(node) == 1:
+            cycle = path[path.index(node):] + [node]
+            raise ValidationError(f"the pipeline's steps form a cycle: {' -> '.join(cycle)}", field="jobs")
+        state[node] = 1
+        for upstream in sorted(deps[node]):
+            visit(upstream, path + [node])
+        state[node] = 2
+        order.append(node)
+
+    for name in steps:
+        visit(name, [])
+    return order
+
+
+def _pipeline_outputs(job: PipelineJob, steps: dict[str, dict[str, Any]]) -> dict[str, list[str]]:
+    """Pipeline output -> [step, step output] that produces it."""
+    produced: dict[str, list[str]] = {}
+    for name, step in steps.items():
+        for key, override in step["outputs"].items():
+            binding = override.get("bind") or ""
+            if binding.startswith("outputs."):
+                produced[binding.split(".")[1]] = [name, key]
+    for key in (job.outputs or {}):
+        if key not in produced:
+            raise ValidationError(f"pipeline output '{key}' is not bound by any step (write "
+                                  f"${{{{parent.outputs.{key}}}}} under a step's outputs)", field=f"outputs.{key}")
+    return produced
