@@ -10,19 +10,32 @@ As in azure-ai-ml::
     job = pipe(data=Input(path="azureml:mydata@latest"))
 
 The function runs once per call, with each parameter replaced by a placeholder; nodes created
-while it runs become the pipeline's ``jobs`` (named after their component, de-duplicated
-``train``, ``train_1``... unless ``node.name`` is set), placeholders passed to nodes become
+while it runs become the pipeline's ``jobs``, placeholders passed to nodes become
 ``${{parent.inputs.<param>}}``, node outputs passed on become ``${{parent.jobs.<step>.outputs.<o>}}``,
 and a returned dict becomes the pipeline's outputs. Called inside another pipeline function it
 makes a ``pipeline`` node whose component is a :class:`PipelineComponent`.
+
+Step names follow azure-ai-ml: the function's local variables are read when it returns, and
+
+1. a node whose ``name`` was set (lower-cased) is named so, else a node held by a local variable
+   is named after the variable (the last one in source order when several hold it; ``_`` does not
+   count). Such names must be valid node names (``[a-z_][a-z0-9_]*``) and distinct;
+2. any other node (never assigned, reassigned, deleted, kept only in a list or dict) is named
+   after its component, or after the variable of the last variable-named node of the same
+   component, de-duplicated with ``_1``, ``_2``... (``t = train(); train()`` gives ``t``, ``t_1``);
+   an explicit name on such a node is de-duplicated the same way.
+
+``node.name`` is None while the function runs (unless set); bindings follow the final names.
 """
 
 from __future__ import annotations
 
 import functools
 import inspect
+import re
+import sys
 from difflib import get_close_matches
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 from openaml.entities.inputs_outputs import Input, Output
 from openaml.entities.nodes import (NodeOutput, PipelineBuilder, PipelineInput, current_builder,
@@ -108,8 +121,8 @@ class _PipelineDefinition:
         placeholders = {n: v if n in self.raw else PipelineInput(n, v) for n, v in values.items()}
         token = push_builder(builder)
         try:
-            returned = self.fn(**placeholders)
-            jobs = builder.finish()
+            returned, variables = _call_keeping_locals(self.fn, placeholders)
+            jobs = builder.finish(_node_names(self.name, builder.nodes, variables))
             outputs = _bind_outputs(self.name, returned, builder)
         finally:
             pop_builder(token)
@@ -157,6 +170,74 @@ class _PipelineDefinition:
             return Input(type=kind, default=default, optional=True if default is None else None)
         except ValidationError:
             return Input(type=kind)
+
+
+def _call_keeping_locals(fn: Callable[..., Any], kwargs: Mapping[str, Any]) -> tuple[Any, dict[str, Any]]:
+    """Call ``fn(**kwargs)``; return its result and its local variables as they were when it
+    returned (read by a profile function on the ``return`` event of ``fn``'s frame)."""
+    code = getattr(fn, "__code__", None) or getattr(getattr(fn, "__call__", None), "__code__", None)
+    variables: dict[str, Any] = {}
+
+    def profiler(frame: Any, event: str, arg: Any) -> None:
+        if event == "return" and frame.f_code is code:
+            variables.update(frame.f_locals)
+
+    previous = sys.getprofile()
+    sys.setprofile(profiler)
+    try:
+        returned = fn(**kwargs)
+    finally:
+        sys.setprofile(previous)
+    return returned, variables
+
+
+_NODE_NAME = re.compile(r"[a-z_][a-z0-9_]*")
+
+
+def _sanitize(name: str) -> str:
+    """A default step name as azure-ai-ml makes it: lower case, runs of non-word characters and
+    underscores as one ``_``, no leading/trailing ``_``, ``n`` before a leading digit."""
+    text = re.sub(r" +", " ", re.sub(r"[\W_]", " ", name.lower())).strip()
+    return ("n" + text if re.match(r"\d", text) else text).replace(" ", "_")
+
+
+def _node_names(pipeline_name: str, nodes: Sequence[Any], variables: Mapping[str, Any]) -> list[str]:
+    """The step name of each node (see the module docstring for the rules)."""
+    owned = {id(node) for node in nodes}
+    named: dict[int, str] = {}
+    counts: dict[str, int] = {}
+    taken: set[str] = set()
+    for variable, value in variables.items():
+        if id(value) not in owned:
+            continue
+        name = value.name.lower() if value.name else variable
+        if name == "_":
+            continue
+        if not _NODE_NAME.fullmatch(name):
+            raise ValidationError(
+                f"pipeline {pipeline_name!r}: invalid node name {name!r}: a node name must start "
+                "with a lower-case letter or underscore and contain only lower-case letters, "
+                "digits and underscores", field=f"jobs.{name}")
+        if name in taken and id(value) not in named:
+            raise ValidationError(f"pipeline {pipeline_name!r}: two nodes are named {name!r} (by a "
+                                  "variable or node.name); give them different names",
+                                  field=f"jobs.{name}")
+        taken.add(name)
+        named[id(value)] = name
+        counts[name] = 1
+    by_component = {node.name or node.default_node_name(): named[id(node)]
+                    for node in nodes if id(node) in named}
+    names = []
+    for node in nodes:
+        if id(node) not in named:
+            target = node.name or node.default_node_name()
+            if node.name is None and target in by_component:
+                target = by_component[target]
+            counts[target] = counts.get(target, 0) + 1
+            suffix = "" if counts[target] == 1 else f"_{counts[target] - 1}"
+            named[id(node)] = _sanitize(str(target)) + suffix
+        names.append(named[id(node)])
+    return names
 
 
 def _bind_outputs(pipeline_name: str, returned: Any, builder: PipelineBuilder) -> dict[str, Output]:

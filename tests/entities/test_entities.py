@@ -30,6 +30,20 @@ def test_public_surface_is_exactly_the_documented_list():
     assert all(hasattr(entities, name) for name in entities.__all__)
 
 
+def test_lazy_exports_are_the_classes_of_their_modules():
+    import importlib
+    import subprocess
+    import sys
+
+    assert set(entities._HOME) == set(entities.__all__)
+    for name, home in entities._HOME.items():
+        assert getattr(entities, name) is getattr(importlib.import_module(f"openaml.entities.{home}"), name)
+    # A fresh interpreter: the job-status module alone must not build the pydantic entities.
+    code = "import sys, openaml.entities.job_status; print('openaml.entities.job' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True).stdout.strip() == "False"
+
+
 def test_asset_kinds():
     assert (Model.asset_kind, Data.asset_kind, Environment.asset_kind) == ("models", "data", "environments")
     assert entities.CommandComponent.asset_kind == "components"

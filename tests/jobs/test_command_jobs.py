@@ -170,3 +170,33 @@ def _log_or_empty(home: Path, name: str) -> str:
         return std_log(home, name)
     except FileNotFoundError:
         return ""
+
+
+def test_component_form_of_a_command_job(ml_client, home: Path, tmp_path: Path):
+    from openaml import load_component
+    write(tmp_path / "c" / "src" / "hello.sh", "echo component says $1\n")
+    comp_file = write(tmp_path / "c" / "comp.yml", """
+        name: hello_component
+        version: "1"
+        inputs:
+          who: {type: string, default: world}
+        code: ./src
+        environment: {image: python:3.11-slim}
+        command: bash hello.sh ${{inputs.who}}
+        """)
+    node = load_component(str(comp_file))(who="openaml")
+    done = wait(ml_client, ml_client.create_or_update(node).name)
+    assert done.status == "Completed", done.error
+    assert "component says openaml" in std_log(home, done.name)
+    ml_client.components.create_or_update(load_component(str(comp_file)))
+    job = ml_client.jobs.create_or_update(command(component="azureml:hello_component:1", inputs={"who": "registry"}))
+    assert wait(ml_client, job.name).status == "Completed"
+    assert "component says registry" in std_log(home, job.name)
+
+
+def test_a_distribution_without_sweep_is_refused(ml_client):
+    from openaml.sweep import Uniform
+    job = command(command="echo ${{inputs.lr}}", inputs={"lr": 0.1}, environment=HOST_ENV)
+    with pytest.raises(ValidationError) as err:
+        ml_client.jobs.create_or_update(job(lr=Uniform(0.01, 0.1)))
+    assert ".sweep" in str(err.value)

@@ -80,7 +80,9 @@ class MLClient:
     def create_or_update(self, entity: Any, **kwargs: Any) -> Any:
         """Create or update a job, model, data asset, environment, component or datastore."""
         from openaml.entities.job import CommandJob
-        if isinstance(entity, CommandJob):
+        from openaml.entities.pipeline import PipelineJob
+        from openaml.entities.sweep import SweepJob
+        if isinstance(entity, (CommandJob, PipelineJob, SweepJob)):
             return self.jobs.create_or_update(entity, **kwargs)
         for cls, ops in ((Model, self.models), (Data, self.data), (Environment, self.environments),
                          (CommandComponent, self.components)):

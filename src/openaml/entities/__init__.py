@@ -1,34 +1,45 @@
-"""Entities: pydantic data classes with azure-ai-ml's constructor arguments; no I/O."""
+"""Entities: pydantic data classes with azure-ai-ml's constructor arguments; no I/O.
 
-from ._base import Asset, Entity, Resource
-from .component import CommandComponent
-from .compute import AmlCompute, Compute, ComputeInstance, KubernetesCompute, VirtualMachineCompute
-from .credentials import (
-    AccountKeyConfiguration,
-    CertificateConfiguration,
-    NoneCredentialConfiguration,
-    SasTokenConfiguration,
-    ServicePrincipalConfiguration,
-)
-from .data import Data
-from .datastore import (
-    AzureBlobDatastore,
-    AzureDataLakeGen1Datastore,
-    AzureDataLakeGen2Datastore,
-    AzureFileDatastore,
-    Datastore,
-    LocalDatastore,
-)
-from .distribution import MpiDistribution, PyTorchDistribution, RayDistribution, TensorFlowDistribution
-from .environment import BuildContext, Environment
-from .inputs_outputs import Input, Output
-from .job import Command, CommandJob, CommandJobLimits
-from .model import Model
-from .parallel import ParallelComponent, ParallelTask, RetrySettings
-from .pipeline import Pipeline, PipelineComponent, PipelineJob, PipelineJobSettings
-from .resources import JobResourceConfiguration
-from .sweep import ParameterizedCommand, Sweep, SweepJob
-from .workspace import Workspace
+The classes load on first use (PEP 562 ``__getattr__``): building every pydantic model costs
+~150 ms, and a job's agent, which only needs ``entities.job_status``, would pay it on every job.
+``from openaml.entities import X`` works as before and returns the class defined in its module.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # what static tools see; at run time __getattr__ below imports on demand
+    from ._base import Asset, Entity, Resource
+    from .component import CommandComponent
+    from .compute import AmlCompute, Compute, ComputeInstance, KubernetesCompute, VirtualMachineCompute
+    from .credentials import (
+        AccountKeyConfiguration,
+        CertificateConfiguration,
+        NoneCredentialConfiguration,
+        SasTokenConfiguration,
+        ServicePrincipalConfiguration,
+    )
+    from .data import Data
+    from .datastore import (
+        AzureBlobDatastore,
+        AzureDataLakeGen1Datastore,
+        AzureDataLakeGen2Datastore,
+        AzureFileDatastore,
+        Datastore,
+        LocalDatastore,
+    )
+    from .distribution import MpiDistribution, PyTorchDistribution, RayDistribution, TensorFlowDistribution
+    from .environment import BuildContext, Environment
+    from .inputs_outputs import Input, Output
+    from .job import Command, CommandJob, CommandJobLimits
+    from .model import Model
+    from .parallel import ParallelComponent, ParallelTask, RetrySettings
+    from .pipeline import Pipeline, PipelineComponent, PipelineJob, PipelineJobSettings
+    from .resources import JobResourceConfiguration
+    from .sweep import ParameterizedCommand, Sweep, SweepJob
+    from .workspace import Workspace
 
 __all__ = [
     "Entity", "Asset", "Resource",
@@ -45,3 +56,43 @@ __all__ = [
     "ParallelComponent", "ParallelTask", "RetrySettings",
     "MpiDistribution", "PyTorchDistribution", "TensorFlowDistribution", "RayDistribution",
 ]
+
+# The module defining each exported name (a test checks this agrees with __all__).
+_HOME = {
+    "Entity": "_base", "Asset": "_base", "Resource": "_base",
+    "CommandComponent": "component",
+    "Compute": "compute", "AmlCompute": "compute", "ComputeInstance": "compute",
+    "KubernetesCompute": "compute", "VirtualMachineCompute": "compute",
+    "AccountKeyConfiguration": "credentials", "CertificateConfiguration": "credentials",
+    "NoneCredentialConfiguration": "credentials", "SasTokenConfiguration": "credentials",
+    "ServicePrincipalConfiguration": "credentials",
+    "Data": "data",
+    "Datastore": "datastore", "AzureBlobDatastore": "datastore", "AzureFileDatastore": "datastore",
+    "AzureDataLakeGen1Datastore": "datastore", "AzureDataLakeGen2Datastore": "datastore",
+    "LocalDatastore": "datastore",
+    "MpiDistribution": "distribution", "PyTorchDistribution": "distribution",
+    "TensorFlowDistribution": "distribution", "RayDistribution": "distribution",
+    "Environment": "environment", "BuildContext": "environment",
+    "Input": "inputs_outputs", "Output": "inputs_outputs",
+    "CommandJob": "job", "Command": "job", "CommandJobLimits": "job",
+    "Model": "model",
+    "ParallelComponent": "parallel", "ParallelTask": "parallel", "RetrySettings": "parallel",
+    "PipelineJob": "pipeline", "PipelineJobSettings": "pipeline", "PipelineComponent": "pipeline",
+    "Pipeline": "pipeline",
+    "JobResourceConfiguration": "resources",
+    "SweepJob": "sweep", "Sweep": "sweep", "ParameterizedCommand": "sweep",
+    "Workspace": "workspace",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOME.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(f".{home}", __name__), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

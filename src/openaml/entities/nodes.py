@@ -8,15 +8,16 @@ A node keeps its ``inputs``/``outputs`` as plain values, the same after a YAML l
 ``node.outputs.model`` / ``node.inputs.lr`` (attribute access) return :class:`NodeOutput` /
 :class:`NodeInput` views for the DSL; passing one to another node's input writes the binding
 string. While a ``@dsl.pipeline`` function runs, a :class:`PipelineBuilder` in a context variable
-collects the nodes created and names them.
+collects the nodes created; the DSL names them when the function returns (see ``openaml.dsl``).
 """
 
 from __future__ import annotations
 
 import contextvars
+import itertools
 import re
 from dataclasses import dataclass
-from typing import Any, Literal, Mapping
+from typing import Any, Literal, Mapping, Sequence
 
 from openaml.errors import ValidationError
 
@@ -229,7 +230,7 @@ def _step_name(node: Any) -> str:
     if builder is None or not builder.owns(node):
         raise ValidationError(f"{node_label(node)}: its ports can only be bound inside the "
                               "@dsl.pipeline function that created it", field="inputs")
-    return node.name
+    return builder.step_ref(node)
 
 
 def to_port_value(value: Any) -> Any:
@@ -242,7 +243,7 @@ class NodePorts:
     """Behaviour shared by pipeline nodes (mixed into ``Command`` and ``Pipeline``).
 
     Keeps ``inputs``/``outputs`` as :class:`PortDict` bound to the node, registers a node created
-    inside a ``@dsl.pipeline`` function with the active builder, and gives a sensible name.
+    inside a ``@dsl.pipeline`` function with the active builder, and gives a default step name.
     """
 
     def model_post_init(self, context: Any, /) -> None:
@@ -306,51 +307,59 @@ def bind_pipeline_ports(job: Any) -> None:
 
 
 class PipelineBuilder:
-    """Collects the nodes created while one ``@dsl.pipeline`` function runs and names them.
+    """Collects the nodes created while one ``@dsl.pipeline`` function runs.
 
-    A node gets its name when created (its component's name, de-duplicated ``train``,
-    ``train_1``...); a name the user sets later wins, and bindings are rewritten to it.
+    Nodes are not named while the function runs (``node.name`` stays what the user set, None by
+    default): a binding to a node's port is written with a placeholder step
+    (:meth:`step_ref`), and :meth:`finish` gives every node its final name and rewrites the
+    placeholders to it.
     """
+
+    _serial = itertools.count()
 
     def __init__(self, pipeline_name: str) -> None:
         self.pipeline_name = pipeline_name
         self._nodes: list[Any] = []
-        self._given: dict[int, str] = {}
+        self._refs: dict[int, str] = {}
+
+    @property
+    def nodes(self) -> list[Any]:
+        """The nodes created so far, in creation order."""
+        return list(self._nodes)
 
     def owns(self, node: Any) -> bool:
         """True if ``node`` was created by this builder's function."""
-        return any(n is node for n in self._nodes)
+        return id(node) in self._refs and any(n is node for n in self._nodes)
 
     def add(self, node: Any) -> None:
-        """Register ``node`` and give it a unique default name unless it already has one."""
+        """Register ``node`` (once)."""
         if self.owns(node):
             return
-        taken = {n.name for n in self._nodes}
-        name = node.name or node.default_node_name()
-        if node.name is None or name in taken:
-            base, i = name, 0
-            while name in taken:
-                i += 1
-                name = f"{base}_{i}"
-            node.name = name
         self._nodes.append(node)
-        self._given[id(node)] = name
+        self._refs[id(node)] = f"_pending_node_{next(PipelineBuilder._serial)}"
 
-    def finish(self) -> dict[str, Any]:
-        """The nodes by final name; bindings to renamed nodes are rewritten."""
-        renames = {self._given[id(n)]: n.name for n in self._nodes if n.name != self._given[id(n)]}
+    def step_ref(self, node: Any) -> str:
+        """The placeholder step name that bindings to ``node`` use until :meth:`finish`."""
+        return self._refs[id(node)]
+
+    def finish(self, names: Sequence[str]) -> dict[str, Any]:
+        """Name the nodes (``names[i]`` for the i-th node created) and return them by name;
+        bindings between them are rewritten to the final names. Two equal names raise."""
+        if len(names) != len(self._nodes):
+            raise ValueError("one name per node is needed")
         jobs: dict[str, Any] = {}
-        for node in self._nodes:
-            if not node.name:
+        for node, name in zip(self._nodes, names):
+            if not name:
                 raise ValidationError(f"a node of pipeline {self.pipeline_name!r} has no name",
                                       field="jobs")
-            if node.name in jobs:
+            if name in jobs:
                 raise ValidationError(f"pipeline {self.pipeline_name!r} has two nodes named "
-                                      f"{node.name!r}; give them different names", field="jobs")
-            jobs[node.name] = node
-        if renames:
-            for node in self._nodes:
-                _rename_steps(node, renames)
+                                      f"{name!r}; give them different names", field="jobs")
+            jobs[name] = node
+        renames = {self._refs[id(node)]: name for node, name in zip(self._nodes, names)}
+        for node, name in zip(self._nodes, names):
+            node.name = name
+            _rename_steps(node, renames)
         return jobs
 
 

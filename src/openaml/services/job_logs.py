@@ -83,6 +83,10 @@ def download(service: JobService, name: str, download_path: str | Path = ".", *,
         raise ValidationError(f"job {name} is {record.status}; download works once it has ended "
                               f"(wait with: openaml job stream -n {name})", field="status")
     root = Path(download_path)
+    best = (record.spec.get("best") or {}).get("name") if record.type == "sweep" else None
+    if best:  # as Azure: the best trial's files, and the sweep's own under hd-artifacts/
+        _copy(locations.job_folder(service.ctx, name), root / "hd-artifacts")
+        return download(service, best, root, output_name=output_name, all=all)
     outputs = record.spec["resolved"].get("outputs") or record.spec.get("pipeline_outputs") or {}
     if output_name is not None and output_name not in outputs and output_name not in locations.ARTIFACTS_OUTPUTS:
         raise ValidationError(f"job {name} has no output '{output_name}' (it has: "

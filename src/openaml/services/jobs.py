@@ -23,6 +23,8 @@ from openaml.constants import ListViewType
 from openaml.entities import AmlCompute, ComputeInstance, Environment
 from openaml.entities.job import Command, CommandJob, ignored_fields
 from openaml.entities.job_status import JobStatus, is_terminal
+from openaml.entities.nodes import command_job_of
+from openaml.entities.search_space import is_distribution
 from openaml.errors import AlreadyExistsError, NotFoundError, ValidationError
 from openaml.services import curated, job_io
 from openaml.services.compute import ComputeService
@@ -93,6 +95,7 @@ class JobService:
                description: str | None = None, tags: dict[str, str] | None = None,
                parent_job_name: str | None = None) -> Submission:
         """Store the job with everything it depends on pinned, then launch its agent."""
+        job = self._runnable(job)
         kind = self._kind(job)
         updates = {k: v for k, v in {"experiment_name": experiment_name, "compute": compute,
                                      "description": description, "tags": tags}.items() if v is not None}
@@ -134,6 +137,28 @@ class JobService:
             if pid is not None:
                 self.ctx.jobs.heartbeat(self.ctx.name, name, pid)
 
+    def _runnable(self, job: Any) -> Any:
+        """The component form (``component:`` plus inputs) becomes the command it describes."""
+        if not isinstance(job, CommandJob):
+            return job
+        for name, value in (job.inputs or {}).items():
+            if is_distribution(value):
+                raise ValidationError(f"input '{name}' holds a search-space distribution; call "
+                                      ".sweep(...) on the command to run it as a sweep", field=f"inputs.{name}")
+        if job.component is None:
+            return job
+        component = job.component
+        if isinstance(component, str):
+            component = self._load_component(component)
+        return command_job_of(job.model_copy(update={"component": component}))
+
+    def _load_component(self, reference: str) -> Any:
+        if reference.startswith("azureml:"):
+            name, version, label = parse_asset_reference(reference)
+            return RegistryService(self.ctx).get("components", name, version=version, label=label)
+        from openaml.specs import load_component
+        return load_component(reference[len("file:"):] if reference.startswith("file:") else reference)
+
     def _kind(self, job: Any) -> "JobKind":
         for kind in job_kinds():
             if isinstance(job, kind.entity):
@@ -151,9 +176,6 @@ class JobService:
                                        "error", "metrics", "params"})
 
     def _resolve(self, job: CommandJob) -> dict[str, Any]:
-        if job.component:
-            raise ValidationError("the component form of a command job (component: ...) is not supported "
-                                  "yet; write command, code and environment in the job", field="component")
         if not job.command:
             raise ValidationError("a command job needs a command", field="command")
         warnings = [f"'{f}' does not apply to local compute and is ignored" for f in ignored_fields(job)]

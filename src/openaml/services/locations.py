@@ -39,6 +39,9 @@ def job_output_path(ctx: WorkspaceContext, job_name: str, output: str) -> Path:
         raise NotFoundError(f"job '{job_name}' not found in workspace '{ctx.name}'", name=job_name)
     if output in ARTIFACTS_OUTPUTS:
         return job_folder(ctx, job_name)
+    best = (record.spec.get("best") or {}).get("name") if record.type == "sweep" else None
+    if best:  # a sweep's outputs are its best trial's
+        return job_output_path(ctx, best, output)
     forwarded = (record.spec.get("pipeline_outputs") or {}).get(output)
     if forwarded:  # a pipeline's output is the output of one of its steps
         match = JOB_URI.match(forwarded)

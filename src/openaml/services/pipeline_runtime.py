@@ -105,6 +105,9 @@ class PipelineRuntime:
     # -- one step -----------------------------------------------------------------------------
     def _start(self, step: str) -> None:
         spec = self.steps[step]
+        if spec.get("kind") == "sweep":
+            self._start_sweep(step, spec)
+            return
         inputs = {k: self._input_value(v, spec["declared_inputs"].get(k, {})) for k, v in spec["inputs"].items()}
         parts = self._key_parts(step, spec, inputs)
         key = reuse_key(parts)
@@ -122,6 +125,25 @@ class PipelineRuntime:
         self.children[step] = child
         self.state[step] = "running"
         self._log(f"step {step}: running as job {child} ({reason})")
+
+    def _start_sweep(self, step: str, spec: dict[str, Any]) -> None:
+        from openaml.entities.sweep import SweepJob
+        node = dict(spec["node"])
+        inputs = dict(node.get("inputs") or {})
+        for key, value in spec["inputs"].items():
+            if "bind" in value:
+                inputs[key] = self._input_value(value, spec["declared_inputs"].get(key, {}))
+        child = f"{self.name}-{step}"
+        node.update(name=child, inputs=inputs, display_name=spec["display_name"])
+        node["outputs"] = {k: v for k, v in (node.get("outputs") or {}).items() if not isinstance(v, str)}
+        node["properties"] = {**(node.get("properties") or {}), "openaml.pipeline_step": step,
+                              "openaml.rerun_reason": "sweeps are not reused"}
+        self.service.submit(SweepJob.model_validate(node), parent_job_name=self.name,
+                            experiment_name=self.record.experiment_name)
+        self.children[step] = child
+        self.state[step] = "running"
+        self.parts[step] = {"key": "", "parts": {}}
+        self._log(f"step {step}: running as sweep job {child}")
 
     def _input_value(self, value: dict[str, Any], declared: dict[str, Any]) -> Any:
         if "literal" in value:
@@ -282,6 +304,12 @@ class PipelineRuntime:
 
     def _completed(self, step: str, child: str, record: Any) -> None:
         spec = self.steps[step]
+        if spec.get("kind") == "sweep":
+            self.digests[step] = {o: content_digest(locations.job_output_path(self.ctx, child, o))
+                                  for o in spec["declared_outputs"]}
+            self.state[step] = "done"
+            self._log(f"step {step}: sweep {child} completed")
+            return
         outputs = record.spec["resolved"]["outputs"]
         digests = {o: content_digest(job_io.output_location(self.ctx, r)) for o, r in outputs.items()}
         self.digests[step] = digests

@@ -17,6 +17,7 @@ from openaml.entities import CommandComponent, Environment, Input, Output
 from openaml.entities.pipeline import PipelineJob
 from openaml.errors import NotFoundError, ValidationError
 from openaml.services import job_io
+from openaml.services.pipeline_flatten import flatten
 from openaml.services.references import parse_asset_reference
 from openaml.services.registry import RegistryService
 from openaml.services.reuse import digest_json
@@ -73,7 +74,8 @@ def resolve_pipeline(service: "JobService", job: PipelineJob) -> dict[str, Any]:
         raise ValidationError("a pipeline needs at least one step under 'jobs'", field="jobs")
     settings = _settings(job)
     inputs = {n: job_io.resolve_input(service.ctx, n, v) for n, v in (job.inputs or {}).items()}
-    steps = {name: _resolve_step(service, job, name, node, settings) for name, node in job.jobs.items()}
+    nodes = flatten(job.jobs)
+    steps = {name: _resolve_step(service, job, name, node, settings) for name, node in nodes.items()}
     _check_bindings(job, steps, inputs)
     order = _topological_order(steps)
     outputs_map = _pipeline_outputs(job, steps)
@@ -146,6 +148,8 @@ def _inline_component(name: str, node: Any) -> CommandComponent:
 def _resolve_step(service: "JobService", job: PipelineJob, name: str, node: Any,
                   settings: dict[str, Any]) -> dict[str, Any]:
     node_type = getattr(node, "type", "command")
+    if node_type == "sweep":
+        return _resolve_sweep_step(service, name, node)
     if node_type == "parallel":
         component, component_id = _parallel_component(name, node)
     elif node_type == "command":
@@ -189,6 +193,27 @@ def _resolve_step(service: "JobService", job: PipelineJob, name: str, node: Any,
         step[field] = value
     step["compute"] = step["compute"] or settings["default_compute"]
     return step
+
+
+def _resolve_sweep_step(service: "JobService", name: str, node: Any) -> dict[str, Any]:
+    """A sweep step runs as a child sweep job; its outputs are its best trial's. Sweeps sample
+    at random, so they are never reused."""
+    trial = node.trial
+    if isinstance(trial, str):
+        trial = service._load_component(trial)
+    declared_out = dict(getattr(trial, "outputs", None) or {})
+    declared_in = dict(getattr(trial, "inputs", None) or {})
+    values: dict[str, Any] = {}
+    for key, value in (node.inputs or {}).items():
+        binding = binding_of(value)
+        values[key] = {"bind": binding} if binding else {"raw": True}
+    dumped = node.model_dump(mode="json", exclude_none=True)
+    return {"kind": "sweep", "node": dumped, "component_id": f"sweep:{name}", "command": None,
+            "declared_inputs": {k: v.model_dump(mode="json", exclude_none=True) for k, v in declared_in.items()},
+            "declared_outputs": {k: v.model_dump(mode="json", exclude_none=True) for k, v in declared_out.items()},
+            "inputs": values, "outputs": {k: _output_override(v) for k, v in (node.outputs or {}).items()},
+            "display_name": getattr(node, "display_name", None) or name, "is_deterministic": False,
+            "warnings": []}
 
 
 def _environment_ref(env: Any) -> Any:
