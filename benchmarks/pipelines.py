@@ -140,26 +140,40 @@ def _ts(value: datetime | None) -> float:
     return value.timestamp() if value is not None else float("nan")
 
 
-def run_openaml(client, yml: Path, poll: float, timeout: float) -> dict:
-    """Submit the pipeline and poll its record until terminal; times from the submit call."""
+def run_openaml(client, yml: Path, poll: float, timeout: float, trace_poll: float = 0.0) -> dict:
+    """Submit the pipeline and poll its record until terminal; times from the submit call.
+
+    With ``trace_poll`` > 0, the children's records are also read (one query) every
+    ``trace_poll`` s to note when each was first seen Preparing: a job's agent enters Preparing
+    once it has started, imported, opened the workspace and taken a compute slot. The records
+    themselves keep only created_at, started_at (Running) and ended_at."""
     from openaml import load_job
     from openaml.entities.job_status import JobStatus, is_terminal
 
     service = client._job_service()
+    ctx = client._context()
     t0 = cmp.clock()
     wall0 = time.time()
     job = client.jobs.create_or_update(load_job(yml))
     submitted = cmp.clock() - t0
+    seen: dict[str, dict[str, float]] = {}
+    next_trace = 0.0
     while True:
         record = service.record(job.name)
         if is_terminal(JobStatus(record.status)):
             break
-        if cmp.clock() - t0 > timeout:
+        now = cmp.clock()
+        if now - t0 > timeout:
             sys.exit(f"error: pipeline {job.name} still {record.status} after {timeout:.0f} s")
+        if trace_poll > 0 and now >= next_trace:
+            stamp = time.time()
+            for child in ctx.jobs.list_jobs(ctx.name, parent_job_name=job.name):
+                seen.setdefault(child.name, {}).setdefault(child.status, stamp)
+            next_trace = now + trace_poll
         time.sleep(poll)
     observed = cmp.clock() - t0
     return {"name": job.name, "status": record.status, "error": record.error, "submit": submitted,
-            "observed": observed, "wall0": wall0, "record": record}
+            "observed": observed, "wall0": wall0, "record": record, "seen": seen}
 
 
 def children_records(client, parent: str) -> dict[str, object]:
@@ -209,7 +223,24 @@ def step_breakdown(client, dag: Dag, run: dict) -> dict:
         peak = max(peak, cur)
     last_end = max(ended.values())
     first_create = min(created.values())
+    # From the client's trace: first sighting of Preparing (slot taken), split by whether the
+    # child was created while every slot was held by a sibling (it had to queue) or not.
+    names = {s: r.name for s, r in rec.items()}
+    prep = {s: run["seen"].get(names[s], {}).get("Preparing", float("nan")) for s in dag.order}
+    prep = {s: (v if v == v and v <= started[s] else started[s] if v == v else float("nan"))
+            for s, v in prep.items()}
+    slots = os.cpu_count() or 1
+    free, queued = [], []
+    for s in dag.order:
+        if prep[s] != prep[s]:
+            continue
+        busy = sum(1 for o in dag.order if o != s and prep[o] == prep[o] and prep[o] <= created[s] < ended[o])
+        (queued if busy >= slots else free).append(prep[s] - created[s])
     return {
+        "created_to_preparing_free": free,
+        "created_to_preparing_queued": queued,
+        "preparing_to_running": [started[s] - prep[s] for s in dag.order],
+        "traced": sum(1 for s in dag.order if prep[s] == prep[s]),
         "reused": sum(reused.values()),
         "ready_to_created": [created[s] - ready[s] for s in dag.order],
         "created_to_running": [started[s] - created[s] for s in dag.order],
@@ -238,7 +269,7 @@ def bench_openaml(args, dag: Dag, tmp: Path, profiles: cmp.Profiles) -> dict:
     res: dict = {}
     print(f"openaml: first run of {len(dag.order)} steps ...", flush=True)
     with profiles.phase("openaml first run (client side: submit + polling)"):
-        first = run_openaml(client, yml, args.poll, args.timeout)
+        first = run_openaml(client, yml, args.poll, args.timeout, args.trace_poll)
     if first["status"] != "Completed":
         sys.exit(f"error: the openaml pipeline ended {first['status']}: {first['error']}\n"
                  f"(see {tmp / 'home'}, kept with --keep)")
@@ -250,7 +281,7 @@ def bench_openaml(args, dag: Dag, tmp: Path, profiles: cmp.Profiles) -> dict:
     print(f"openaml: reused run {again['observed']:.2f} s", flush=True)
     check_openaml(client, dag, first["name"], tmp)
     check_openaml(client, dag, again["name"], tmp)
-    res["first"], res["again"] = first, again
+    res["first"], res["again"], res["trace_poll"] = first, again, args.trace_poll
     res["first_steps"] = step_breakdown(client, dag, first)
     res["again_steps"] = step_breakdown(client, dag, again)
     if res["again_steps"]["reused"] != len(dag.order):
@@ -380,7 +411,19 @@ def report(dag: Dag, oa: dict, mf: dict | None, workers: int) -> list[str]:
             ["Running -> ended (command, finalize)"] + _fmt(st["running_to_ended"]),
             ["child created -> ended"] + _fmt(st["created_to_ended"]),
         ]
-        print(cmp.table(["per child job", "median", "p95", "max"], rows))
+        if st["traced"] and not st["reused"]:
+            rows.insert(2, ["  of which created -> Preparing seen, a slot was free (agent start)"]
+                        + _fmt(st["created_to_preparing_free"]) + [str(len(st["created_to_preparing_free"]))])
+            rows.insert(3, ["  of which created -> Preparing seen, all slots busy (agent start + queue)"]
+                        + _fmt(st["created_to_preparing_queued"]) + [str(len(st["created_to_preparing_queued"]))])
+            rows.insert(4, ["  of which Preparing seen -> Running (inputs, environment, code)"]
+                        + _fmt(st["preparing_to_running"]))
+            rows = [r + [""] * (5 - len(r)) for r in rows]
+            print(cmp.table(["per child job", "median", "p95", "max", "steps"], rows))
+            print(f"(Preparing is seen by polling the children every {oa['trace_poll'] * 1e3:.0f} ms: late by "
+                  f"up to that; seen for {st['traced']}/{n} steps, the others counted from Running)")
+        else:
+            print(cmp.table(["per child job", "median", "p95", "max"], rows))
         rows = [
             ["client submit start -> pipeline record created", cmp.secs(st["pipeline_submit_to_created"])],
             ["pipeline created -> Running (orchestrator agent start)", cmp.secs(st["pipeline_created_to_running"])],
@@ -419,6 +462,9 @@ def main() -> int:
                         help="seconds between the client's pipeline-status polls (default 0.01)")
     parser.add_argument("--workers", type=int, default=None,
                         help="Metaflow --max-workers (default: this machine's cores)")
+    parser.add_argument("--trace-poll", type=float, default=0.05,
+                        help="first run: seconds between reads of the children's statuses, to see when "
+                             "each enters Preparing (default 0.05; 0 turns it off)")
     parser.add_argument("--timeout", type=float, default=900, help="per run, seconds (default 900)")
     parser.add_argument("--skip-metaflow", action="store_true", help="measure openaml only")
     parser.add_argument("--show", action="store_true", help="print the generated pipeline YAML and flow")
@@ -441,6 +487,7 @@ def main() -> int:
     dag = build_dag(n)
     cmp.section("Pipelines benchmark")
     cmp.print_environment(["openaml", "metaflow"])
+    print("load average at start: " + ", ".join(f"{x:.2f}" for x in os.getloadavg()))
     print(f"DAG: {n} steps, {dag.edges} edges, {len(dag.joins)} joins, critical path {dag.critical_path()} steps, "
           f"widest level {dag.max_width()}; openaml pool = {os.cpu_count()} slots, Metaflow --max-workers {workers}")
     if args.show:
@@ -458,6 +505,8 @@ def main() -> int:
         print("\ninterrupted; temp folders removed (agents already started finish on their own)", file=sys.stderr)
         return 0
     verdicts = report(dag, oa, mf, workers)
+    print("\nload average at end: " + ", ".join(f"{x:.2f}" for x in os.getloadavg()) +
+          " (other work on the machine slows both sides; compare runs on an idle machine)")
     cmp.section("Targets")
     for line in verdicts:
         print(line)

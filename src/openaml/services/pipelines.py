@@ -202,6 +202,11 @@ def _resolve_sweep_step(service: "JobService", name: str, node: Any) -> dict[str
     if isinstance(trial, str):
         trial = service._load_component(trial)
     declared_out = dict(getattr(trial, "outputs", None) or {})
+    for key, value in (node.outputs or {}).items():  # a sweep declares its outputs itself
+        if isinstance(value, Output):
+            declared_out.setdefault(key, value)
+        elif key not in declared_out:
+            declared_out[key] = Output()
     declared_in = dict(getattr(trial, "inputs", None) or {})
     values: dict[str, Any] = {}
     for key, value in (node.inputs or {}).items():

@@ -100,6 +100,10 @@ def _prepare_step(step: dict[str, Any], ctx: SpecContext) -> None:
         prepare_parallel(step, ctx)
     elif kind == "sweep" and isinstance(step.get("trial"), str):
         step["trial"] = _component(step["trial"], ctx, "command", "trial")
+    elif kind == "sweep":
+        from .sweep import prepare_trial
+
+        prepare_trial(step, ctx)  # the trial's code and inline environment, relative to this file
     for key in ("tags", "properties"):
         if isinstance(step.get(key), dict):
             step[key] = {str(k): _as_string(v) for k, v in step[key].items()}

@@ -10,10 +10,10 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import TYPE_CHECKING, BinaryIO, Protocol
 
-import fsspec
-from fsspec.implementations.local import LocalFileSystem
+if TYPE_CHECKING:
+    import fsspec
 
 
 class BlobBackend(Protocol):
@@ -105,6 +105,12 @@ class FsspecBlobs:
 
 def backend_for(root_url: str, storage_options: dict | None = None) -> BlobBackend:
     """The backend for an fsspec URL or a local path; the file system's plugin loads only now."""
+    if "://" not in root_url and "::" not in root_url:
+        # A plain path: no need for fsspec, whose import (~20 ms) every job's agent would pay.
+        return LocalBlobs(Path(os.path.abspath(os.path.expanduser(root_url))))
+    import fsspec
+    from fsspec.implementations.local import LocalFileSystem
+
     fs, root = fsspec.core.url_to_fs(root_url, **(storage_options or {}))
     if isinstance(fs, LocalFileSystem):
         return LocalBlobs(Path(root))

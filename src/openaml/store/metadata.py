@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
 from openaml.constants import ListViewType
 from openaml.errors import ArchivedError, NotFoundError, VersionConflictError
@@ -81,8 +80,7 @@ class MetadataStore:
     def __init__(self, url: str | sa.URL, *, echo: bool = False) -> None:
         self.url = _db.safe_url(url)
         self._engine = _db.create_engine(url, echo=echo)
-        # ON CONFLICT DO NOTHING has the same shape on both dialects but lives in each one's module.
-        self._insert = postgresql.insert if self._engine.dialect.name == "postgresql" else sqlite.insert
+        self._insert = _db.dialect_insert(self._engine)
         # Built once: executing a prebuilt statement with parameters skips SQLAlchemy's
         # per-call construction and cache-key work (most of a registration's cost otherwise).
         self._stmt_lock_insert = (

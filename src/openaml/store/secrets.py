@@ -5,14 +5,21 @@ No secret value, and no key, ever appears in a log line, an exception message or
 
 from __future__ import annotations
 
+import base64
+import functools
 import json
 import os
 import uuid
 from pathlib import Path
-
-from cryptography.fernet import Fernet, InvalidToken
+from typing import TYPE_CHECKING
 
 from openaml.errors import AlreadyExistsError, IntegrityError, NotFoundError
+
+if TYPE_CHECKING:
+    from cryptography.fernet import Fernet
+
+# cryptography is imported where a secret is sealed or opened, not here: every workspace open
+# (each job's agent included) makes a SecretBox, and most never touch a secret.
 
 
 class SecretBox:
@@ -21,11 +28,21 @@ class SecretBox:
     def __init__(self, key: bytes, *, key_path: str | os.PathLike[str] | None = None) -> None:
         self._key_path = str(key_path) if key_path is not None else None
         try:
-            self._fernet = Fernet(key)
+            # Fernet's own check (32 url-safe base64 bytes), so a bad key fails here, not on first use.
+            valid = len(base64.urlsafe_b64decode(key)) == 32
         except (ValueError, TypeError):
+            valid = False
+        if not valid:
             # Say nothing about the key's content: it might be nearly right.
             raise IntegrityError("the secret key is malformed (expected a Fernet key)",
-                                 path=self._key_path) from None
+                                 path=self._key_path)
+        self._key = key
+
+    @functools.cached_property
+    def _fernet(self) -> "Fernet":
+        from cryptography.fernet import Fernet
+
+        return Fernet(self._key)
 
     def __repr__(self) -> str:
         return f"SecretBox(key_path={self._key_path!r})"
@@ -35,6 +52,8 @@ class SecretBox:
         """Generate a new key and write it to *key_path* (mode 0600, never overwriting one)."""
         path = Path(key_path)
         path.parent.mkdir(parents=True, exist_ok=True)
+        from cryptography.fernet import Fernet
+
         key = Fernet.generate_key()
         temp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
         # O_EXCL + 0600 from the first byte: the key is never readable by others, not even briefly.
@@ -70,6 +89,8 @@ class SecretBox:
 
     def decrypt(self, token: bytes) -> dict:
         """The dict sealed in *token*; :class:`IntegrityError` if this key did not seal it."""
+        from cryptography.fernet import InvalidToken
+
         try:
             return json.loads(self._fernet.decrypt(token))
         except InvalidToken:

@@ -19,7 +19,6 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
 from openaml.errors import AlreadyExistsError, NotFoundError, ValidationError
 from openaml.store import _db, _run_query
@@ -85,7 +84,7 @@ class TrackingStore:
     def __init__(self, metadata: "MetadataStore", workspace: str) -> None:
         self._engine: sa.Engine = metadata._engine  # one pool per database, shared on purpose
         self.workspace = workspace
-        self._insert = postgresql.insert if self._engine.dialect.name == "postgresql" else sqlite.insert
+        self._insert = _db.dialect_insert(self._engine)
         self.logged_models = LoggedModels(self)
         self._hot = _HotStatements(self._insert)
         self._ensure_default_experiment()
