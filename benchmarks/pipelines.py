@@ -227,20 +227,21 @@ def step_breakdown(client, dag: Dag, run: dict) -> dict:
     # child was created while every slot was held by a sibling (it had to queue) or not.
     names = {s: r.name for s, r in rec.items()}
     prep = {s: run["seen"].get(names[s], {}).get("Preparing", float("nan")) for s in dag.order}
-    prep = {s: (v if v == v and v <= started[s] else started[s] if v == v else float("nan"))
-            for s, v in prep.items()}
-    slots = os.cpu_count() or 1
+    traced = sum(1 for v in prep.values() if v == v)
+    # Not seen Preparing (shorter than a trace poll): the slot was taken by Running at the latest.
+    prep = {s: (v if v == v and v <= started[s] else started[s]) for s, v in prep.items()}
+    # "alone": no other child was in flight (created, not ended) when it was created, so its
+    # created -> slot taken is the bare agent start; the others also queue for a slot and share
+    # the cores with sibling agents starting at the same time.
     free, queued = [], []
     for s in dag.order:
-        if prep[s] != prep[s]:
-            continue
-        busy = sum(1 for o in dag.order if o != s and prep[o] == prep[o] and prep[o] <= created[s] < ended[o])
-        (queued if busy >= slots else free).append(prep[s] - created[s])
+        busy = sum(1 for o in dag.order if o != s and created[o] <= created[s] < ended[o])
+        (queued if busy else free).append(prep[s] - created[s])
     return {
         "created_to_preparing_free": free,
         "created_to_preparing_queued": queued,
         "preparing_to_running": [started[s] - prep[s] for s in dag.order],
-        "traced": sum(1 for s in dag.order if prep[s] == prep[s]),
+        "traced": traced,
         "reused": sum(reused.values()),
         "ready_to_created": [created[s] - ready[s] for s in dag.order],
         "created_to_running": [started[s] - created[s] for s in dag.order],
@@ -412,16 +413,17 @@ def report(dag: Dag, oa: dict, mf: dict | None, workers: int) -> list[str]:
             ["child created -> ended"] + _fmt(st["created_to_ended"]),
         ]
         if st["traced"] and not st["reused"]:
-            rows.insert(2, ["  of which created -> Preparing seen, a slot was free (agent start)"]
+            rows.insert(2, ["  of which created -> slot taken, launched alone (agent start)"]
                         + _fmt(st["created_to_preparing_free"]) + [str(len(st["created_to_preparing_free"]))])
-            rows.insert(3, ["  of which created -> Preparing seen, all slots busy (agent start + queue)"]
+            rows.insert(3, ["  of which created -> slot taken, others in flight (+ queue, shared CPU)"]
                         + _fmt(st["created_to_preparing_queued"]) + [str(len(st["created_to_preparing_queued"]))])
-            rows.insert(4, ["  of which Preparing seen -> Running (inputs, environment, code)"]
+            rows.insert(4, ["  of which slot taken -> Running (inputs, environment, code)"]
                         + _fmt(st["preparing_to_running"]))
             rows = [r + [""] * (5 - len(r)) for r in rows]
             print(cmp.table(["per child job", "median", "p95", "max", "steps"], rows))
-            print(f"(Preparing is seen by polling the children every {oa['trace_poll'] * 1e3:.0f} ms: late by "
-                  f"up to that; seen for {st['traced']}/{n} steps, the others counted from Running)")
+            print(f"('slot taken' = first seen Preparing, polling the children every {oa['trace_poll'] * 1e3:.0f} ms, "
+                  f"so late by up to that; seen for {st['traced']}/{n} steps, the others' Preparing was shorter "
+                  "than a poll and Running is used. 'launched alone' = no sibling in flight when it was created)")
         else:
             print(cmp.table(["per child job", "median", "p95", "max"], rows))
         rows = [

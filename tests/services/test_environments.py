@@ -14,7 +14,7 @@ import pytest
 from openaml.entities import BuildContext, Environment
 from openaml.errors import EnvironmentBuildError, ErrorCode, OpenAMLError
 from openaml.services import curated
-from openaml.services.environments import (ALLOW_HOST_PYTHON_VAR, EnvironmentBuilder,
+from openaml.services.environments import (ALLOW_HOST_PYTHON_VAR, FORMAT_VERSION, EnvironmentBuilder,
                                            conda_version, translate_conda)
 
 HOST = f"{sys.version_info.major}.{sys.version_info.minor}"
@@ -132,7 +132,7 @@ def test_a_changed_pin_or_env_var_changes_the_key(builder: EnvironmentBuilder) -
     assert builder.key(conda_env("numpy=1.26", variables={"A": "1"})) != base
     identity = builder.normalise(conda_env("numpy=1.26")).identity()
     assert identity["python"] == HOST and identity["platform"].startswith(sys.platform)
-    assert identity["format"] == 1
+    assert identity["format"] == FORMAT_VERSION
 
 
 def test_curated_aliases_with_identical_lists_share_a_key(builder: EnvironmentBuilder) -> None:
