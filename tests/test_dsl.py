@@ -37,17 +37,16 @@ def test_three_step_pipeline(components):
     assert job.settings.continue_on_step_failure is False and job.settings.force_rerun is None
     assert job.inputs == {"raw": Input(path="azureml:raw@latest"), "learning_rate": 0.1,
                           "epochs": 5, "flag": True, "tag": "a"}
-    assert list(job.jobs) == ["prep_data", "train_model", "score_model"]
-    t = job.jobs["train_model"]
-    assert type(t) is Command and t.component is train and t.name == "train_model"
-    assert t.inputs == {"training_data": "${{parent.jobs.prep_data.outputs.prep_data}}",
+    assert list(job.jobs) == ["p", "t", "s"]  # steps are named after the local variables
+    t = job.jobs["t"]
+    assert type(t) is Command and t.component is train and t.name == "t"
+    assert t.inputs == {"training_data": "${{parent.jobs.p.outputs.prep_data}}",
                         "learning_rate": "${{parent.inputs.learning_rate}}",
                         "max_epochs": "${{parent.inputs.epochs}}"}
     assert t.outputs == {"model_output": "${{parent.outputs.model}}"}
     assert job.outputs == {"model": Output(type="mlflow_model", mode="upload"),
                            "scores": Output(type="uri_folder")}
-    assert step_dependencies(job) == {"prep_data": set(), "train_model": {"prep_data"},
-                                      "score_model": {"train_model", "prep_data"}}
+    assert step_dependencies(job) == {"p": set(), "t": {"p"}, "s": {"t", "p"}}
     # the same entity after a trip through YAML
     assert entity_from_dict("job", to_yaml_dict(job), base_path="/") == job
 
@@ -58,10 +57,8 @@ def test_dsl_and_yaml_give_the_same_steps(components):
     @dsl.pipeline()
     def pipe(pipeline_job_input: Input, learning_rate: float = 0.05):
         prep_job = prep(raw_data=pipeline_job_input)
-        prep_job.name = "prep_job"
         train_job = train(training_data=prep_job.outputs.prep_data,
                           learning_rate=learning_rate, max_epochs=5)
-        train_job.name = "train_job"
         return {"pipeline_job_trained_model": train_job.outputs.model_output}
 
     built = pipe(pipeline_job_input=Input(path="x"))
@@ -88,36 +85,6 @@ def test_settings_can_be_assigned_after_creation(components):
                                              "something_new": 1}
     with pytest.raises(ValidationError):
         job.settings.force_rerun = "not a bool"
-
-
-def test_node_names_are_deduplicated_and_user_names_win(components):
-    prep, train, _ = components
-
-    @dsl.pipeline()
-    def pipe(raw: Input):
-        p = prep(raw_data=raw)
-        a = train(training_data=p.outputs.prep_data)
-        train(training_data=p.outputs.prep_data)
-        c = train(training_data=a.outputs.model_output)
-        p.name = "prepare"  # renamed after its output was bound: bindings follow
-        c.name = "last"
-
-    job = pipe(raw=Input(path="x"))
-    assert list(job.jobs) == ["prepare", "train_model", "train_model_1", "last"]
-    assert job.jobs["train_model_1"].inputs["training_data"] == "${{parent.jobs.prepare.outputs.prep_data}}"
-    assert job.jobs["last"].inputs["training_data"] == "${{parent.jobs.train_model.outputs.model_output}}"
-
-
-def test_duplicate_user_names_are_refused(components):
-    prep = components[0]
-
-    @dsl.pipeline()
-    def pipe(raw: Input):
-        prep(raw_data=raw).name = "x"
-        prep(raw_data=raw).name = "x"
-
-    with pytest.raises(ValidationError, match="two nodes named 'x'"):
-        pipe(raw=Input(path="x"))
 
 
 def test_unknown_input_name_and_bad_literal(components):
@@ -166,17 +133,19 @@ def test_nested_pipeline(components):
         return {"final_scores": s.outputs.score_output}
 
     job = outer(data=Input(path="azureml:d:1"))
-    node = job.jobs["train_pipeline"]
+    assert list(job.jobs) == ["training", "s"]
+    node = job.jobs["training"]
     assert type(node) is Pipeline and isinstance(node.component, PipelineComponent)
     assert node.inputs == {"data": "${{parent.inputs.data}}"}
     comp = node.component
     assert (comp.name, comp.description) == ("train_pipeline", "inner")
     assert comp.inputs == {"data": Input(type="uri_folder"), "lr": Input(type="number", default=0.01)}
     assert comp.outputs == {"model": Output(type="mlflow_model")}
-    assert comp.jobs["train_model"].inputs["learning_rate"] == "${{parent.inputs.lr}}"
-    assert comp.jobs["train_model"].outputs == {"model_output": "${{parent.outputs.model}}"}
-    assert job.jobs["score_model"].inputs["model_input"] == "${{parent.jobs.train_pipeline.outputs.model}}"
-    assert step_dependencies(job) == {"train_pipeline": set(), "score_model": {"train_pipeline"}}
+    assert list(comp.jobs) == ["p", "t"]
+    assert comp.jobs["t"].inputs["learning_rate"] == "${{parent.inputs.lr}}"
+    assert comp.jobs["t"].outputs == {"model_output": "${{parent.outputs.model}}"}
+    assert job.jobs["s"].inputs["model_input"] == "${{parent.jobs.training.outputs.model}}"
+    assert step_dependencies(job) == {"training": set(), "s": {"training"}}
     assert entity_from_dict("job", to_yaml_dict(job), base_path="/") == job
 
 
@@ -195,7 +164,7 @@ def test_node_attribute_overrides(components):
         assert t.inputs.learning_rate.value == 0.2
 
     job = pipe()
-    node = job.jobs["train_model"]
+    node = job.jobs["t"]
     assert (node.compute, node.resources.instance_count) == ("gpu", 2)
     assert node.outputs["model_output"] == Output(type="mlflow_model",
                                                   path="azureml://datastores/ds/paths/m")

@@ -39,7 +39,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 from openaml.entities.inputs_outputs import Input, Output
 from openaml.entities.nodes import (NodeOutput, PipelineBuilder, PipelineInput, current_builder,
-                                    pop_builder, push_builder)
+                                    node_label, pop_builder, push_builder)
 from openaml.entities.pipeline import Pipeline, PipelineComponent, PipelineJob, PipelineJobSettings
 from openaml.errors import ValidationError
 
@@ -201,6 +201,11 @@ def _sanitize(name: str) -> str:
     return ("n" + text if re.match(r"\d", text) else text).replace(" ", "_")
 
 
+def _given_name(node: Any) -> str | None:
+    """The name set on a node, lower-cased as azure-ai-ml's ``node.name`` setter does."""
+    return node.name.lower() if node.name else None
+
+
 def _node_names(pipeline_name: str, nodes: Sequence[Any], variables: Mapping[str, Any]) -> list[str]:
     """The step name of each node (see the module docstring for the rules)."""
     owned = {id(node) for node in nodes}
@@ -210,7 +215,7 @@ def _node_names(pipeline_name: str, nodes: Sequence[Any], variables: Mapping[str
     for variable, value in variables.items():
         if id(value) not in owned:
             continue
-        name = value.name.lower() if value.name else variable
+        name = _given_name(value) or variable
         if name == "_":
             continue
         if not _NODE_NAME.fullmatch(name):
@@ -225,17 +230,24 @@ def _node_names(pipeline_name: str, nodes: Sequence[Any], variables: Mapping[str
         taken.add(name)
         named[id(value)] = name
         counts[name] = 1
-    by_component = {node.name or node.default_node_name(): named[id(node)]
+    by_component = {_given_name(node) or node.default_node_name(): named[id(node)]
                     for node in nodes if id(node) in named}
     names = []
     for node in nodes:
         if id(node) not in named:
-            target = node.name or node.default_node_name()
-            if node.name is None and target in by_component:
+            target = _given_name(node) or node.default_node_name()
+            if not node.name and target in by_component:
                 target = by_component[target]
             counts[target] = counts.get(target, 0) + 1
             suffix = "" if counts[target] == 1 else f"_{counts[target] - 1}"
             named[id(node)] = _sanitize(str(target)) + suffix
+            if named[id(node)] in taken:
+                # azure-ai-ml keeps only one of the two nodes here; refuse rather than drop one
+                raise ValidationError(
+                    f"pipeline {pipeline_name!r}: a {node_label(node)} would get the default name "
+                    f"{named[id(node)]!r}, which another node already has; assign the node to a "
+                    "variable or set its name", field=f"jobs.{named[id(node)]}")
+            taken.add(named[id(node)])
         names.append(named[id(node)])
     return names
 
