@@ -93,8 +93,9 @@ class JobService:
     # -- submit --------------------------------------------------------------------------------
     def submit(self, job: Any, *, experiment_name: str | None = None, compute: str | None = None,
                description: str | None = None, tags: dict[str, str] | None = None,
-               parent_job_name: str | None = None) -> Submission:
-        """Store the job with everything it depends on pinned, then launch its agent."""
+               parent_job_name: str | None = None, launch: bool = True) -> Submission:
+        """Store the job with everything it depends on pinned, then launch its agent (unless
+        ``launch`` is false: the caller runs it, as a pipeline's orchestrator does)."""
         job = self._runnable(job)
         kind = self._kind(job)
         updates = {k: v for k, v in {"experiment_name": experiment_name, "compute": compute,
@@ -110,14 +111,20 @@ class JobService:
         self.create_record(name, kind.type, {"job": self._public_spec(job), "resolved": resolved},
                            experiment=experiment, display_name=job.display_name, parent_job_name=parent_job_name)
         self.ctx.jobs.transition(self.ctx.name, name, JobStatus.QUEUED.value)
-        self.launch(name)
+        finished = getattr(kind, "try_complete", None)
+        if launch and finished is not None and finished(self, name):
+            launch = False  # e.g. a pipeline whose every step is reused: done without an agent
+        if launch:
+            self.launch(name)
         return Submission(self.get(name), resolved.get("warnings", []))
 
     def create_record(self, name: str, type_: str, spec: dict[str, Any], *, experiment: str,
-                      display_name: str | None, parent_job_name: str | None = None) -> JobRecord:
-        """Store a job (NotStarted) and its MLflow run."""
+                      display_name: str | None, parent_job_name: str | None = None,
+                      status: str = JobStatus.NOT_STARTED.value) -> JobRecord:
+        """Store a job (NotStarted, or Completed for a reused step) and its MLflow run."""
         record = self.ctx.jobs.create_job(self.ctx.name, name, type_, spec, experiment_name=experiment,
-                                          display_name=display_name, parent_job_name=parent_job_name)
+                                          display_name=display_name, parent_job_name=parent_job_name,
+                                          status=status)
         experiment_id = self.ctx.tracking.get_or_create_experiment(experiment)
         tags = {"mlflow.user": os.environ.get("USER", "openaml")}
         if parent_job_name:

@@ -10,6 +10,8 @@ reused and why anything ran again.
 from __future__ import annotations
 
 import os
+import queue
+import threading
 import time
 from datetime import datetime
 from pathlib import Path
@@ -48,6 +50,13 @@ class PipelineRuntime:
         self.parts: dict[str, dict[str, Any]] = {}
         self.folder = locations.job_folder(ctx, job_name)
         self._env_keys: dict[str, str] = {}
+        # Command steps run in this process when the backend can (no interpreter per step);
+        # their threads report on this queue, and each has its own cancel event.
+        self.launcher = launcher
+        self.inline = hasattr(launcher, "run_inline")
+        self.finished: queue.Queue[str] = queue.Queue()
+        self.step_runs: dict[str, RunContext] = {}
+        self._last_beat = 0.0
 
     # -- lifecycle ------------------------------------------------------------------------------
     def run(self) -> Outcome:
@@ -68,14 +77,47 @@ class PipelineRuntime:
         finally:
             self._log_file.close()
 
+    def link_all_if_reused(self) -> bool:
+        """Complete the pipeline at once, without an orchestrator process, when every step can
+        be reused; change nothing and return False as soon as one cannot."""
+        if self.force:
+            return False
+        plan = []
+        for step in self.resolved["order"]:
+            spec = self.steps[step]
+            if spec.get("kind") == "sweep" or not spec["is_deterministic"]:
+                return False
+            inputs = {k: self._input_value(v, spec["declared_inputs"].get(k, {})) for k, v in spec["inputs"].items()}
+            parts = self._key_parts(step, spec, inputs)
+            hit = self.ctx.step_runs.find_reusable(self.ctx.name, reuse_key(parts))
+            if hit is None:
+                return False
+            self.digests[step] = dict(hit.output_digests)
+            self.children[step] = f"{self.name}-{step}"  # what downstream bindings will name
+            plan.append((step, spec, inputs, hit, parts))
+        (self.folder / "user_logs").mkdir(parents=True, exist_ok=True)
+        with open(self.folder / "user_logs" / "std_log.txt", "a", buffering=1) as self._log_file:
+            self._transition(JobStatus.PREPARING)
+            self._transition(JobStatus.RUNNING)
+            for step, spec, inputs, hit, parts in plan:
+                self.parts[step] = {"key": reuse_key(parts), "parts": parts}
+                self._link(step, spec, inputs, hit)
+            self._finish()
+        return True
+
     def _loop(self) -> None:
         deps = _dependencies(self.steps)
         stopping = False
         while True:
             if self.run_ctx.cancel.is_set():
                 raise JobCanceled()
-            for step in self._ready(deps) if not stopping else []:
-                self._start(step)
+            started = True
+            while started and not stopping:  # a linked step can make its dependants ready at once
+                ready = self._ready(deps)
+                for step in ready:
+                    self._start(step)
+                started = bool(ready)
+            self._heartbeat_inline()
             progressed = self._poll()
             if any(self.state[s] == "failed" for s in self.steps) and not self.keep_going and not stopping:
                 stopping = True
@@ -86,7 +128,10 @@ class PipelineRuntime:
                 if stopping or all(v != "pending" for v in self.state.values()):
                     return
             if not progressed:
-                time.sleep(POLL_SECONDS)
+                try:
+                    self.finished.put(self.finished.get(timeout=POLL_SECONDS))  # wake on a finish
+                except queue.Empty:
+                    pass
 
     def _ready(self, deps: dict[str, set[str]]) -> list[str]:
         return [s for s in self.resolved["order"] if self.state[s] == "pending"
@@ -121,10 +166,47 @@ class PipelineRuntime:
         reason = self._rerun_reason(spec, identity, parts)
         child = f"{self.name}-{step}"
         job = self._child_job(step, child, spec, inputs, reason)
-        self.service.submit(job, parent_job_name=self.name, experiment_name=self.record.experiment_name)
+        self.service.submit(job, parent_job_name=self.name, experiment_name=self.record.experiment_name,
+                            launch=not self.inline)
         self.children[step] = child
         self.state[step] = "running"
+        if self.inline:
+            self._run_inline(step, child)
         self._log(f"step {step}: running as job {child} ({reason})")
+
+    def _run_inline(self, step: str, child: str) -> None:
+        run = RunContext(tracking_url=self.run_ctx.tracking_url)
+        self.step_runs[step] = run
+        self.ctx.jobs.heartbeat(self.ctx.name, child, os.getpid())
+
+        def work() -> None:
+            try:
+                self.launcher.run_inline(self.settings, self.ctx, child, run)
+            except Exception as exc:  # noqa: BLE001 - the step fails, the pipeline goes on
+                self._log(f"step {step}: {type(exc).__name__}: {exc}")
+                try:
+                    self.service._fail(child, "SystemError", f"{type(exc).__name__}: {exc}")
+                except Exception:  # noqa: BLE001 - already terminal
+                    pass
+            finally:
+                self.finished.put(step)
+
+        threading.Thread(target=work, name=f"step-{step}", daemon=True).start()
+
+    def _heartbeat_inline(self) -> None:
+        """Steps run in this process beat with its pid, and learn of a cancel of their own."""
+        now = time.monotonic()
+        if not self.step_runs or now - self._last_beat < 1.0:
+            return
+        self._last_beat = now
+        for step, run in self.step_runs.items():
+            if self.state[step] != "running":
+                continue
+            child = self.children[step]
+            self.ctx.jobs.heartbeat(self.ctx.name, child, os.getpid())
+            record = self.ctx.jobs.get_job(self.ctx.name, child)
+            if record is not None and record.status == JobStatus.CANCEL_REQUESTED.value:
+                run.cancel.set()
 
     def _start_sweep(self, step: str, spec: dict[str, Any]) -> None:
         from openaml.entities.sweep import SweepJob
@@ -263,11 +345,10 @@ class PipelineRuntime:
         public["properties"] = {**public.get("properties", {}), "azureml.isreused": "true",
                                 "azureml.reusedrunid": hit.job_name}
         resolved = {**earlier.spec["resolved"], "warnings": []}
+        # A reused step is born Completed: it never runs, so it has no lifecycle to walk.
         self.service.create_record(child, "command", {"job": public, "resolved": resolved, "reused_from": hit.job_name},
                                    experiment=self.record.experiment_name, display_name=spec["display_name"],
-                                   parent_job_name=self.name)
-        for status in (JobStatus.QUEUED, JobStatus.PREPARING, JobStatus.RUNNING, JobStatus.COMPLETED):
-            self.ctx.jobs.transition(self.ctx.name, child, status.value)
+                                   parent_job_name=self.name, status=JobStatus.COMPLETED.value)
         self._link_artifacts(hit.job_name, child)
         self.children[step] = child
         self.digests[step] = dict(hit.output_digests)
@@ -288,6 +369,11 @@ class PipelineRuntime:
     # -- polling ------------------------------------------------------------------------------
     def _poll(self) -> bool:
         progressed = False
+        while True:  # drain what finished; the statuses are read below
+            try:
+                self.finished.get_nowait()
+            except queue.Empty:
+                break
         for step, child in self.children.items():
             if self.state[step] != "running":
                 continue
@@ -324,6 +410,8 @@ class PipelineRuntime:
     def _cancel_children(self) -> None:
         for step, child in self.children.items():
             if self.state[step] == "running":
+                if step in self.step_runs:
+                    self.step_runs[step].cancel.set()
                 try:
                     self.service.cancel(child)
                 except Exception as exc:  # noqa: BLE001 - keep cancelling the others

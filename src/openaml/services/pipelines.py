@@ -62,6 +62,13 @@ class PipelineKind:
             data["outputs"] = {k: {**((data.get("outputs") or {}).get(k) or {}), "path": v} for k, v in outputs.items()}
         return PipelineJob.model_validate(data)
 
+    def try_complete(self, service: "JobService", name: str) -> bool:
+        """When every step would be reused, link them now and finish: no orchestrator needed."""
+        from openaml.services.job_runtime import RunContext
+        from openaml.services.pipeline_runtime import PipelineRuntime
+        runtime = PipelineRuntime(service.ctx, service.settings, name, None, RunContext(tracking_url=None))
+        return runtime.link_all_if_reused()
+
     def make_runtime(self, ctx, settings, job_name, launcher, run):
         from openaml.services.pipeline_runtime import PipelineRuntime
         return PipelineRuntime(ctx, settings, job_name, launcher, run)

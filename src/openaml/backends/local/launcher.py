@@ -8,7 +8,13 @@ import sys
 import threading
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 from openaml.services.settings import Settings
+
+if TYPE_CHECKING:
+    from openaml.services.job_runtime import Outcome, RunContext
+    from openaml.services.workspaces import WorkspaceContext
 
 
 class LocalLauncher:
@@ -29,6 +35,26 @@ class LocalLauncher:
         # Reap the child when it ends so it never lingers as a zombie that looks alive.
         threading.Thread(target=process.wait, daemon=True, name=f"reap-{job_name}").start()
         return process.pid
+
+    def run_inline(self, settings: Settings, ctx: "WorkspaceContext", job_name: str, run: "RunContext") -> "Outcome":
+        """Run a queued command job in this process (a pipeline's orchestrator runs its steps
+        this way: no interpreter start per step). Takes a slot of the job's compute first."""
+        from openaml.backends.local.slots import pool_for
+        from openaml.entities.job_status import JobStatus
+        from openaml.services.environments import EnvironmentBuilder
+        from openaml.services.job_runtime import JobRuntime, Outcome
+
+        record = ctx.jobs.get_job(ctx.name, job_name)
+        resolved = record.spec["resolved"]
+        slot = pool_for(settings.slots_dir, ctx.name, resolved).acquire(should_stop=run.cancel.is_set)
+        if slot is None:
+            ctx.jobs.transition(ctx.name, job_name, JobStatus.CANCELED.value)
+            return Outcome(JobStatus.CANCELED)
+        try:
+            builder = EnvironmentBuilder(settings.envs_dir, allow_host_python=bool(resolved.get("allow_host_python")))
+            return JobRuntime(ctx, settings, job_name, builder, run).run()
+        finally:
+            slot.release()
 
     def is_alive(self, pid: int) -> bool:
         """True when ``pid`` runs and is not a zombie."""

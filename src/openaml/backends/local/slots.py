@@ -31,3 +31,10 @@ class SlotPool:
             if should_stop():
                 return None
             time.sleep(poll)
+
+
+def pool_for(slots_dir: Path, workspace: str, resolved: dict) -> SlotPool:
+    """The slot pool of a job's compute: the machine-wide default pool, or a named compute's."""
+    compute = resolved.get("compute", "local")
+    folder = slots_dir / ("local" if compute == "local" else f"{workspace}/{compute}")
+    return SlotPool(folder, int(resolved.get("slots") or 1))
