@@ -27,11 +27,8 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
-from filelock import FileLock
-
-from openaml.entities import BuildContext, Environment
 from openaml.errors import EnvironmentBuildError
 from openaml.services import curated
 from openaml.services.env_conda import conda_version, load_conda, translate_conda
@@ -40,9 +37,16 @@ from openaml.services.env_errors import (ALLOW_HOST_PYTHON_VAR, build_error, doc
                                          failing_package, image_only_message)
 from openaml.services.env_requirements import Translation
 
-FORMAT_VERSION = 1
+if TYPE_CHECKING:
+    from openaml.entities import BuildContext, Environment
+
+FORMAT_VERSION = 2  # 2: venvs ship compiled bytecode
 _TAIL_LINES = 25
 _DOCKER_PROBE_SECONDS = 2.0
+# How long one `docker info` answer is reused, by this and other processes (each job's agent
+# would otherwise pay for the probe); starting or stopping Docker is noticed within this time.
+_DOCKER_PROBE_TTL_SECONDS = 60.0
+_DOCKER_PROBE_FILE = ".docker-probe.json"
 
 Log = Callable[[str], None]
 
@@ -104,7 +108,8 @@ class EnvironmentBuilder:
 
     ``allow_host_python`` lets an image-only environment run on this interpreter when no Docker
     engine runs (the job service sets it from ``OPENAML_ALLOW_HOST_PYTHON``).
-    ``docker_available=None`` probes ``docker info`` once, on first need.
+    ``docker_available=None`` probes ``docker info`` once, on first need (an answer another
+    process wrote under ``cache_dir`` in the last minute is reused).
     """
 
     def __init__(self, cache_dir: Path, *, uv_path: str | None = None,
@@ -153,8 +158,27 @@ class EnvironmentBuilder:
     def docker_available(self) -> bool:
         """Whether a Docker engine answers ``docker info`` within two seconds (probed once)."""
         if self._docker is None:
-            self._docker = shutil.which("docker") is not None and self._docker_ok(["info"])
+            self._docker = shutil.which("docker") is not None and self._probe_docker()
         return self._docker
+
+    def _probe_docker(self) -> bool:
+        """``docker info``'s answer, shared through a file for ``_DOCKER_PROBE_TTL_SECONDS``."""
+        record = self.cache_dir / _DOCKER_PROBE_FILE
+        try:
+            cached = json.loads(record.read_text())
+            if 0 <= time.time() - cached["at"] < _DOCKER_PROBE_TTL_SECONDS:
+                return bool(cached["available"])
+        except (OSError, ValueError, KeyError, TypeError):
+            pass  # missing, stale or unreadable: probe again
+        available = self._docker_ok(["info"])
+        try:
+            self.cache_dir.mkdir(parents=True, exist_ok=True)
+            tmp = record.with_name(f"{record.name}.{os.getpid()}.tmp")
+            tmp.write_text(json.dumps({"available": available, "at": time.time()}))
+            os.replace(tmp, record)  # readers see a whole record or none
+        except OSError:
+            pass  # a read-only cache only costs the next process a probe
+        return available
 
     def _venv(self, tr: Translation, source: str, notes: list[str] | None = None) -> NormalisedSpec:
         return NormalisedSpec(
@@ -233,6 +257,8 @@ class EnvironmentBuilder:
     def _resolve_venv(self, spec: NormalisedSpec, log: Log) -> ResolvedEnvironment:
         final = self.cache_dir / spec.key
         if not _complete(final):
+            from filelock import FileLock  # here: a cached environment never needs it (~10 ms)
+
             self.cache_dir.mkdir(parents=True, exist_ok=True)
             with FileLock(str(self._lock_path(spec.key))):
                 if not _complete(final):
@@ -266,8 +292,10 @@ class EnvironmentBuilder:
                 requirements = tmp / "requirements.txt"
                 requirements.write_text("\n".join(spec.packages) + "\n")
                 python = tmp / ("Scripts/python.exe" if sys.platform == "win32" else "bin/python")
+                # --compile-bytecode: jobs import from a fresh process each time, and without .pyc
+                # files (uv's default) importing mlflow + scikit-learn costs seconds per job.
                 self._run([uv, "pip", "install", "--python", str(python), "--link-mode", "hardlink",
-                           "--color", "never", *spec.index_args, "-r", str(requirements)], log, spec)
+                           "--compile-bytecode", "--color", "never", *spec.index_args, "-r", str(requirements)], log, spec)
             record = {"key": spec.key, "source": spec.source, "spec": spec.identity(),
                       "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
             (tmp / "spec.json").write_text(json.dumps(record, indent=2) + "\n")
@@ -321,6 +349,8 @@ class EnvironmentBuilder:
         if not spec.docker_context:
             return ResolvedEnvironment(spec.key, "docker", None, None, spec.image, env_vars,
                                        f"docker image {spec.image}")
+        from filelock import FileLock
+
         tag = _docker_tag(spec.key)
         self.cache_dir.mkdir(parents=True, exist_ok=True)
         with FileLock(str(self._lock_path(spec.key))):

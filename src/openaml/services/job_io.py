@@ -19,11 +19,8 @@ from openaml.entities import Input, LocalDatastore, Output
 from openaml.errors import NotFoundError, ValidationError
 from openaml.services.datastores import DatastoreService
 from openaml.services.references import parse_asset_reference
-from openaml.services.registry import RegistryService
-from openaml.services.snapshots import ignore_matcher
 from openaml.services.locations import (DATASTORE_URI, JOB_URI, datastore_folder, job_folder,
                                        job_output_path, local_upload)
-from openaml.services.uploads import is_local_path
 from openaml.services.workspaces import WorkspaceContext
 
 DEFAULT_INPUT_MODE = "ro_mount"
@@ -48,6 +45,12 @@ def resolve_input(ctx: WorkspaceContext, name: str, value: Any) -> dict[str, Any
 
 
 def _resolve_path(ctx: WorkspaceContext, name: str, path: str, type_: str, mode: str) -> dict[str, Any]:
+    # Submission only: imported here so that a job's agent, which only materialises inputs,
+    # does not load the registry and the specs (~70 ms).
+    from openaml.services.registry import RegistryService
+    from openaml.services.snapshots import ignore_matcher
+    from openaml.services.uploads import is_local_path
+
     field = f"inputs.{name}.path"
     if is_local_path(path):
         local = Path(path).expanduser().resolve()

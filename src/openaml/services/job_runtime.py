@@ -19,21 +19,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from openaml.entities import Data, Environment, Model
 from openaml.entities.job_status import JobStatus
 from openaml.errors import OpenAMLError
 from openaml.constants import MODEL_TYPES
 from openaml.services import job_io
 from openaml.services.expressions import expand_command
 from openaml.services.locations import job_folder
-from openaml.services.registry import RegistryService
 from openaml.services.settings import Settings
 from openaml.services.workspaces import WorkspaceContext, workspace_arm_id
+
+# The entities and the registry are imported inside the methods that use them: every job's
+# agent imports this module, and importing them here would add ~100 ms to each job's start.
 
 STD_LOG = "user_logs/std_log.txt"
 ENV_LOG = "system_logs/environment_build.txt"
 KILL_GRACE_SECONDS = 5.0
-POLL_SECONDS = 0.05
+# How often a running job looks at the cancel request and the deadline. A process's exit is
+# noticed at once (a thread waits on it), not at this pace.
+CANCEL_CHECK_SECONDS = 0.05
 
 
 class JobCanceled(Exception):
@@ -131,6 +134,8 @@ class JobRuntime:
         spec = self.resolved["environment"]
         if spec["kind"] == "curated":
             return spec["ref"]
+        from openaml.entities.environment import Environment
+
         data = dict(spec["spec"])
         if spec.get("build_digest"):
             context = self.ctx.artifacts.materialize(spec["build_digest"], self.workdir / "build", overwrite=True)
@@ -168,7 +173,11 @@ class JobRuntime:
             processes.append((subprocess.Popen(
                 ["/bin/bash", "-c", plan.command], cwd=plan.code_dir, env=rank_env, stdout=log,
                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
-                preexec_fn=_die_with_parent), log))
+                # PR_SET_PDEATHSIG follows the *thread* that forks, and preexec_fn is unsafe with
+                # threads: only the agent's main thread asks for it (steps a pipeline's
+                # orchestrator runs in threads rely on stop_orphans instead).
+                preexec_fn=_die_with_parent if threading.current_thread() is threading.main_thread() else None),
+                log))
         # Recorded so that, should this agent die, the process groups can be stopped by whoever
         # notices (JobService marks the job failed and ends them).
         self.ctx.jobs.update_fields(self.ctx.name, self.name,
@@ -180,8 +189,13 @@ class JobRuntime:
                 log.close()
 
     def _wait(self, processes, deadline: float | None, timeout: float | None) -> int:
+        exited = threading.Event()  # set each time one of the processes ends
+        for p, _ in processes:
+            threading.Thread(target=_wait_and_set, args=(p, exited), daemon=True,
+                             name=f"wait-{p.pid}").start()
         while True:
-            codes = [p.poll() for p, _ in processes]
+            exited.clear()  # before reading the codes: an exit after the read sets it again
+            codes = [p.returncode for p, _ in processes]
             failed = [c for c in codes if c not in (None, 0)]
             if failed or all(c is not None for c in codes):
                 if failed:
@@ -193,7 +207,8 @@ class JobRuntime:
             if deadline is not None and time.monotonic() > deadline:
                 _kill(p for p, _ in processes)
                 raise _Timeout(f"The job ran longer than limits.timeout ({int(timeout)} s) and was stopped.")
-            time.sleep(POLL_SECONDS)
+            left = CANCEL_CHECK_SECONDS if deadline is None else deadline - time.monotonic()
+            exited.wait(max(0.0, min(CANCEL_CHECK_SECONDS, left)))
 
     def _process_env(self, plan: "Plan") -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAML_AGENT_", "VIRTUAL_ENV"))}
@@ -223,11 +238,10 @@ class JobRuntime:
             source = plan.code_dir / folder
             if source.is_dir() and any(source.iterdir()):
                 shutil.copytree(source, self.folder / folder, dirs_exist_ok=True)
-        registry = RegistryService(self.ctx)
         for name, resolved in self.resolved["outputs"].items():
             destination = self._publish(plan.outputs[name], job_io.output_location(self.ctx, resolved))
             if resolved.get("name"):
-                self._register_output(registry, resolved, destination)
+                self._register_output(resolved, destination)
 
     def _publish(self, produced: Path, destination: Path) -> Path:
         """Move an output into place; a new destination appears whole (rename of a temp copy)."""
@@ -249,11 +263,14 @@ class JobRuntime:
         os.replace(tmp, destination)
         return destination
 
-    def _register_output(self, registry: RegistryService, resolved: dict[str, Any], path: Path) -> None:
+    def _register_output(self, resolved: dict[str, Any], path: Path) -> None:
+        from openaml.entities import Data, Model
+        from openaml.services.registry import RegistryService
+
         cls = Model if resolved["type"] in MODEL_TYPES else Data
         asset = cls(name=resolved["name"], version=resolved.get("version"), type=resolved["type"],
                     path=str(path), description=f"Output of job {self.name}")
-        registered = registry.create_or_update(asset)
+        registered = RegistryService(self.ctx).create_or_update(asset)
         self._system_log(f"Registered output as {cls.__name__.lower()} {registered.name}:{registered.version}")
 
     # -- helpers ------------------------------------------------------------------------------
@@ -322,6 +339,12 @@ def _die_with_parent() -> None:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
         pass
+
+
+def _wait_and_set(process: subprocess.Popen, exited: threading.Event) -> None:
+    """Block until *process* ends (reaping it, so ``returncode`` is set), then set *exited*."""
+    process.wait()
+    exited.set()
 
 
 def _free_port() -> int:

@@ -28,6 +28,7 @@ from openaml.entities.search_space import is_distribution
 from openaml.errors import AlreadyExistsError, NotFoundError, ValidationError
 from openaml.services import curated, job_io
 from openaml.services.compute import ComputeService
+from openaml.services.job_constants import HEARTBEAT_SECONDS, LOCAL_POOL  # noqa: F401 - re-exported
 from openaml.services.environments import EnvironmentBuilder
 from openaml.services.references import parse_asset_reference
 from openaml.services.registry import RegistryService
@@ -37,11 +38,9 @@ from openaml.services.uploads import _environment_spec, is_local_path, upload_ur
 from openaml.services.workspaces import WorkspaceContext
 from openaml.store.jobs import JobRecord
 
-LOCAL_POOL = "local"
 _SERVERLESS = {None, "", "local", "serverless", "azureml:serverless", "azureml:local"}
 # An agent heartbeats every HEARTBEAT_SECONDS; one silent for STALE_AFTER and whose process is
 # gone is dead, and its job is failed with its logs kept.
-HEARTBEAT_SECONDS = 2.0
 STALE_AFTER = 10.0
 _ADJECTIVES = ("amber", "bold", "brave", "calm", "clever", "coral", "crisp", "eager", "gentle",
                "golden", "happy", "ivory", "jolly", "keen", "lively", "lucid", "mellow", "nifty",

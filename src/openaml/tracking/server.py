@@ -9,6 +9,7 @@ TCP_NODELAY, so Nagle and delayed ACKs never add latency).
 from __future__ import annotations
 
 import json
+import selectors
 import shutil
 import socket
 import threading
@@ -138,7 +139,30 @@ class _Server(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], context: TrackingContext) -> None:
         self.context = context
         self.connections: set[socket.socket] = set()
+        self._stopping = False
+        self._wake_r, self._wake_w = socket.socketpair()
         super().__init__(address, _Handler)
+
+    def serve_until_stopped(self) -> None:
+        """``serve_forever`` without its poll interval: :meth:`stop_serving` wakes the loop at
+        once, where ``shutdown`` waits up to a poll interval (and the job's slot with it)."""
+        with selectors.DefaultSelector() as selector:
+            selector.register(self, selectors.EVENT_READ)
+            selector.register(self._wake_r, selectors.EVENT_READ)
+            while not self._stopping:
+                if any(key.fileobj is self for key, _ in selector.select()) and not self._stopping:
+                    self.handle_request()  # a connection is waiting: accept it, don't block
+
+    def stop_serving(self) -> None:
+        """Make :meth:`serve_until_stopped` return; it accepts no connection after this."""
+        if not self._stopping:  # a second stop() finds the wake-up socket closed
+            self._stopping = True
+            self._wake_w.send(b"\0")
+
+    def server_close(self) -> None:
+        super().server_close()
+        self._wake_r.close()
+        self._wake_w.close()
 
 
 class TrackingServer:
@@ -149,8 +173,8 @@ class TrackingServer:
 
     def __init__(self, server: _Server) -> None:
         self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1},
-                                        name="openaml-tracking", daemon=True)
+        self._thread = threading.Thread(target=server.serve_until_stopped, name="openaml-tracking",
+                                        daemon=True)
         self._thread.start()
 
     @property
@@ -168,14 +192,14 @@ class TrackingServer:
 
     def stop(self) -> None:
         """Stop serving, close open keep-alive connections and the listening socket."""
-        self._server.shutdown()
+        self._server.stop_serving()
+        self._thread.join(timeout=5)
         for conn in list(self._server.connections):
             try:
                 conn.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
         self._server.server_close()
-        self._thread.join(timeout=5)
 
     def __enter__(self) -> "TrackingServer":
         return self

@@ -13,11 +13,11 @@ import threading
 from openaml.entities.job_status import JobStatus
 from openaml.services.environments import EnvironmentBuilder
 from openaml.services.job_runtime import JobRuntime, RunContext
-from openaml.services.jobs import HEARTBEAT_SECONDS, LOCAL_POOL
+from openaml.services.job_constants import HEARTBEAT_SECONDS
 from openaml.services.locations import job_folder
 from openaml.services.settings import Settings
 from openaml.services.workspaces import WorkspaceContext, WorkspaceService
-from openaml.backends.local.slots import SlotPool
+from openaml.backends.local.slots import pool_for
 
 CANCEL_POLL_SECONDS = 0.25
 
@@ -45,10 +45,6 @@ class Heartbeat(threading.Thread):
             tick += 1
 
 
-def _slot_pool(settings: Settings, ctx: WorkspaceContext, resolved: dict) -> SlotPool:
-    compute = resolved.get("compute", LOCAL_POOL)
-    folder = settings.slots_dir / (LOCAL_POOL if compute == LOCAL_POOL else f"{ctx.name}/{compute}")
-    return SlotPool(folder, int(resolved.get("slots") or 1))
 
 
 def run_agent(workspace: str, job_name: str) -> int:
@@ -62,7 +58,7 @@ def run_agent(workspace: str, job_name: str) -> int:
         if record.type != "command":
             return _run_orchestrator(settings, ctx, record, run)
         resolved = record.spec["resolved"]
-        slot = _slot_pool(settings, ctx, resolved).acquire(should_stop=run.cancel.is_set)
+        slot = pool_for(settings.slots_dir, ctx.name, resolved).acquire(should_stop=run.cancel.is_set)
         if slot is None:
             ctx.jobs.transition(workspace, job_name, JobStatus.CANCELED.value)
             return 0
@@ -75,14 +71,18 @@ def run_agent(workspace: str, job_name: str) -> int:
 
 
 def _run_orchestrator(settings: Settings, ctx: WorkspaceContext, record, run: RunContext) -> int:
-    """Pipelines and sweeps: an orchestrator that submits child jobs (each with its own agent)
-    and takes no compute slot itself, so children can never wait on their parent's slot."""
+    """Pipelines and sweeps: an orchestrator that runs or submits child jobs and takes no
+    compute slot itself, so children can never wait on their parent's slot."""
     from openaml.backends.local.launcher import LocalLauncher
     from openaml.services.jobs import job_kinds
 
+    from openaml.tracking import start_tracking_server
+
     kind = next(k for k in job_kinds() if k.type == record.type)
-    runtime = kind.make_runtime(ctx, settings, record.name, LocalLauncher(), run)
-    outcome = runtime.run()
+    # Steps a pipeline runs in this process log to MLflow through this one endpoint.
+    with start_tracking_server(ctx.tracking, artifact_root_for_run=lambda run_id: job_folder(ctx, run_id)) as server:
+        run.tracking_url = server.url
+        outcome = kind.make_runtime(ctx, settings, record.name, LocalLauncher(), run).run()
     return 0 if outcome.status == JobStatus.COMPLETED else 1
 
 
