@@ -88,6 +88,7 @@ class JobService:
 
     def __init__(self, ctx: WorkspaceContext, settings: Settings, launcher: JobLauncher | None = None) -> None:
         self.ctx, self.settings, self.launcher = ctx, settings, launcher
+        self._builder: EnvironmentBuilder | None = None
 
     # -- submit --------------------------------------------------------------------------------
     def submit(self, job: Any, *, experiment_name: str | None = None, compute: str | None = None,
@@ -231,7 +232,9 @@ class JobService:
     def _checked(self, env: dict[str, Any]) -> dict[str, Any]:
         """Fail at submission, not minutes later, on an environment that cannot resolve here
         (unknown conda packages, an image with no Docker engine and no host opt-in)."""
-        builder = EnvironmentBuilder(self.settings.envs_dir, allow_host_python=self.settings.allow_host_python)
+        if self._builder is None:  # one per service: a pipeline checks many steps' environments
+            self._builder = EnvironmentBuilder(self.settings.envs_dir, allow_host_python=self.settings.allow_host_python)
+        builder = self._builder
         if env["kind"] == "curated":
             builder.normalise(env["ref"])
         elif not env["spec"].get("build"):  # a build context is read when the job prepares

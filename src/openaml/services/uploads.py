@@ -18,9 +18,6 @@ from openaml.errors import MissingFileError, NotFoundError, ValidationError
 from openaml.services.locations import JOB_URI, LOCAL_UPLOAD_PREFIX, RUNS_URI, local_path_for_uri
 from openaml.services.snapshots import ignore_matcher
 from openaml.services.workspaces import WorkspaceContext
-from openaml.specs.mlmodel import read_mlmodel_flavors
-from openaml.specs.mltable import validate_mltable_folder
-from openaml.specs.yamlio import read_yaml_file
 
 Progress = Callable[[int, int], None]
 _URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:")
@@ -90,6 +87,7 @@ def _prepare_model(ctx: WorkspaceContext, model: Model, progress: Progress | Non
         if not local.is_dir():
             raise ValidationError("an mlflow_model path must be a folder holding an MLmodel file",
                                   field="path", path=str(local))
+        from openaml.specs.mlmodel import read_mlmodel_flavors  # here: YAML parsing is costly to import
         spec["flavors"] = read_mlmodel_flavors(local)
     digest, uploaded = _upload(ctx, local, progress, datastore=model.datastore)
     spec["path"] = uploaded if is_local_path(model.path) else model.path
@@ -110,6 +108,7 @@ def _prepare_data(ctx: WorkspaceContext, data: Data, progress: Progress | None):
         raise ValidationError(f"type {data.type} needs a folder, but {local} is a file; use type uri_file",
                               field="type")
     if data.type == "mltable":
+        from openaml.specs.mltable import validate_mltable_folder
         validate_mltable_folder(local)
     digest, uploaded = _upload(ctx, local, progress, datastore=data.datastore)
     spec["path"] = uploaded if is_local_path(data.path) else data.path
@@ -121,6 +120,7 @@ def _environment_spec(ctx: WorkspaceContext, env: Environment, progress: Progres
     env.validate_for_registration()
     spec = env.model_dump(mode="json", exclude_none=True)
     if isinstance(env.conda_file, str):
+        from openaml.specs.yamlio import read_yaml_file
         spec["conda_file"] = read_yaml_file(_local(env.conda_file, field_prefix + "conda_file"))
     digest = None
     if env.build is not None and env.build.path and is_local_path(env.build.path):

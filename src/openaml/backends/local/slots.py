@@ -18,7 +18,7 @@ class SlotPool:
         self.folder, self.slots = folder, max(1, slots)
         folder.mkdir(parents=True, exist_ok=True)
 
-    def acquire(self, should_stop: Callable[[], bool], poll: float = 0.1) -> FileLock | None:
+    def acquire(self, should_stop: Callable[[], bool], poll: float = 0.01) -> FileLock | None:
         """Take a free slot, waiting while all are busy; None if ``should_stop()`` turns true."""
         while True:
             for i in range(self.slots):
