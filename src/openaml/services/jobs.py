@@ -8,6 +8,7 @@ locations) into the stored spec, creates the job's MLflow run, and hands the job
 from __future__ import annotations
 
 import importlib
+import json
 import os
 import random
 import re
@@ -79,7 +80,7 @@ def default_experiment_name() -> str:
 class Submission:
     """What submit() returns besides the job: the warnings to show once."""
 
-    job: CommandJob
+    job: Any  # None when the caller runs the job itself (submit(..., launch=False))
     warnings: list[str] = field(default_factory=list)
 
 
@@ -89,6 +90,7 @@ class JobService:
     def __init__(self, ctx: WorkspaceContext, settings: Settings, launcher: JobLauncher | None = None) -> None:
         self.ctx, self.settings, self.launcher = ctx, settings, launcher
         self._builder: EnvironmentBuilder | None = None
+        self._checked_envs: set[str] = set()
 
     # -- submit --------------------------------------------------------------------------------
     def submit(self, job: Any, *, experiment_name: str | None = None, compute: str | None = None,
@@ -111,10 +113,10 @@ class JobService:
         self.create_record(name, kind.type, {"job": self._public_spec(job), "resolved": resolved},
                            experiment=experiment, display_name=job.display_name, parent_job_name=parent_job_name)
         self.ctx.jobs.transition(self.ctx.name, name, JobStatus.QUEUED.value)
+        if not launch:  # the caller runs it (a pipeline step) and needs no entity back
+            return Submission(None, resolved.get("warnings", []))
         finished = getattr(kind, "try_complete", None)
-        if launch and finished is not None and finished(self, name):
-            launch = False  # e.g. a pipeline whose every step is reused: done without an agent
-        if launch:
+        if finished is None or not finished(self, name):  # e.g. every step of a pipeline reused
             self.launch(name)
         return Submission(self.get(name), resolved.get("warnings", []))
 
@@ -235,10 +237,14 @@ class JobService:
         if self._builder is None:  # one per service: a pipeline checks many steps' environments
             self._builder = EnvironmentBuilder(self.settings.envs_dir, allow_host_python=self.settings.allow_host_python)
         builder = self._builder
+        seen = json.dumps(env, sort_keys=True, default=str)
+        if seen in self._checked_envs:
+            return env
         if env["kind"] == "curated":
             builder.normalise(env["ref"])
         elif not env["spec"].get("build"):  # a build context is read when the job prepares
             builder.normalise(Environment.model_validate(env["spec"]))
+        self._checked_envs.add(seen)
         return env
 
     def _environment(self, env: str | Environment | None) -> dict[str, Any]:

@@ -7,6 +7,7 @@ SQLite/PostgreSQL differences live in one place, chosen once when the engine is 
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,7 @@ def create_engine(url: str | sa.URL, *, echo: bool = False) -> sa.Engine:
     engine = sa.create_engine(url, echo=echo)
     if engine.dialect.name == "sqlite":
         _install_sqlite_events(engine)
+        engine._openaml_writer_lock = threading.Lock()  # type: ignore[attr-defined]
     return engine
 
 
@@ -82,14 +84,19 @@ def transaction(engine: sa.Engine, *, write: bool) -> Iterator[sa.Connection]:
     Operational failures (server unreachable, SQLite lock wait exhausted) become
     :class:`StoreUnavailableError` naming the URL without its password.
     """
+    # SQLite allows one writer: threads of one process queue on a Python lock rather than in
+    # SQLite's busy handler, which sleeps in growing steps (up to 100 ms) between retries.
+    local = getattr(engine, "_openaml_writer_lock", None) if write else None
+    local = local or contextlib.nullcontext()
     try:
-        with engine.connect() as conn:
+        with local, engine.connect() as conn:
             if write:
                 conn.execution_options(**{WRITE: True})
             with conn.begin():
                 yield conn
     except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
         raise unavailable(engine.url, exc) from exc
+
 
 
 def unavailable(url: sa.URL, exc: BaseException) -> StoreUnavailableError:
