@@ -229,3 +229,23 @@ def test_optional_input_and_bad_graphs(ml_client, tmp_path: Path, parts: Path):
     with pytest.raises(ValidationError) as err:
         ml_client.jobs.create_or_update(load_job(tmp_path / "dangling.yml"))
     assert "missing" in str(err.value) and "join" in str(err.value)
+
+
+def test_changed_environment_command_or_settings_rerun_with_the_reason(ml_client, tmp_path: Path, parts: Path):
+    first = ml_client.jobs.create_or_update(load_job(diamond(tmp_path, parts)))
+    assert wait(ml_client, first.name).status == "Completed"
+    text = (parts / "make.yml").read_text()
+    (parts / "make.yml").write_text(text.replace("image: python:3.11-slim", "image: python:3.12-slim"))
+    env_changed = ml_client.jobs.create_or_update(load_job(diamond(tmp_path, parts)))
+    assert wait(ml_client, env_changed.name).status == "Completed"
+    assert "environment" in children(ml_client, env_changed.name)["make"].properties["openaml.rerun_reason"]
+    (parts / "make.yml").write_text(text.replace("sleep 0.3;", "sleep 0.2;"))
+    cmd_changed = ml_client.jobs.create_or_update(load_job(diamond(tmp_path, parts)))
+    assert wait(ml_client, cmd_changed.name).status == "Completed"
+    assert "component" in children(ml_client, cmd_changed.name)["make"].properties["openaml.rerun_reason"]
+    settings = load_job(diamond(tmp_path, parts), params_override=[{"jobs.left.environment_variables": {"X": "1"}}])
+    settings_changed = ml_client.jobs.create_or_update(settings)
+    assert wait(ml_client, settings_changed.name).status == "Completed"
+    steps = children(ml_client, settings_changed.name)
+    assert steps["make"].properties.get("azureml.isreused") == "true"
+    assert "settings" in steps["left"].properties["openaml.rerun_reason"]
