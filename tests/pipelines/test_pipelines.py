@@ -249,3 +249,10 @@ def test_changed_environment_command_or_settings_rerun_with_the_reason(ml_client
     steps = children(ml_client, settings_changed.name)
     assert steps["make"].properties.get("azureml.isreused") == "true"
     assert "settings" in steps["left"].properties["openaml.rerun_reason"]
+
+
+def test_default_datastore_setting_places_step_outputs(ml_client, tmp_path: Path, parts: Path):
+    job = ml_client.jobs.create_or_update(load_job(diamond(tmp_path, parts, settings="{default_datastore: workspacefilestore}")))
+    assert wait(ml_client, job.name).status == "Completed"
+    make = children(ml_client, job.name)["make"]
+    assert make.outputs["out"].path == f"azureml://datastores/workspacefilestore/paths/azureml/{make.name}/out/"

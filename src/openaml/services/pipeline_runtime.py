@@ -321,8 +321,11 @@ class PipelineRuntime:
     def _child_job(self, step: str, child: str, spec: dict[str, Any], inputs: dict[str, Any],
                    reason: str) -> CommandJob:
         outputs = {}
+        datastore = self.resolved["settings"].get("default_datastore")
         for key, declared in spec["declared_outputs"].items():
-            override = (spec["outputs"].get(key) or {}).get("output", {})
+            override = dict((spec["outputs"].get(key) or {}).get("output", {}))
+            if datastore and not override.get("path"):  # settings.default_datastore: where outputs go
+                override["path"] = f"azureml://datastores/{datastore.removeprefix('azureml:')}/paths/azureml/${{{{name}}}}/${{{{output_name}}}}/"
             outputs[key] = Output(**{**{k: v for k, v in declared.items() if k in ("type", "mode")}, **override})
         env = spec["environment_ref"]
         environment = Environment.model_validate(env["inline"]) if isinstance(env, dict) and "inline" in env else env
