@@ -6,7 +6,6 @@ import json
 import subprocess
 import sys
 
-from openaml.services import job_constants, jobs
 
 # Loaded only by the paths that need them (see the comments at their imports).
 NOT_AT_START = [
@@ -26,7 +25,3 @@ def test_agent_imports_leave_heavy_modules_out():
             f"print(json.dumps([m for m in {NOT_AT_START!r} if m in sys.modules]))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert json.loads(done.stdout) == []
-
-
-def test_job_constants_agree_with_the_job_service():
-    assert (jobs.LOCAL_POOL, jobs.HEARTBEAT_SECONDS) == (job_constants.LOCAL_POOL, job_constants.HEARTBEAT_SECONDS)

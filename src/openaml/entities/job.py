@@ -21,7 +21,7 @@ from .component import (CommandComponent, EnvironmentRef, check_port_names, inva
 from .distribution import Distribution, lower_distribution_type
 from .inputs_outputs import Input, Output
 from .job_status import JobStatus
-from .nodes import NodePorts, check_port_value, parse_binding, to_port_value
+from .nodes import NodePorts, parse_binding, to_port_value
 from .resources import JobResourceConfiguration
 from .search_space import SearchSpaceValue, is_distribution
 

@@ -19,7 +19,7 @@ from openaml.entities import Input, LocalDatastore, Output
 from openaml.errors import NotFoundError, ValidationError
 from openaml.services.datastores import DatastoreService
 from openaml.services.references import parse_asset_reference
-from openaml.services.locations import (DATASTORE_URI, JOB_URI, datastore_folder, job_folder,
+from openaml.services.locations import (DATASTORE_URI, JOB_URI, datastore_folder,
                                        job_output_path, local_upload)
 from openaml.services.workspaces import WorkspaceContext
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from openaml.entities.job_status import JobStatus
+from openaml.entities.job_status import JobStatus, is_terminal
 from openaml.errors import OpenAMLError
 from openaml.constants import MODEL_TYPES
 from openaml.services import job_io
@@ -282,17 +282,29 @@ class JobRuntime:
             raise JobCanceled()
 
     def _finish(self, status: JobStatus, error: dict[str, Any] | None = None) -> Outcome:
-        current = self.ctx.jobs.get_job(self.ctx.name, self.name)
-        if current.status == JobStatus.CANCEL_REQUESTED.value and status == JobStatus.FAILED:
-            status, error = JobStatus.CANCELED, None  # the kill we were asked for is not a failure
-        self._transition(status, error)
-        mlflow_status = {JobStatus.COMPLETED: "FINISHED", JobStatus.CANCELED: "KILLED"}.get(status, "FAILED")
-        self.ctx.tracking.update_run_info(self.name, status=mlflow_status, end_time=int(time.time() * 1000))
-        return Outcome(status, error)
+        return end_job(self.ctx, self.name, status, error)
 
     def _system_log(self, text: str) -> None:
         with open(self.folder / "system_logs" / "agent.txt", "a") as fh:
             fh.write(text.rstrip("\n") + "\n")
+
+
+_MLFLOW_STATUS = {JobStatus.COMPLETED: "FINISHED", JobStatus.CANCELED: "KILLED"}
+
+
+def end_job(ctx: WorkspaceContext, name: str, status: JobStatus, error: dict[str, Any] | None = None) -> Outcome:
+    """Move a job to its terminal status and close its MLflow run; shared by every runtime.
+
+    A job someone else already ended stays as it is; a failure while a cancel was asked for
+    is the kill we were asked for, so the job ends Canceled."""
+    current = JobStatus(ctx.jobs.get_job(ctx.name, name).status)
+    if is_terminal(current):
+        return Outcome(current)
+    if current == JobStatus.CANCEL_REQUESTED and status == JobStatus.FAILED:
+        status, error = JobStatus.CANCELED, None
+    ctx.jobs.transition(ctx.name, name, status.value, error=error)
+    ctx.tracking.update_run_info(name, status=_MLFLOW_STATUS.get(status, "FAILED"), end_time=int(time.time() * 1000))
+    return Outcome(status, error)
 
 
 @dataclass

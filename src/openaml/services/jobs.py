@@ -27,9 +27,9 @@ from openaml.entities.job_status import JobStatus, is_terminal
 from openaml.entities.nodes import command_job_of
 from openaml.entities.search_space import is_distribution
 from openaml.errors import AlreadyExistsError, NotFoundError, ValidationError
-from openaml.services import curated, job_io
+from openaml.services import curated, job_io, locations
 from openaml.services.compute import ComputeService
-from openaml.services.job_constants import HEARTBEAT_SECONDS, LOCAL_POOL  # noqa: F401 - re-exported
+from openaml.services.job_constants import LOCAL_POOL
 from openaml.services.environments import EnvironmentBuilder
 from openaml.services.references import parse_asset_reference
 from openaml.services.registry import RegistryService
@@ -365,27 +365,32 @@ class JobService:
                 return kind.to_entity(self, record, with_metrics=with_metrics)
         raise ValidationError(f"job {record.name} has unknown type {record.type!r}")
 
-    def command_entity(self, record: JobRecord, *, with_metrics: bool = True) -> CommandJob:
-        """The entity of a command job record (used by the command kind)."""
-        data = dict(record.spec["job"])
-        folder = job_io.job_folder(self.ctx, record.name)
-        data.update(
-            name=record.name, status=record.status,
-            id=self.ctx.asset_id("jobs", record.name),
-            studio_url=folder.as_uri(),
-            creation_context={"created_at": record.created_at.isoformat(),
-                              "start_time": record.started_at.isoformat() if record.started_at else None,
-                              "end_time": record.ended_at.isoformat() if record.ended_at else None},
-            error=record.error,
-        )
+    def read_only_fields(self, record: JobRecord, *, with_metrics: bool = True) -> dict[str, Any]:
+        """What the service fills in on every job entity: name, status, id, where its files are,
+        when it ran, its error, and (from its MLflow run) the latest metrics and params."""
+        fields: dict[str, Any] = {
+            "name": record.name, "status": record.status, "error": record.error,
+            "id": self.ctx.asset_id("jobs", record.name),
+            "studio_url": locations.job_folder(self.ctx, record.name).as_uri(),
+            "creation_context": {
+                "created_at": record.created_at.isoformat(),
+                "start_time": record.started_at.isoformat() if record.started_at else None,
+                "end_time": record.ended_at.isoformat() if record.ended_at else None},
+        }
         if with_metrics:
             try:
                 run = self.ctx.tracking.get_run(record.name)
             except NotFoundError:
                 run = None
             if run is not None:
-                data["metrics"] = {m.key: m.value for m in run.metrics}
-                data["params"] = dict(run.params)
+                fields["metrics"] = {m.key: m.value for m in run.metrics}
+                fields["params"] = dict(run.params)
+        return fields
+
+    def command_entity(self, record: JobRecord, *, with_metrics: bool = True) -> CommandJob:
+        """The entity of a command job record (used by the command kind)."""
+        data = dict(record.spec["job"])
+        data.update(self.read_only_fields(record, with_metrics=with_metrics))
         outputs = data.get("outputs") or {}
         for out_name, resolved in record.spec["resolved"]["outputs"].items():
             current = outputs.get(out_name) or {}

@@ -14,7 +14,6 @@ import queue
 import threading
 import time
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from openaml.entities import Environment, Input, Output
@@ -22,7 +21,7 @@ from openaml.entities.job import CommandJob
 from openaml.entities.job_status import JobStatus, is_terminal
 from openaml.services import job_io, locations
 from openaml.services.environments import EnvironmentBuilder
-from openaml.services.job_runtime import JobCanceled, Outcome, RunContext
+from openaml.services.job_runtime import JobCanceled, Outcome, RunContext, end_job
 from openaml.services.jobs import JobService
 from openaml.services.reuse import changed_parts, content_digest, digest_json, reuse_key
 from openaml.services.settings import Settings
@@ -443,11 +442,9 @@ class PipelineRuntime:
         return self._end(JobStatus.COMPLETED)
 
     def _end(self, status: JobStatus, error: dict[str, Any] | None = None) -> Outcome:
-        self._log(f"pipeline {status.value}")
-        self.ctx.jobs.transition(self.ctx.name, self.name, status.value, error=error)
-        mlflow_status = {JobStatus.COMPLETED: "FINISHED", JobStatus.CANCELED: "KILLED"}.get(status, "FAILED")
-        self.ctx.tracking.update_run_info(self.name, status=mlflow_status, end_time=int(time.time() * 1000))
-        return Outcome(status, error)
+        outcome = end_job(self.ctx, self.name, status, error)
+        self._log(f"pipeline {outcome.status.value}")
+        return outcome
 
     def _transition(self, status: JobStatus) -> None:
         self.ctx.jobs.transition(self.ctx.name, self.name, status.value)

@@ -51,12 +51,7 @@ class PipelineKind:
 
     def to_entity(self, service: "JobService", record: "JobRecord", *, with_metrics: bool = True) -> PipelineJob:
         data = dict(record.spec["job"])
-        data.update(name=record.name, status=record.status, error=record.error,
-                    id=service.ctx.asset_id("jobs", record.name),
-                    studio_url=job_io.job_folder(service.ctx, record.name).as_uri(),
-                    creation_context={"created_at": record.created_at.isoformat(),
-                                      "start_time": record.started_at.isoformat() if record.started_at else None,
-                                      "end_time": record.ended_at.isoformat() if record.ended_at else None})
+        data.update(service.read_only_fields(record, with_metrics=False))
         outputs = record.spec.get("pipeline_outputs") or {}
         if outputs:
             data["outputs"] = {k: {**((data.get("outputs") or {}).get(k) or {}), "path": v} for k, v in outputs.items()}

@@ -22,7 +22,7 @@ from openaml.entities.sweep import ParameterizedCommand, SweepJob
 from openaml.errors import NotFoundError
 from openaml.services import job_io, locations
 from openaml.services.expressions import render_value
-from openaml.services.job_runtime import JobCanceled, Outcome, RunContext
+from openaml.services.job_runtime import JobCanceled, Outcome, RunContext, end_job
 from openaml.services.jobs import JobService
 from openaml.services.settings import Settings
 from openaml.services.sweep_policies import first_stop
@@ -224,16 +224,11 @@ class SweepRuntime:
                                             "message": f"none of the sweep's {len(self.trials)} trials completed"})
 
     def _end(self, status: JobStatus, error: dict[str, Any] | None = None) -> Outcome:
-        current = self.ctx.jobs.get_job(self.ctx.name, self.name).status
-        if is_terminal(JobStatus(current)):  # ended by someone else (a cancel with no agent seen)
-            return Outcome(JobStatus(current))
-        if current == JobStatus.CANCEL_REQUESTED.value:
-            status, error = JobStatus.CANCELED, None
-        self._log(f"sweep {status.value}")
-        self.ctx.jobs.transition(self.ctx.name, self.name, status.value, error=error)
-        mlflow_status = {JobStatus.COMPLETED: "FINISHED", JobStatus.CANCELED: "KILLED"}.get(status, "FAILED")
-        self.ctx.tracking.update_run_info(self.name, status=mlflow_status, end_time=int(time.time() * 1000))
-        return Outcome(status, error)
+        if self.ctx.jobs.get_job(self.ctx.name, self.name).status == JobStatus.CANCEL_REQUESTED.value:
+            status, error = JobStatus.CANCELED, None  # a sweep asked to stop ends Canceled
+        outcome = end_job(self.ctx, self.name, status, error)
+        self._log(f"sweep {outcome.status.value}")
+        return outcome
 
     def _transition(self, status: JobStatus) -> None:
         self.ctx.jobs.transition(self.ctx.name, self.name, status.value)

@@ -147,28 +147,11 @@ def _dump_input(value: Any) -> Any:
 def sweep_entity(service: "JobService", record: JobRecord, *, with_metrics: bool = True) -> SweepJob:
     """Rebuild a sweep's entity from its record; the best trial goes into ``properties``
     (``best_child_run_id``, ``score``, ``best_parameters`` as JSON), as Azure's sweep shows it."""
-    from openaml.services import job_io
-    from openaml.errors import NotFoundError
-
     data = dict(record.spec["job"])
     best = record.spec.get("best")
     if best:
         data["properties"] = {**(data.get("properties") or {}), "best_child_run_id": best["name"],
                               "score": render_value(best["value"]),
                               "best_parameters": json.dumps(best["parameters"], sort_keys=True)}
-    data.update(
-        name=record.name, status=record.status, id=service.ctx.asset_id("jobs", record.name),
-        studio_url=job_io.job_folder(service.ctx, record.name).as_uri(), error=record.error,
-        creation_context={"created_at": record.created_at.isoformat(),
-                          "start_time": record.started_at.isoformat() if record.started_at else None,
-                          "end_time": record.ended_at.isoformat() if record.ended_at else None},
-    )
-    if with_metrics:
-        try:
-            run = service.ctx.tracking.get_run(record.name)
-        except NotFoundError:
-            run = None
-        if run is not None:
-            data["metrics"] = {m.key: m.value for m in run.metrics}
-            data["params"] = dict(run.params)
+    data.update(service.read_only_fields(record, with_metrics=with_metrics))
     return SweepJob.model_validate(data)

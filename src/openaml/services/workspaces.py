@@ -27,7 +27,6 @@ from openaml.store.secrets import SecretBox
 if TYPE_CHECKING:
     from openaml.store.jobs import JobStore
     from openaml.store.step_runs import StepRunStore
-    from openaml.store.step_runs import StepRunStore
     from openaml.store.tracking import TrackingStore
 
 WORKSPACE_FILE = "workspace.json"
