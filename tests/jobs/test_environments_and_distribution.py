@@ -71,3 +71,19 @@ def test_pytorch_distribution_starts_one_process_per_rank(ml_client, home: Path)
     assert {line.split()[1] for line in lines} == {"local=0", "local=1"}
     assert all("world=4" in line and "master=127.0.0.1:" in line for line in lines)
     assert len({line.split()[3] for line in lines}) == 1  # one rendezvous port for all ranks
+
+
+def test_image_only_environment_with_a_docker_engine_is_refused_not_run_on_the_host(ml_client, home: Path, monkeypatch):
+    """Where an engine answers, an image-only job must not silently run on the host Python."""
+    from openaml.errors import EnvironmentBuildError
+    from openaml.services import environments
+    from openaml import MLClient
+    monkeypatch.setattr(environments.EnvironmentBuilder, "docker_available", lambda self: True)
+    monkeypatch.setenv("OPENAML_ALLOW_HOST_PYTHON", "0")
+    strict = MLClient(workspace_name="jobs")
+    with pytest.raises(EnvironmentBuildError) as err:
+        strict.jobs.create_or_update(command(command="echo hi", environment=Environment(image="ubuntu:22.04")))
+    assert "Docker image" in str(err.value) and "conda_file" in str(err.value)
+    # opted in to the host Python: it runs there, even with an engine present
+    job = ml_client.jobs.create_or_update(command(command="echo on-host", environment=Environment(image="ubuntu:22.04")))
+    assert wait(ml_client, job.name).status == "Completed"

@@ -26,7 +26,7 @@ from openaml.entities.job import Command, CommandJob, ignored_fields
 from openaml.entities.job_status import JobStatus, is_terminal
 from openaml.entities.nodes import command_job_of
 from openaml.entities.search_space import is_distribution
-from openaml.errors import AlreadyExistsError, NotFoundError, ValidationError
+from openaml.errors import AlreadyExistsError, EnvironmentBuildError, NotFoundError, ValidationError
 from openaml.services import curated, job_io, locations
 from openaml.services.compute import ComputeService
 from openaml.services.job_constants import LOCAL_POOL
@@ -240,10 +240,19 @@ class JobService:
         seen = json.dumps(env, sort_keys=True, default=str)
         if seen in self._checked_envs:
             return env
+        spec = None
         if env["kind"] == "curated":
-            builder.normalise(env["ref"])
+            spec = builder.normalise(env["ref"])
         elif not env["spec"].get("build"):  # a build context is read when the job prepares
-            builder.normalise(Environment.model_validate(env["spec"]))
+            spec = builder.normalise(Environment.model_validate(env["spec"]))
+        if spec is not None and spec.kind == "docker" and not self.settings.allow_host_python:
+            # Not faked: the local backend cannot run a job inside an image yet (its builders are
+            # made with docker_available=False, so an opted-in job runs on the host Python).
+            raise EnvironmentBuildError(
+                "this environment is a Docker image only, and running jobs inside images is not "
+                "supported by openaml yet. What works: add a conda_file, use a build context with a "
+                "simple Dockerfile (FROM python + pip install), or set OPENAML_ALLOW_HOST_PYTHON=1 to "
+                "run on this machine's Python", field="environment")
         self._checked_envs.add(seen)
         return env
 

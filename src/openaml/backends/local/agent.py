@@ -90,7 +90,8 @@ def _run_with_tracking(settings: Settings, ctx: WorkspaceContext, job_name: str,
                        resolved: dict) -> int:
     from openaml.tracking import start_tracking_server
 
-    builder = EnvironmentBuilder(settings.envs_dir, allow_host_python=bool(resolved.get("allow_host_python")))
+    builder = EnvironmentBuilder(settings.envs_dir, allow_host_python=bool(resolved.get("allow_host_python")),
+                                 docker_available=False)  # no job runs inside an image yet
     with start_tracking_server(ctx.tracking, artifact_root_for_run=lambda run_id: job_folder(ctx, run_id)) as server:
         run.tracking_url = server.url
         outcome = JobRuntime(ctx, settings, job_name, builder, run).run()

@@ -51,7 +51,8 @@ class LocalLauncher:
             ctx.jobs.transition(ctx.name, job_name, JobStatus.CANCELED.value)
             return Outcome(JobStatus.CANCELED)
         try:
-            builder = EnvironmentBuilder(settings.envs_dir, allow_host_python=bool(resolved.get("allow_host_python")))
+            builder = EnvironmentBuilder(settings.envs_dir, allow_host_python=bool(resolved.get("allow_host_python")),
+                                 docker_available=False)  # no job runs inside an image yet
             return JobRuntime(ctx, settings, job_name, builder, run).run()
         finally:
             slot.release()
