@@ -256,3 +256,16 @@ def test_default_datastore_setting_places_step_outputs(ml_client, tmp_path: Path
     assert wait(ml_client, job.name).status == "Completed"
     make = children(ml_client, job.name)["make"]
     assert make.outputs["out"].path == f"azureml://datastores/workspacefilestore/paths/azureml/{make.name}/out/"
+
+
+def test_anonymous_components_are_versioned_by_content(ml_client, tmp_path: Path, parts: Path):
+    first = ml_client.jobs.create_or_update(load_job(diamond(tmp_path, parts)))
+    assert wait(ml_client, first.name).status == "Completed"
+    ids = {s: j.properties["openaml.component"] for s, j in children(ml_client, first.name).items()}
+    assert ids["left"] == ids["right"] and ids["left"].startswith("add:")  # one component, one version
+    text = (parts / "add.yml").read_text()
+    (parts / "add.yml").write_text(text.replace("sleep 1;", "sleep 0.9;"))
+    second = ml_client.jobs.create_or_update(load_job(diamond(tmp_path, parts)))
+    assert wait(ml_client, second.name).status == "Completed"
+    assert children(ml_client, second.name)["left"].properties["openaml.component"] != ids["left"]
+    assert children(ml_client, second.name)["make"].properties.get("azureml.isreused") == "true"

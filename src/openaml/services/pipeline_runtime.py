@@ -335,8 +335,8 @@ class PipelineRuntime:
             resources=spec.get("resources"), distribution=spec.get("distribution"),
             environment_variables=spec.get("environment_variables"), limits=spec.get("limits"),
             is_deterministic=spec["is_deterministic"],
-            properties={"openaml.pipeline_step": step, "openaml.reuse_key": self.parts[step]["key"],
-                        "openaml.rerun_reason": reason})
+            properties={"openaml.pipeline_step": step, "openaml.component": spec["component_id"],
+                        "openaml.reuse_key": self.parts[step]["key"], "openaml.rerun_reason": reason})
 
     def _link(self, step: str, spec: dict[str, Any], inputs: dict[str, Any], hit: Any) -> None:
         """Record the step as done by an earlier job: outputs, logs and metrics linked."""

@@ -109,12 +109,16 @@ def _component_of(service: "JobService", name: str, node: Any) -> tuple[CommandC
                                 f"'{service.ctx.name}'", field=f"jobs.{name}.component") from None
         return found, f"{found.name}:{found.version}"
     if component is not None and hasattr(component, "command"):
-        return component, "anonymous:" + digest_json(component.model_dump(mode="json", exclude_none=True,
-                                                                          exclude={"id", "creation_context"}))[:16]
+        # An inline or file component is anonymous: its version is the hash of its content,
+        # shown on the step's job as properties["openaml.component"] = "<name>:<hash>".
+        content = component.model_dump(mode="json", exclude_none=True, exclude={"id", "creation_context", "version"})
+        return component, f"{component.name}:{digest_json(content)[:16]}"
     if component is not None:
         raise ValidationError(f"step '{name}': type {getattr(component, 'type', '?')} components are not "
                               "supported in pipelines yet", field=f"jobs.{name}.component")
-    return _inline_component(name, node), "inline"
+    inline = _inline_component(name, node)
+    content = inline.model_dump(mode="json", exclude_none=True)
+    return inline, f"{inline.name}:{digest_json(content)[:16]}"
 
 
 def _parallel_component(name: str, node: Any) -> tuple[CommandComponent, str]:
