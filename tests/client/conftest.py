@@ -2,37 +2,27 @@
 
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
 
 import pytest
 
 from openaml import MLClient
-from openaml.entities import Workspace
+
+from tests.helpers import new_workspace_client, use_home, write  # noqa: F401 - used by the tests
 
 
 @pytest.fixture
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    root = tmp_path / "home"
-    monkeypatch.setenv("OPENAML_HOME", str(root))
-    monkeypatch.chdir(tmp_path)
-    return root
+    return use_home(tmp_path, monkeypatch, host_python=False)
 
 
 @pytest.fixture
 def ml_client(home: Path):
-    bootstrap = MLClient(workspace_name="ws")
-    bootstrap.workspaces.begin_create(Workspace(name="ws")).result()
+    bootstrap = new_workspace_client("ws")
     client = MLClient(workspace_name="ws")
     yield client
     client.close()
     bootstrap.close()
-
-
-def write(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(textwrap.dedent(text).lstrip())
-    return path
 
 
 def blob_files(home: Path, workspace: str = "ws") -> list[Path]:

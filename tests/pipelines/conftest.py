@@ -2,36 +2,25 @@
 
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
 
 import pytest
 
 from openaml import MLClient
-from openaml.entities import Workspace
+
+from tests.helpers import new_workspace_client, use_home, wait, write  # noqa: F401 - used by the tests
 
 
 @pytest.fixture
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    root = tmp_path / "home"
-    monkeypatch.setenv("OPENAML_HOME", str(root))
-    monkeypatch.setenv("OPENAML_ALLOW_HOST_PYTHON", "1")
-    monkeypatch.chdir(tmp_path)
-    return root
+    return use_home(tmp_path, monkeypatch, host_python=True)
 
 
 @pytest.fixture
 def ml_client(home: Path):
-    client = MLClient(workspace_name="pipes")
-    client.workspaces.begin_create(Workspace(name="pipes")).result()
+    client = new_workspace_client("pipes")
     yield client
     client.close()
-
-
-def write(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(textwrap.dedent(text).lstrip())
-    return path
 
 
 def component(folder: Path, name: str, command: str, inputs: str = "{}", outputs: str = "{}",
@@ -52,11 +41,6 @@ def component(folder: Path, name: str, command: str, inputs: str = "{}", outputs
         command: >-
           {command}
         """)
-
-
-def wait(client: MLClient, name: str, timeout: float = 90):
-    record = client._job_service().wait(name, timeout=timeout)
-    return client.jobs.get(record.name)
 
 
 def children(client: MLClient, name: str) -> dict[str, object]:

@@ -1,0 +1,41 @@
+"""Helpers shared by the end-to-end test packages (client, jobs, pipelines)."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from openaml import MLClient
+from openaml.entities import Workspace
+
+
+def write(path: Path, text: str) -> Path:
+    """Write dedented ``text`` to ``path`` (parents created) and return the path."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(text).lstrip())
+    return path
+
+
+def wait(client: MLClient, name: str, timeout: float = 90):
+    """The job once it has ended (a poll with a deadline, not a sleep)."""
+    record = client._job_service().wait(name, timeout=timeout)
+    return client.jobs.get(record.name)
+
+
+def use_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *, host_python: bool) -> Path:
+    """A fresh OPENAML_HOME and current folder for one test."""
+    root = tmp_path / "home"
+    monkeypatch.setenv("OPENAML_HOME", str(root))
+    if host_python:  # image-only environments run on this Python: no environment build
+        monkeypatch.setenv("OPENAML_ALLOW_HOST_PYTHON", "1")
+    monkeypatch.chdir(tmp_path)
+    return root
+
+
+def new_workspace_client(name: str) -> MLClient:
+    """A client on a freshly created workspace ``name``."""
+    client = MLClient(workspace_name=name)
+    client.workspaces.begin_create(Workspace(name=name)).result()
+    return client
