@@ -42,6 +42,11 @@ def _from_pydantic(cls_name: str, exc: pydantic.ValidationError) -> ValidationEr
 
 
 
+def none_is_empty(v: Any) -> Any:
+    """``inputs:``/``outputs:`` written with no value mean none."""
+    return {} if v is None else v
+
+
 def version_is_string(v: Any) -> Any:
     """Versions are strings, as in azure-ai-ml (``Model(version=1)`` raises there too)."""
     if isinstance(v, bool) or (v is not None and not isinstance(v, str)):

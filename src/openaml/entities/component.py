@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Mapping, Un
 
 from pydantic import Discriminator, Field, Tag, ValidationInfo, field_validator
 
-from ._base import Asset
+from ._base import Asset, none_is_empty
 from .distribution import Distribution, lower_distribution_type
 from .environment import Environment
 from .inputs_outputs import Input, Output
@@ -125,10 +125,7 @@ class CommandComponent(Asset):
     _lower_distribution_type = field_validator("distribution", mode="before")(
         staticmethod(lower_distribution_type))
 
-    @field_validator("inputs", "outputs", mode="before")
-    @classmethod
-    def _none_is_empty(cls, v: Any) -> Any:
-        return {} if v is None else v
+    _none_is_empty = field_validator("inputs", "outputs", mode="before")(staticmethod(none_is_empty))
 
     @field_validator("outputs")
     @classmethod

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
 from pydantic import BeforeValidator, Discriminator, Field, Tag, ValidationInfo, field_validator
 
-from ._base import Entity
+from ._base import Entity, none_is_empty
 from .component import (CommandComponent, EnvironmentRef, check_port_names, invalid_bindings,
                         optional_blocks)
 from .distribution import Distribution, lower_distribution_type
@@ -131,10 +131,7 @@ class CommandJob(Entity):
     _lower_distribution_type = field_validator("distribution", mode="before")(
         staticmethod(lower_distribution_type))
 
-    @field_validator("inputs", "outputs", mode="before")
-    @classmethod
-    def _none_is_empty(cls, v: Any) -> Any:
-        return {} if v is None else v
+    _none_is_empty = field_validator("inputs", "outputs", mode="before")(staticmethod(none_is_empty))
 
     @field_validator("environment_variables", mode="before")
     @classmethod

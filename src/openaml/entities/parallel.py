@@ -17,7 +17,7 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import AfterValidator, Field, ValidationInfo, field_validator
 
-from ._base import Asset, Entity
+from ._base import Asset, Entity, none_is_empty
 from .component import NAME_MAX_LENGTH, NAME_PATTERN, EnvironmentRef, check_port_names, invalid_bindings
 from .inputs_outputs import DATA_PORT_TYPES, Input, Output
 from .job import JobInput, NodeOutputValue
@@ -129,10 +129,7 @@ class ParallelComponent(Asset):
                 f"with a lower letter, at most {NAME_MAX_LENGTH} characters. Currently got {v}.")
         return v
 
-    @field_validator("inputs", "outputs", mode="before")
-    @classmethod
-    def _none_is_empty(cls, v: Any) -> Any:
-        return {} if v is None else v
+    _none_is_empty = field_validator("inputs", "outputs", mode="before")(staticmethod(none_is_empty))
 
     @field_validator("outputs")
     @classmethod
@@ -215,10 +212,7 @@ class Parallel(NodePorts, ParallelSettings):
     task: ParallelTask | None = None
     is_deterministic: bool | None = None
 
-    @field_validator("inputs", "outputs", mode="before")
-    @classmethod
-    def _none_is_empty(cls, v: Any) -> Any:
-        return {} if v is None else v
+    _none_is_empty = field_validator("inputs", "outputs", mode="before")(staticmethod(none_is_empty))
 
     def set_resources(self, **resources: Any) -> None:
         """Update ``resources`` (``instance_count``, ``instance_type``...)."""

@@ -18,7 +18,7 @@ from typing import Annotated, Any, ClassVar, Literal, Mapping, Union
 from pydantic import (BeforeValidator, ConfigDict, Discriminator, Field, Tag, ValidationInfo,
                       field_validator, model_validator)
 
-from ._base import Asset, Entity
+from ._base import Asset, Entity, none_is_empty
 from .component import NAME_MAX_LENGTH, NAME_PATTERN, check_port_names
 from .inputs_outputs import Input, Output
 from .job import Command, JobInput, NodeOutputValue
@@ -137,10 +137,7 @@ class PipelineComponent(Asset):
                 f"with a lower letter, at most {NAME_MAX_LENGTH} characters. Currently got {v}.")
         return v
 
-    @field_validator("inputs", "outputs", "jobs", mode="before")
-    @classmethod
-    def _none_is_empty(cls, v: Any) -> Any:
-        return {} if v is None else v
+    _none_is_empty = field_validator("inputs", "outputs", "jobs", mode="before")(staticmethod(none_is_empty))
 
     @field_validator("outputs")
     @classmethod
@@ -180,10 +177,7 @@ class Pipeline(NodePorts, Entity):
     outputs: dict[str, NodeOutputValue] = Field(default_factory=dict)
     settings: PipelineJobSettings | None = None
 
-    @field_validator("inputs", "outputs", mode="before")
-    @classmethod
-    def _none_is_empty(cls, v: Any) -> Any:
-        return {} if v is None else v
+    _none_is_empty = field_validator("inputs", "outputs", mode="before")(staticmethod(none_is_empty))
 
 
 class PipelineJob(Entity):
@@ -216,10 +210,7 @@ class PipelineJob(Entity):
     studio_url: str | None = None
     error: dict[str, Any] | None = None
 
-    @field_validator("inputs", "outputs", "jobs", mode="before")
-    @classmethod
-    def _none_is_empty(cls, v: Any) -> Any:
-        return {} if v is None else v
+    _none_is_empty = field_validator("inputs", "outputs", "jobs", mode="before")(staticmethod(none_is_empty))
 
     @field_validator("settings", mode="before")
     @classmethod

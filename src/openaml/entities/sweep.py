@@ -22,7 +22,7 @@ from pydantic import Discriminator, Field, Tag, field_validator, model_validator
 
 from openaml.errors import ValidationError
 
-from ._base import Entity
+from ._base import Entity, none_is_empty
 from .component import CommandComponent, EnvironmentRef, check_port_names, command_bindings, optional_blocks
 from .distribution import Distribution, lower_distribution_type
 from .inputs_outputs import Output
@@ -243,10 +243,7 @@ class SweepJob(Entity):
     metrics: dict[str, Any] | None = None
     params: dict[str, Any] | None = None
 
-    @field_validator("inputs", "outputs", "search_space", mode="before")
-    @classmethod
-    def _none_is_empty(cls, v: Any) -> Any:
-        return {} if v is None else v
+    _none_is_empty = field_validator("inputs", "outputs", "search_space", mode="before")(staticmethod(none_is_empty))
 
     @field_validator("sampling_algorithm", mode="before")
     @classmethod
