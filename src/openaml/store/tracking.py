@@ -245,17 +245,17 @@ class TrackingStore:
         experiment = self.get_experiment(experiment_id)
         if experiment.lifecycle_stage != ACTIVE:
             raise ValidationError(f"The experiment {experiment_id} must be in the 'active' state.")
+        values = dict(run_id=run_id, experiment_id=experiment.experiment_id, run_name=run_name, status=status,
+                      start_time=start_time if start_time is not None else now_ms(), end_time=None,
+                      artifact_uri=f"{experiment.artifact_location.rstrip('/')}/{run_id}/artifacts",
+                      lifecycle_stage=ACTIVE, user_id=user_id)
         with self._tx(write=True) as conn:
             if conn.execute(sa.select(R.c.run_id).where(*self._run_key(R, run_id))).first():
                 raise AlreadyExistsError(f"Run with id={run_id} already exists.", run_id=run_id)
-            conn.execute(sa.insert(R).values(
-                workspace=self.workspace, run_id=run_id, experiment_id=experiment.experiment_id,
-                run_name=run_name, status=status, start_time=start_time if start_time is not None else now_ms(),
-                end_time=None, artifact_uri=f"{experiment.artifact_location.rstrip('/')}/{run_id}/artifacts",
-                lifecycle_stage=ACTIVE, user_id=user_id,
-            ))
+            conn.execute(sa.insert(R).values(workspace=self.workspace, **values))
             self._set_tags(conn, run_id, tag_pairs)
-        return self.get_run(run_id)
+        # A new run has no metrics, params or outputs: no need to read it back (jobs create one each).
+        return RunRecord(**values, tags=dict(tag_pairs))
 
     def get_run(self, run_id: str) -> RunRecord:
         """The run with its latest metrics, params, tags and outputs; NotFoundError if missing."""
