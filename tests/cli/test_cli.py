@@ -142,3 +142,33 @@ def test_help_on_every_command():
         for part in path:
             command = command.commands[part]
         assert command.help, f"{' '.join(path)} has no help text"
+
+
+def test_create_from_flags_for_each_asset_group(run, tmp_path: Path):
+    data_file = _yaml(tmp_path / "d" / "rows.csv", "a,b\n1,2\n")
+    out = json.loads(run("data", "create", "-n", "rows", "--type", "uri_file", "--path", str(data_file),
+                         "-w", "cli-ws").stdout)
+    assert (out["name"], out["version"], out["type"]) == ("rows", "1", "uri_file")
+    conda = _yaml(tmp_path / "conda.yml", "dependencies:\n  - python=3.11\n  - pip:\n    - six\n")
+    env = json.loads(run("environment", "create", "-n", "env", "--image", "python:3.11-slim",
+                         "--conda-file", str(conda), "-w", "cli-ws").stdout)
+    assert env["conda_file"]["dependencies"][0] == "python=3.11" and env["image"] == "python:3.11-slim"
+    _yaml(tmp_path / "ctx" / "Dockerfile", "FROM python:3.11-slim\n")
+    built = json.loads(run("environment", "create", "-n", "built", "--build-context", str(tmp_path / "ctx"),
+                           "-w", "cli-ws").stdout)
+    assert built["build"]["path"].startswith("azureml://datastores/workspaceblobstore/paths/LocalUpload/")
+    bad = run("data", "create", "-n", "rows2", "--type", "uri_folder", "--path", str(data_file), "-w", "cli-ws",
+              ok=False)
+    assert "uri_file" in bad.stderr
+    assert run("data", "list", "-w", "cli-ws", "-o", "table").stdout.count("rows") == 1
+
+
+def test_compute_flags_update_and_delete(run):
+    created = json.loads(run("compute", "create", "-n", "cpu", "--type", "amlcompute", "--size", "STANDARD_D2_V2",
+                             "--max-instances", "3", "-w", "cli-ws").stdout)
+    assert (created["size"], created["max_instances"]) == ("STANDARD_D2_V2", 3)
+    updated = json.loads(run("compute", "update", "-n", "cpu", "--max-instances", "5", "-w", "cli-ws").stdout)
+    assert updated["max_instances"] == 5
+    run("compute", "delete", "-n", "cpu", "--yes", "-w", "cli-ws")
+    assert "cpu" not in run("compute", "list", "-w", "cli-ws").stdout
+    assert "not found" in run("compute", "show", "-n", "cpu", "-w", "cli-ws", ok=False).stderr
