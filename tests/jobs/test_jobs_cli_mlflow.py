@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from openaml.cli.main import cli
 from openaml.entities import Model
 
-from .conftest import wait, write
+from .conftest import std_log, wait, write
 
 pytestmark = pytest.mark.slow
 
@@ -117,3 +117,28 @@ def test_mlflow_logging_lands_in_the_workspace(ml_client, tmp_path: Path):
     assert "python_function" in model.flavors
     ml_client.models.download("from-job", model.version, download_path=tmp_path / "dl")
     assert (tmp_path / "dl" / "from-job" / "model" / "weights.bin").read_text() == "w"
+
+
+def test_ctrl_c_stops_following_not_the_job(ml_client, home: Path, tmp_path: Path):
+    import os
+    import signal
+    import subprocess
+    import time
+
+    from openaml import command
+    from .conftest import HOST_ENV
+    job = ml_client.jobs.create_or_update(command(command="echo begin; sleep 3; echo end", environment=HOST_ENV))
+    follower = subprocess.Popen([sys.executable, "-m", "openaml.cli.main", "job", "stream", "-n", job.name, "-w", "jobs"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ))
+    deadline = time.monotonic() + 30
+    while ml_client.jobs.get(job.name).status != "Running":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    time.sleep(0.5)  # let the follower print the first lines
+    follower.send_signal(signal.SIGINT)
+    out, err = follower.communicate(timeout=30)
+    assert follower.returncode == 130
+    assert "goes on" in err and f"openaml job stream -n {job.name}" in err
+    done = wait(ml_client, job.name)
+    assert done.status == "Completed"
+    assert "end" in std_log(home, job.name)
