@@ -130,11 +130,12 @@ def test_ctrl_c_stops_following_not_the_job(ml_client, home: Path, tmp_path: Pat
     job = ml_client.jobs.create_or_update(command(command="echo begin; sleep 3; echo end", environment=HOST_ENV))
     follower = subprocess.Popen([sys.executable, "-m", "openaml.cli.main", "job", "stream", "-n", job.name, "-w", "jobs"],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ))
-    deadline = time.monotonic() + 30
-    while ml_client.jobs.get(job.name).status != "Running":
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
-    time.sleep(0.5)  # let the follower print the first lines
+    # Interrupt only once the follower is following (it has printed the job's log header).
+    seen = ""
+    while "Streaming user_logs/std_log.txt" not in seen:
+        line = follower.stdout.readline()
+        assert line, f"the follower ended early: {follower.stderr.read()}"
+        seen += line
     follower.send_signal(signal.SIGINT)
     out, err = follower.communicate(timeout=30)
     assert follower.returncode == 130

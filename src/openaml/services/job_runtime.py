@@ -178,10 +178,6 @@ class JobRuntime:
                 # orchestrator runs in threads rely on stop_orphans instead).
                 preexec_fn=_die_with_parent if threading.current_thread() is threading.main_thread() else None),
                 log))
-        # Recorded so that, should this agent die, the process groups can be stopped by whoever
-        # notices (JobService marks the job failed and ends them).
-        self.ctx.jobs.update_fields(self.ctx.name, self.name,
-                                    spec={"runtime": {"pgids": [p.pid for p, _ in processes]}})
         try:
             return self._wait(processes, deadline, timeout)
         finally:

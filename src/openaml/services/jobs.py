@@ -446,18 +446,15 @@ def job_kinds() -> list[JobKind]:
 
 
 def stop_orphans(record: JobRecord) -> None:
-    """Kill what a dead agent left running: the processes in the job's process groups whose
-    environment names this job (so a reused process-group id is never hit)."""
-    groups = set((record.spec.get("runtime") or {}).get("pgids", []))
-    if not groups:
-        return
+    """Kill what a dead agent left running: every process whose environment names this job
+    (``AZUREML_RUN_ID``, which each process of a job inherits), so nothing depends on the agent
+    having recorded its children before it died."""
     marker = f"AZUREML_RUN_ID={record.name}".encode()
     for proc in Path("/proc").glob("[0-9]*"):
         try:
-            pgrp = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[2])
-            if pgrp in groups and marker in (proc / "environ").read_bytes().split(b"\0"):
+            if marker in (proc / "environ").read_bytes().split(b"\0"):
                 os.kill(int(proc.name), signal.SIGKILL)
-        except (OSError, ValueError, IndexError):
+        except (OSError, ValueError):
             continue
 
 
