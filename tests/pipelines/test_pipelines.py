@@ -269,3 +269,10 @@ def test_anonymous_components_are_versioned_by_content(ml_client, tmp_path: Path
     assert wait(ml_client, second.name).status == "Completed"
     assert children(ml_client, second.name)["left"].properties["openaml.component"] != ids["left"]
     assert children(ml_client, second.name)["make"].properties.get("azureml.isreused") == "true"
+
+
+def test_job_list_shows_top_level_jobs_and_children_under_their_parent(ml_client, tmp_path: Path, parts: Path):
+    job = ml_client.jobs.create_or_update(load_job(diamond(tmp_path, parts)))
+    assert wait(ml_client, job.name).status == "Completed"
+    assert [j.name for j in ml_client.jobs.list()] == [job.name]
+    assert len(list(ml_client.jobs.list(parent_job_name=job.name))) == 4

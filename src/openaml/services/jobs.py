@@ -286,8 +286,9 @@ class JobService:
 
     def list(self, parent_job_name: str | None = None, view: ListViewType = ListViewType.ACTIVE_ONLY,
              max_results: int | None = None) -> list[CommandJob]:
+        # As az ml: without a parent, the top-level jobs; steps and trials are listed under theirs.
         records = self.ctx.jobs.list_jobs(self.ctx.name, parent_job_name=parent_job_name, view=view,
-                                          max_results=max_results)
+                                          max_results=max_results, top_level_only=parent_job_name is None)
         return [self._to_entity(self._reap(r), with_metrics=False) for r in records]
 
     def record(self, name: str) -> JobRecord:

@@ -146,12 +146,16 @@ class JobStore:
     def list_jobs(
         self, workspace: str, *, parent_job_name: str | None = None,
         view: ListViewType | str = ListViewType.ACTIVE_ONLY, max_results: int | None = None,
+        top_level_only: bool = False,
     ) -> list[JobRecord]:
-        """Jobs newest first; with *parent_job_name*, only that job's children."""
+        """Jobs newest first; with *parent_job_name*, only that job's children; with
+        *top_level_only*, only jobs that have no parent."""
         view = ListViewType(view)
         where = [J.c.workspace == workspace]
         if parent_job_name is not None:
             where.append(J.c.parent_job_name == parent_job_name)
+        elif top_level_only:
+            where.append(J.c.parent_job_name.is_(None))
         if view is not ListViewType.ALL:
             where.append(J.c.archived.is_(view is ListViewType.ARCHIVED_ONLY))
         query = sa.select(J).where(*where).order_by(J.c.seq.desc())
