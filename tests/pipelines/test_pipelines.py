@@ -140,7 +140,9 @@ def test_failed_step_stops_dependants_and_by_default_everything(ml_client, tmp_p
               outputs="{out: {type: uri_folder}}")
     job = ml_client.jobs.create_or_update(load_job(diamond(tmp_path, parts)))
     done = wait(ml_client, job.name)
-    assert done.status == "Failed" and "left" in done.error["message"] or "right" in done.error["message"]
+    assert done.status == "Failed"
+    assert done.error["code"] == "StepFailed"
+    assert set(done.error["failed_steps"]) & {"left", "right"}
     assert "join" not in children(ml_client, job.name)
 
 
@@ -223,7 +225,8 @@ def test_optional_input_and_bad_graphs(ml_client, tmp_path: Path, parts: Path):
         """)
     with pytest.raises(ValidationError) as err:
         ml_client.jobs.create_or_update(load_job(tmp_path / "cycle.yml"))
-    assert "cycle" in str(err.value) and "a -> b -> a" in str(err.value) or "b -> a -> b" in str(err.value)
+    assert "cycle" in str(err.value)
+    assert "a -> b -> a" in str(err.value) or "b -> a -> b" in str(err.value)
     dangling = diamond(tmp_path, parts).read_text().replace("jobs.right.outputs.out", "jobs.missing.outputs.out")
     (tmp_path / "dangling.yml").write_text(dangling)
     with pytest.raises(ValidationError) as err:
@@ -276,3 +279,16 @@ def test_job_list_shows_top_level_jobs_and_children_under_their_parent(ml_client
     assert wait(ml_client, job.name).status == "Completed"
     assert [j.name for j in ml_client.jobs.list()] == [job.name]
     assert len(list(ml_client.jobs.list(parent_job_name=job.name))) == 4
+
+
+def test_cli_names_file_and_line_of_a_step_input_refused_at_submission(ml_client, tmp_path: Path, parts: Path):
+    from click.testing import CliRunner
+
+    from openaml.cli.main import cli
+    spec = diamond(tmp_path, parts)
+    spec.write_text(spec.read_text().replace("k: 10", "k: abc"))
+    line = next(i for i, text in enumerate(spec.read_text().splitlines(), 1) if "k: abc" in text)
+    result = CliRunner().invoke(cli, ["job", "create", "-f", str(spec), "-w", "pipes"])
+    assert result.exit_code == 1
+    assert f"pipeline.yml:{line}" in result.stderr and "'k'" in result.stderr and "right" in result.stderr
+    assert list(ml_client.jobs.list()) == []  # nothing was stored

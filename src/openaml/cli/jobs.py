@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 
@@ -10,7 +11,9 @@ import click
 from openaml.cli.common import handle_errors, make_client, set_option, workspace_options
 from openaml.cli.output import emit
 from openaml.constants import ListViewType
+from openaml.errors import ValidationError
 from openaml.specs import load_job, parse_set_args
+from openaml.specs.yamlio import line_of
 
 _JOB_COLUMNS = ("name", "display_name", "status", "experiment_name", "created_at")
 
@@ -18,6 +21,21 @@ _JOB_COLUMNS = ("name", "display_name", "status", "experiment_name", "created_at
 @click.group(help="Jobs: run command jobs on this machine, follow their logs, download their outputs.")
 def job() -> None:
     pass
+
+
+@contextlib.contextmanager
+def _in_file(file: str):
+    """Errors found at submission (a step's input out of range, an unknown reference) name the
+    job file and the line of the field, as load errors do."""
+    try:
+        yield
+    except ValidationError as exc:
+        field = exc.details.get("field")
+        if exc.details.get("file") or not field:
+            raise
+        line = line_of(file, field)
+        where = f"{file}:{line}" if line else file
+        raise ValidationError(f"{where}: {exc.message}") from None
 
 
 def _stream(client, name: str) -> None:
@@ -48,7 +66,8 @@ def create(file, name, stream, experiment_name, web, skip_validation, save_as, s
         overrides.append({"name": name})
     spec = load_job(file, params_override=overrides)
     client = make_client(workspace_name)
-    submitted = client.jobs.create_or_update(spec, experiment_name=experiment_name)
+    with _in_file(file):
+        submitted = client.jobs.create_or_update(spec, experiment_name=experiment_name)
     if save_as:
         from openaml.specs import dump_yaml
         with open(save_as, "w") as fh:
@@ -115,22 +134,18 @@ def cancel(name, no_wait, workspace_name, output, **_):
     emit(client.jobs.get(name), output, columns=_JOB_COLUMNS)
 
 
-@job.command("archive", help="Hide a job from job list.")
-@click.option("-n", "--name", required=True)
-@workspace_options
-@handle_errors
-def archive(name, workspace_name, output, **_):
-    make_client(workspace_name).jobs.archive(name)
-    click.echo(f"Archived job {name}", err=True)
+def _add_archive_command(verb: str, doc: str) -> None:
+    @job.command(verb, help=doc)
+    @click.option("-n", "--name", required=True)
+    @workspace_options
+    @handle_errors
+    def command(name, workspace_name, output, **_):
+        getattr(make_client(workspace_name).jobs, verb)(name)
+        click.echo(f"{verb.capitalize()}d job {name}", err=True)
 
 
-@job.command("restore", help="Bring back an archived job.")
-@click.option("-n", "--name", required=True)
-@workspace_options
-@handle_errors
-def restore(name, workspace_name, output, **_):
-    make_client(workspace_name).jobs.restore(name)
-    click.echo(f"Restored job {name}", err=True)
+_add_archive_command("archive", "Hide a job from job list.")
+_add_archive_command("restore", "Bring back an archived job.")
 
 
 @job.command("update", help="Change a job's display name, description, tags or properties with --set.")
@@ -164,6 +179,7 @@ def update(name, set_values, workspace_name, output, **_):
 @handle_errors
 def validate(file, set_values, workspace_name, output, **_):
     spec = load_job(file, params_override=parse_set_args(list(set_values)))
-    result = make_client(workspace_name).jobs.validate(spec, raise_on_failure=True)
+    with _in_file(file):
+        result = make_client(workspace_name).jobs.validate(spec, raise_on_failure=True)
     click.echo(json.dumps({"result": "Succeeded" if result.passed else "Failed",
                            "errors": result.error_messages}, indent=2))

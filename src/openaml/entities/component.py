@@ -91,6 +91,12 @@ def _is_valid_binding(expr: str, inputs: Mapping[str, Any], outputs: Mapping[str
     return len(parts) == 2 or (len(parts) == 3 and parts[2] in _PORT_ATTRIBUTES[parts[0]])
 
 
+def outputs_named_apart(outputs: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+    """Field validator: output names are valid, not reserved, and not also input names."""
+    check_port_names([*info.data.get("inputs", {}), *outputs])
+    return outputs
+
+
 class CommandComponent(Asset):
     """A command component (``type: command``), as azure-ai-ml's ``CommandComponent``.
 
@@ -127,11 +133,7 @@ class CommandComponent(Asset):
 
     _none_is_empty = field_validator("inputs", "outputs", mode="before")(staticmethod(none_is_empty))
 
-    @field_validator("outputs")
-    @classmethod
-    def _check_port_names(cls, outputs: dict[str, Output], info: ValidationInfo) -> dict[str, Output]:
-        check_port_names([*info.data.get("inputs", {}), *outputs])
-        return outputs
+    _check_port_names = field_validator("outputs")(staticmethod(outputs_named_apart))
 
     @field_validator("command")
     @classmethod

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 from pydantic import BeforeValidator, Discriminator, Field, Tag, ValidationInfo, field_validator
 
 from ._base import Entity, none_is_empty
-from .component import (CommandComponent, EnvironmentRef, check_port_names, invalid_bindings,
-                        optional_blocks)
+from .component import (CommandComponent, EnvironmentRef, invalid_bindings, optional_blocks,
+                        outputs_named_apart)
 from .distribution import Distribution, lower_distribution_type
 from .inputs_outputs import Input, Output
 from .job_status import JobStatus
@@ -140,12 +140,7 @@ class CommandJob(Entity):
             return {str(k): _as_env_value(val) for k, val in v.items()}
         return v
 
-    @field_validator("outputs")
-    @classmethod
-    def _check_port_names(cls, outputs: dict[str, Output | None],
-                          info: ValidationInfo) -> dict[str, Output | None]:
-        check_port_names([*info.data.get("inputs", {}), *outputs])
-        return outputs
+    _check_port_names = field_validator("outputs")(staticmethod(outputs_named_apart))
 
     @field_validator("command")
     @classmethod

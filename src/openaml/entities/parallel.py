@@ -18,7 +18,8 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import AfterValidator, Field, ValidationInfo, field_validator
 
 from ._base import Asset, Entity, none_is_empty
-from .component import NAME_MAX_LENGTH, NAME_PATTERN, EnvironmentRef, check_port_names, invalid_bindings
+from .component import (NAME_MAX_LENGTH, NAME_PATTERN, EnvironmentRef, invalid_bindings,
+                        outputs_named_apart)
 from .inputs_outputs import DATA_PORT_TYPES, Input, Output
 from .job import JobInput, NodeOutputValue
 from .nodes import NodePorts, node_inputs
@@ -131,11 +132,7 @@ class ParallelComponent(Asset):
 
     _none_is_empty = field_validator("inputs", "outputs", mode="before")(staticmethod(none_is_empty))
 
-    @field_validator("outputs")
-    @classmethod
-    def _check_port_names(cls, outputs: dict[str, Output], info: ValidationInfo) -> dict[str, Output]:
-        check_port_names([*info.data.get("inputs", {}), *outputs])
-        return outputs
+    _check_port_names = field_validator("outputs")(staticmethod(outputs_named_apart))
 
     @field_validator("task")
     @classmethod

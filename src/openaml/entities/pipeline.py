@@ -15,11 +15,11 @@ import importlib
 from difflib import get_close_matches
 from typing import Annotated, Any, ClassVar, Literal, Mapping, Union
 
-from pydantic import (BeforeValidator, ConfigDict, Discriminator, Field, Tag, ValidationInfo,
-                      field_validator, model_validator)
+from pydantic import (BeforeValidator, ConfigDict, Discriminator, Field, Tag, field_validator,
+                      model_validator)
 
 from ._base import Asset, Entity, none_is_empty
-from .component import NAME_MAX_LENGTH, NAME_PATTERN, check_port_names
+from .component import NAME_MAX_LENGTH, NAME_PATTERN, outputs_named_apart
 from .inputs_outputs import Input, Output
 from .job import Command, JobInput, NodeOutputValue
 from .job_status import JobStatus
@@ -139,11 +139,7 @@ class PipelineComponent(Asset):
 
     _none_is_empty = field_validator("inputs", "outputs", "jobs", mode="before")(staticmethod(none_is_empty))
 
-    @field_validator("outputs")
-    @classmethod
-    def _check_port_names(cls, outputs: dict[str, Output], info: ValidationInfo) -> dict[str, Output]:
-        check_port_names([*info.data.get("inputs", {}), *outputs])
-        return outputs
+    _check_port_names = field_validator("outputs")(staticmethod(outputs_named_apart))
 
     _check_steps = field_validator("jobs")(staticmethod(_check_steps))
 
@@ -217,12 +213,7 @@ class PipelineJob(Entity):
     def _none_is_default(cls, v: Any) -> Any:
         return PipelineJobSettings() if v is None else v
 
-    @field_validator("outputs")
-    @classmethod
-    def _check_port_names(cls, outputs: dict[str, Output | None],
-                          info: ValidationInfo) -> dict[str, Output | None]:
-        check_port_names([*info.data.get("inputs", {}), *outputs])
-        return outputs
+    _check_port_names = field_validator("outputs")(staticmethod(outputs_named_apart))
 
     _check_steps = field_validator("jobs")(staticmethod(_check_steps))
 

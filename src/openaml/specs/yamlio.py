@@ -107,6 +107,16 @@ def locate(root: Any, loc: tuple[Any, ...]) -> tuple[int | None, list[str]]:
     return line, path
 
 
+def line_of(path: str | os.PathLike[str], field: str) -> int | None:
+    """The 1-based line of a dotted field (``jobs.train.inputs.lr``) in a YAML file, or None."""
+    try:
+        root, _ = load_mapping(Path(path))
+    except Exception:  # noqa: BLE001 - only a hint for a message; the file was loaded before
+        return None
+    parts = tuple(int(p) if p.isdigit() else p for p in field.split("."))
+    return locate(root, parts)[0]
+
+
 def dump_text(data: Any) -> str:
     """YAML text of plain data; multi-line strings use the literal block style."""
     yaml = YAML(typ="rt", pure=True)
