@@ -37,7 +37,7 @@ from datetime import datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import _compare as cmp  # noqa: E402
+import _compare as cmp
 
 REPO = Path(__file__).resolve().parent.parent
 # MLflow 3 sends usage telemetry unless told not to; a benchmark must not touch the network.
@@ -109,7 +109,7 @@ def bench_job_env(client, service, label: str, environment, n: int, poll: float,
     warmup_wall = cmp.clock() - t0
     runs = []
     with profiles.phase(f"openaml jobs, {label} (submission, status polling)"):
-        for i in range(n):
+        for _ in range(n):
             runs.append(run_one_job(client, service, environment, poll))
     print(f"    {label}: warm-up job {warmup_wall:.2f} s, {n} timed jobs, median {cmp.secs(_med(runs, 'observed'))}",
           file=sys.stderr, flush=True)

@@ -22,13 +22,12 @@ import signal
 import statistics
 import subprocess
 import sys
-import textwrap
 import time
 from datetime import datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import _compare as cmp  # noqa: E402
+import _compare as cmp
 
 SPEEDUP_TARGET = 5.0     # openaml end to end at least 5x faster than Metaflow
 REUSE_TARGET = 1.0       # seconds, a fully reused resubmission, submit -> client sees Completed

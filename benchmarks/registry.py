@@ -28,7 +28,7 @@ import warnings
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import _compare as cmp  # noqa: E402
+import _compare as cmp
 
 # MLflow 3 sends usage telemetry unless told not to; a benchmark must not touch the network.
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Run the whole test suite: installs what it needs into .venv, checks the architecture's import
-# layers, then runs pytest. PostgreSQL tests use OPENAML_TEST_PG_URL (default: the server on
+# Run the whole test suite: installs what it needs into .venv, runs ruff, checks the
+# architecture's import layers, then runs pytest. PostgreSQL tests use OPENAML_TEST_PG_URL (default: the server on
 # 127.0.0.1:5432); when none is reachable they are skipped with the reason printed.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/_venv.sh"
@@ -24,6 +24,8 @@ then
     pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -1)" main start >&2 || true
   fi
 fi
+echo "== ruff"
+"$VENV/bin/ruff" check src tests benchmarks
 echo "== import layers (lint-imports)"
 "$VENV/bin/lint-imports"
 echo "== pytest"

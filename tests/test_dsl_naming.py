@@ -142,7 +142,7 @@ def test_reassigned_deleted_and_underscore_variables(prep, train):
     def reassigned(raw):
         a = prep(raw_data=raw)
         b = train(training_data=a.outputs.prep_data)  # noqa: F841
-        a = prep(raw_data=raw)  # noqa: F841
+        a = prep(raw_data=raw)
 
     @dsl.pipeline()
     def deleted(raw):
@@ -153,7 +153,7 @@ def test_reassigned_deleted_and_underscore_variables(prep, train):
     @dsl.pipeline()
     def underscore(raw):
         _ = prep(raw_data=raw)
-        _ = prep(raw_data=raw)  # noqa: F841
+        _ = prep(raw_data=raw)
 
     job = reassigned(raw=RAW)
     assert list(job.jobs) == ["a_1", "b", "a"]
@@ -247,7 +247,7 @@ def test_nested_pipeline_nodes_are_named_by_variable_too(prep, train, score):
 ])
 def test_invalid_and_conflicting_names_are_refused(prep, body, message):
     def upper(raw):
-        Prep = prep(raw_data=raw)  # noqa: F841, N806
+        Prep = prep(raw_data=raw)  # noqa: F841
 
     def bad_explicit(raw):
         a = prep(raw_data=raw)

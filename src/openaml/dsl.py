@@ -175,7 +175,7 @@ class _PipelineDefinition:
 def _call_keeping_locals(fn: Callable[..., Any], kwargs: Mapping[str, Any]) -> tuple[Any, dict[str, Any]]:
     """Call ``fn(**kwargs)``; return its result and its local variables as they were when it
     returned (read by a profile function on the ``return`` event of ``fn``'s frame)."""
-    code = getattr(fn, "__code__", None) or getattr(getattr(fn, "__call__", None), "__code__", None)
+    code = getattr(fn, "__code__", None) or getattr(type(fn).__call__, "__code__", None) if callable(fn) else None
     variables: dict[str, Any] = {}
 
     def profiler(frame: Any, event: str, arg: Any) -> None:

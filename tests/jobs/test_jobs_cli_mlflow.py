@@ -123,7 +123,6 @@ def test_ctrl_c_stops_following_not_the_job(ml_client, home: Path, tmp_path: Pat
     import os
     import signal
     import subprocess
-    import time
 
     from openaml import command
     from .conftest import HOST_ENV

@@ -147,23 +147,23 @@ def test_failed_step_stops_dependants_and_by_default_everything(ml_client, tmp_p
 
 
 def test_continue_on_step_failure_runs_independent_branches(ml_client, tmp_path: Path, parts: Path):
-    write(tmp_path / "fan.yml", f"""
+    write(tmp_path / "fan.yml", """
         type: pipeline
-        settings: {{continue_on_step_failure: true}}
+        settings: {continue_on_step_failure: true}
         jobs:
           bad:
             command: sleep 0.2; exit 1
-            environment: {{image: python:3.11-slim}}
+            environment: {image: python:3.11-slim}
           after_bad:
-            command: echo ${{{{inputs.x}}}}
-            environment: {{image: python:3.11-slim}}
+            command: echo ${{inputs.x}}
+            environment: {image: python:3.11-slim}
             inputs:
-              x: ${{{{parent.jobs.bad.outputs.o}}}}
+              x: ${{parent.jobs.bad.outputs.o}}
           good:
-            command: sleep 1; echo fine > ${{{{outputs.o}}}}/f.txt
-            environment: {{image: python:3.11-slim}}
+            command: sleep 1; echo fine > ${{outputs.o}}/f.txt
+            environment: {image: python:3.11-slim}
             outputs:
-              o: {{type: uri_folder}}
+              o: {type: uri_folder}
         """)
     # 'bad' declares no output 'o': the binding is rejected before anything runs
     with pytest.raises(ValidationError) as err:

@@ -25,7 +25,7 @@ def _register_many(url: str, workspace: str, barrier, results) -> None:
         ]
         store.close()
         results.put(("ok", got))
-    except BaseException as exc:  # report instead of dying silently; the parent asserts on it
+    except BaseException as exc:  # noqa: BLE001 - report instead of dying silently; the parent asserts on it
         results.put(("error", repr(exc)))
 
 
@@ -62,7 +62,7 @@ def _update_many(url: str, workspace: str, worker: int, barrier, results) -> Non
             store.update_asset_spec(workspace, "models", "shared", "1", {f"w{worker}-{i}": i})
         store.close()
         results.put(("ok", None))
-    except BaseException as exc:
+    except BaseException as exc:  # noqa: BLE001 - reported to the parent, which asserts on it
         results.put(("error", repr(exc)))
 
 
@@ -91,7 +91,7 @@ def _open_fresh(url: str, barrier, results) -> None:
         barrier.wait(timeout=60)
         MetadataStore(url).close()
         results.put(("ok", None))
-    except BaseException as exc:
+    except BaseException as exc:  # noqa: BLE001 - reported to the parent, which asserts on it
         results.put(("error", repr(exc)))
 
 

@@ -52,7 +52,7 @@ def test_list_is_newest_first_and_filters_children_and_archived(jobs, workspace_
     for child in ("c1", "c2"):
         create(jobs, workspace_name, child, parent_job_name="parent")
     create(jobs, workspace_name, "last")
-    names = lambda records: [r.name for r in records]  # noqa: E731
+    names = lambda records: [r.name for r in records]
     assert names(jobs.list_jobs(workspace_name)) == ["last", "c2", "c1", "parent"]
     assert names(jobs.list_jobs(workspace_name, parent_job_name="parent")) == ["c2", "c1"]
     assert names(jobs.list_jobs(workspace_name, max_results=2)) == ["last", "c2"]

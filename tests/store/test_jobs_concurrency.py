@@ -27,7 +27,7 @@ def _race(url: str, workspace: str, target: str, barrier, results) -> None:
             except InvalidTransitionError:
                 results.put((i, target, "refused"))
         metadata.close()
-    except BaseException as exc:  # reported to the parent, which asserts on it
+    except BaseException as exc:  # noqa: BLE001 - reported to the parent, which asserts on it
         results.put((-1, target, repr(exc)))
 
 

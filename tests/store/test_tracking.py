@@ -41,7 +41,7 @@ def test_search_experiments_filters_and_views(tracking):
     tracking.create_experiment("train-b", tags={"team": "x"})
     tracking.create_experiment("other")
     tracking.delete_experiment(tracking.get_experiment_by_name("other").experiment_id)
-    names = lambda page: sorted(e.name for e in page.items)  # noqa: E731
+    names = lambda page: sorted(e.name for e in page.items)
     assert names(tracking.search_experiments()) == ["Default", "train-a", "train-b"]
     assert names(tracking.search_experiments(filter_string="name LIKE 'train-%'")) == ["train-a", "train-b"]
     assert names(tracking.search_experiments(filter_string="tags.team = 'x'")) == ["train-b"]
@@ -130,7 +130,7 @@ def test_search_runs_subset(tracking):
     for i, name in enumerate(["r1", "r2", "r3"]):
         tracking.create_run(exp, run_id=name, start_time=1000 + i, tags={"group": "even" if i % 2 == 0 else "odd"})
         tracking.log_batch(name, metrics=[("acc", 0.5 + i / 10, 1, 0)], params={"depth": str(i)})
-    ids = lambda *args, **kw: [r.run_id for r in tracking.search_runs([exp], *args, **kw).items]  # noqa: E731
+    ids = lambda *args, **kw: [r.run_id for r in tracking.search_runs([exp], *args, **kw).items]
     assert ids() == ["r3", "r2", "r1"]  # newest start first
     assert ids("attributes.run_id = 'r2'") == ["r2"]
     assert ids("tags.group = 'even'") == ["r3", "r1"]

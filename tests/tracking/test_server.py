@@ -12,8 +12,8 @@ from openaml.tracking import start_tracking_server
 from tests.tracking.conftest import RUN_ID
 
 mlflow = pytest.importorskip("mlflow")
-from mlflow import MlflowClient  # noqa: E402
-from mlflow.exceptions import MlflowException  # noqa: E402
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
 
 
 def _raw(server, method: str, path: str, body: bytes | None = None):
@@ -125,7 +125,7 @@ def test_artifact_paths_with_dot_dot_are_rejected(client_env, job_run, job_folde
     base = f"/api/2.0/mlflow-artifacts/artifacts/{job_run.experiment_id}/{RUN_ID}/artifacts"
     status, body = _raw(client_env, "PUT", f"{base}/../../escape.txt", b"x")
     assert status == 400 and json.loads(body)["error_code"] == "INVALID_PARAMETER_VALUE"
-    status, body = _raw(client_env, "PUT", f"/api/2.0/mlflow-artifacts/artifacts/1/unknown-run/artifacts/x", b"x")
+    status, body = _raw(client_env, "PUT", "/api/2.0/mlflow-artifacts/artifacts/1/unknown-run/artifacts/x", b"x")
     assert status == 404 and json.loads(body)["error_code"] == "RESOURCE_DOES_NOT_EXIST"
     assert not (job_folder(RUN_ID).parent / "escape.txt").exists()
 

@@ -62,7 +62,7 @@ def handle_errors(main: Callable[..., Any]) -> Callable[..., Any]:
         except OSError as exc:
             click.echo(f"Error: {exc.strerror or exc}{f': {exc.filename}' if exc.filename else ''}", err=True)
             sys.exit(1)
-        except Exception as exc:  # noqa: BLE001 - the edge turns the unexpected into one line too
+        except Exception as exc:  # the edge turns the unexpected into one line too
             if os.environ.get("OPENAML_DEBUG"):
                 raise
             click.echo(f"Error: unexpected {type(exc).__name__}: {exc} "

@@ -266,7 +266,7 @@ class TrackingStore:
     def _with_data(self, conn: sa.Connection, rows: Sequence[Any]) -> list[RunRecord]:
         ids = [r.run_id for r in rows]
         data: dict[str, dict[str, Any]] = {i: {"metrics": [], "params": {}, "tags": {}, "outputs": []} for i in ids}
-        where = lambda t: [t.c.workspace == self.workspace, t.c.run_id.in_(ids)]  # noqa: E731
+        where = lambda t: [t.c.workspace == self.workspace, t.c.run_id.in_(ids)]
         for m in conn.execute(sa.select(LM).where(*where(LM)).order_by(LM.c.key)):
             data[m.run_id]["metrics"].append(
                 MetricRecord(m.key, decode_metric_value(m.value, m.is_nan), m.timestamp, m.step))

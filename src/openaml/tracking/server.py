@@ -66,7 +66,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.server.connections.discard(self.request)
         super().finish()
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib's signature
+    def log_message(self, format: str, *args: Any) -> None:  # stdlib's signature
         pass  # one line per request on stderr would cost more than the request
 
     def do_GET(self) -> None:
