@@ -5,22 +5,27 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from openaml.services.reuse import changed_parts, content_digest, reuse_key
+from openaml.services.reuse import changed_parts, reuse_key
+from openaml.store.artifacts import ArtifactStore
 
 
-def test_content_digest_depends_on_content_and_names_not_location(tmp_path: Path):
-    for root in ("a", "b"):
-        (tmp_path / root / "sub").mkdir(parents=True)
-        (tmp_path / root / "sub" / "x.txt").write_text("1")
-        (tmp_path / root / "y.txt").write_text("2")
-    assert content_digest(tmp_path / "a") == content_digest(tmp_path / "b")
-    (tmp_path / "b" / "y.txt").write_text("3")
-    assert content_digest(tmp_path / "a") != content_digest(tmp_path / "b")
-    (tmp_path / "b" / "y.txt").write_text("2")
-    (tmp_path / "b" / "y.txt").rename(tmp_path / "b" / "z.txt")
-    assert content_digest(tmp_path / "a") != content_digest(tmp_path / "b")
-    assert content_digest(tmp_path / "a" / "y.txt") != content_digest(tmp_path / "a")
-    assert content_digest(tmp_path / "missing") == content_digest(tmp_path / "empty-never-made")
+def test_manifest_digests_depend_on_content_and_names_not_location(tmp_path: Path):
+    """Reuse keys are made of manifest digests: equal content under the same name is equal
+    wherever it lives; a changed byte or file name changes the digest."""
+    store = ArtifactStore(str(tmp_path / "store"))
+    digest = lambda path: store.put_path(path)[0]
+    for parent in ("a", "b"):
+        (tmp_path / parent / "out" / "sub").mkdir(parents=True)
+        (tmp_path / parent / "out" / "sub" / "x.txt").write_text("1")
+        (tmp_path / parent / "out" / "y.txt").write_text("2")
+    a, b = tmp_path / "a" / "out", tmp_path / "b" / "out"
+    assert digest(a) == digest(b)
+    (b / "y.txt").write_text("3")
+    assert digest(a) != digest(b)
+    (b / "y.txt").write_text("2")
+    (b / "y.txt").rename(b / "z.txt")
+    assert digest(a) != digest(b)
+    assert digest(a / "y.txt") != digest(a)
 
 
 def test_reuse_key_and_changed_parts():

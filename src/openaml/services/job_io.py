@@ -9,22 +9,23 @@ artifact store: a manifest digest and its root name), ``datastore`` (a path on a
 
 from __future__ import annotations
 
-import shutil
-import stat
 from pathlib import Path
 from typing import Any
 
 from openaml.constants import MODEL_TYPES, PRIMITIVE_TYPES
 from openaml.entities import Input, LocalDatastore, Output
 from openaml.errors import NotFoundError, ValidationError
+from openaml.services import contents
 from openaml.services.datastores import DatastoreService
 from openaml.services.references import parse_asset_reference
 from openaml.services.locations import (DATASTORE_URI, JOB_URI, datastore_folder,
-                                       job_output_path, local_upload)
+                                       local_upload)
 from openaml.services.workspaces import WorkspaceContext
 
 DEFAULT_INPUT_MODE = "ro_mount"
 DEFAULT_OUTPUT_MODE = "rw_mount"
+# Input modes whose data the command may read but not change (Azure's read-only mounts).
+READ_ONLY_MODES = frozenset({"ro_mount", "mount", "eval_mount"})
 
 
 
@@ -113,38 +114,38 @@ def output_location(ctx: WorkspaceContext, resolved: dict[str, Any]) -> Path:
 
 
 def materialize_input(ctx: WorkspaceContext, name: str, resolved: dict[str, Any], dest: Path) -> str | None:
-    """Make an input available locally; return the path (or value) the command sees."""
+    """Make an input available locally; return the path (or value) the command sees.
+
+    Data inputs are materialised from the content-addressed store: read-only in the mount
+    modes (hard links to the read-only blobs, or copies where a link would not protect them),
+    writable copies in the download modes. A folder that can still change (a local datastore
+    path, a job's artifacts) is snapshotted into the store first, so the command reads pinned
+    content and writes nothing back."""
     kind = resolved["kind"]
     if kind == "literal":
         return resolved["value"]
     if kind == "unset":
         return None
-    if resolved.get("mode") == "direct":
+    if resolved.get("mode") == "direct" or kind == "uri":
         return resolved["uri"]
+    try:
+        digest = input_digest(ctx, resolved)
+    except NotFoundError as exc:
+        raise NotFoundError(f"input '{name}': {resolved['uri']}: {exc.message}", field=f"inputs.{name}") from None
+    read_only = resolved["mode"] in READ_ONLY_MODES
+    target = ctx.artifacts.materialize(digest, dest / name, overwrite=True, read_only=read_only,
+                                       share=read_only and contents.can_share_blobs())
+    return str(target)
+
+
+def input_digest(ctx: WorkspaceContext, resolved: dict[str, Any]) -> str:
+    """The manifest digest of a resolved data input (``artifact``, ``datastore`` or
+    ``job_output``): what the job reads, and what reuse keys are made of."""
+    kind = resolved["kind"]
     if kind == "artifact":
-        target = ctx.artifacts.materialize(resolved["digest"], dest / name, overwrite=True)
-        if resolved["mode"] in ("ro_mount", "mount", "eval_mount"):
-            _make_read_only(target)
-        return str(target)
+        return resolved["digest"]
     if kind == "datastore":
-        source = datastore_folder(ctx, resolved["datastore"]) / resolved["path"]
-    elif kind == "job_output":
-        source = job_output_path(ctx, resolved["job"], resolved["output"]) / resolved["path"]
-    else:
-        return resolved["uri"]
-    if not source.exists():
-        raise NotFoundError(f"input '{name}': {resolved['uri']} does not exist ({source})")
-    if resolved["mode"] == "download":
-        target = dest / name / source.name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        (shutil.copytree if source.is_dir() else shutil.copy2)(source, target)
-        return str(target)
-    return str(source)  # ro_mount on local storage: the path itself
-
-
-
-def _make_read_only(path: Path) -> None:
-    paths = [path] + (list(path.rglob("*")) if path.is_dir() else [])
-    for p in paths:
-        mode = p.stat().st_mode
-        p.chmod(mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
+        return contents.datastore_path(ctx, resolved["datastore"], resolved["path"]).digest
+    if kind == "job_output":
+        return contents.job_output(ctx, resolved["job"], resolved["output"], resolved["path"]).digest
+    raise ValidationError(f"an input of kind {kind!r} has no content in the workspace", field="inputs")

@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import TextIO
 
 from openaml.entities.job_status import JobStatus, is_terminal
-from openaml.errors import JobFailedError, ValidationError
-from openaml.services import locations
+from openaml.errors import JobFailedError, NotFoundError, ValidationError
+from openaml.services import contents, locations
 from openaml.services.jobs import JobService
 
 # Files shown by stream, in the order a job writes them.
@@ -95,7 +95,11 @@ def download(service: JobService, name: str, download_path: str | Path = ".", *,
         _copy(locations.job_folder(service.ctx, name), root / "artifacts")
     for out_name in outputs:
         if all or output_name == out_name:
-            _copy(locations.job_output_path(service.ctx, name, out_name), root / "named-outputs" / out_name)
+            try:
+                content = contents.job_output(service.ctx, name, out_name)
+            except NotFoundError:
+                continue  # an output the job did not write: nothing to download
+            service.ctx.artifacts.materialize_into(content.digest, root / "named-outputs" / out_name)
     return root
 
 

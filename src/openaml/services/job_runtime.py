@@ -8,7 +8,6 @@ transition; the job's logs live in its folder so they survive whatever happens t
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -22,11 +21,12 @@ from typing import Any, TextIO
 from openaml.entities.job_status import JobStatus, is_terminal
 from openaml.errors import OpenAMLError
 from openaml.constants import MODEL_TYPES
-from openaml.services import job_io
+from openaml.services import contents, job_io
 from openaml.services.expressions import expand_command
 from openaml.services.locations import job_folder
 from openaml.services.settings import Settings
 from openaml.services.workspaces import WorkspaceContext, workspace_arm_id
+from openaml.store.folders import copy_tree_keeping_links, remove_tree
 
 # The entities and the registry are imported inside the methods that use them: every job's
 # agent imports this module, and importing them here would add ~100 ms to each job's start.
@@ -100,14 +100,14 @@ class JobRuntime:
             return self._finish(JobStatus.FAILED, {"code": "SystemError",
                                                    "message": f"{type(exc).__name__}: {exc}"})
         finally:
-            _remove_tree(self.workdir)
+            remove_tree(self.workdir)
 
     # -- preparation --------------------------------------------------------------------------
     def _prepare(self, env_log: TextIO) -> "Plan":
         def log(line: str) -> None:
             env_log.write(line.rstrip("\n") + "\n")
 
-        _remove_tree(self.workdir)
+        remove_tree(self.workdir)
         self.workdir.mkdir(parents=True)
         code_dir = self._materialize_code()
         self._check_cancel()
@@ -230,44 +230,49 @@ class JobRuntime:
 
     # -- finalisation -------------------------------------------------------------------------
     def _finalize(self, plan: "Plan") -> None:
+        """Publish every output into the content-addressed store (the commit point is the
+        job record naming the manifests), then write explicit datastore paths and register
+        named outputs from those manifests."""
         for folder in ("outputs", "logs"):  # Azure's legacy convention: ./outputs, ./logs are artifacts
             source = plan.code_dir / folder
-            if source.is_dir() and any(source.iterdir()):
-                shutil.copytree(source, self.folder / folder, dirs_exist_ok=True)
+            if source.is_dir() and not source.is_symlink():
+                copy_tree_keeping_links(source, self.folder / folder, on_skip=self._skipped(f"./{folder}"))
+        published: dict[str, contents.Content] = {}
+        for name in self.resolved["outputs"]:
+            content = contents.publish_output(self.ctx, plan.outputs[name], name, self._warn)
+            if content is None:
+                self._warn(f"output {name} was not written by the command; it has no content")
+            else:
+                published[name] = content
+        self.ctx.jobs.update_fields(self.ctx.name, self.name, spec={
+            contents.PUBLISHED: {name: c.to_dict() for name, c in published.items()}})
         for name, resolved in self.resolved["outputs"].items():
-            destination = self._publish(plan.outputs[name], job_io.output_location(self.ctx, resolved))
+            if name not in published:
+                continue
+            if resolved["path"] != contents.default_output_path(self.name, name):
+                # An output path the user chose: the files appear there too (merged, each whole).
+                self.ctx.artifacts.materialize_into(published[name].digest, job_io.output_location(self.ctx, resolved))
             if resolved.get("name"):
-                self._register_output(resolved, destination)
+                self._register_output(name, resolved)
 
-    def _publish(self, produced: Path, destination: Path) -> Path:
-        """Move an output into place; a new destination appears whole (rename of a temp copy)."""
-        if produced.is_file() or not produced.exists():
-            if not produced.exists():
-                return destination
-            destination.mkdir(parents=True, exist_ok=True)
-            target = destination / produced.name
-            tmp = destination / f".tmp-{produced.name}"
-            shutil.copy2(produced, tmp)
-            os.replace(tmp, target)
-            return target
-        if destination.exists():
-            shutil.copytree(produced, destination, dirs_exist_ok=True)
-            return destination
-        destination.parent.mkdir(parents=True, exist_ok=True)
-        tmp = destination.parent / f".tmp-{destination.name}-{os.getpid()}"
-        shutil.copytree(produced, tmp)
-        os.replace(tmp, destination)
-        return destination
-
-    def _register_output(self, resolved: dict[str, Any], path: Path) -> None:
+    def _register_output(self, output: str, resolved: dict[str, Any]) -> None:
         from openaml.entities import Data, Model
         from openaml.services.registry import RegistryService
 
         cls = Model if resolved["type"] in MODEL_TYPES else Data
         asset = cls(name=resolved["name"], version=resolved.get("version"), type=resolved["type"],
-                    path=str(path), description=f"Output of job {self.name}")
+                    path=f"azureml://jobs/{self.name}/outputs/{output}", description=f"Output of job {self.name}")
         registered = RegistryService(self.ctx).create_or_update(asset)
         self._system_log(f"Registered output as {cls.__name__.lower()} {registered.name}:{registered.version}")
+
+    def _skipped(self, what: str):
+        return lambda item: self._warn(f"{what}: skipped {item.path}: it {item.reason}")
+
+    def _warn(self, text: str) -> None:
+        """One warning line where the user reads the job's output, and in the system log."""
+        with open(self.folder / STD_LOG, "a") as fh:
+            fh.write(f"openaml: warning: {text}\n")
+        self._system_log(f"warning: {text}")
 
     # -- helpers ------------------------------------------------------------------------------
     def _transition(self, status: JobStatus, error: dict[str, Any] | None = None) -> None:
@@ -380,14 +385,3 @@ def _signal_group(process: subprocess.Popen, sig: int) -> None:
         os.killpg(process.pid, sig)
     except ProcessLookupError:
         pass
-
-
-def _remove_tree(path: Path) -> None:
-    """Remove a scratch folder, read-only inputs included (write bits restored first)."""
-    if not path.exists():
-        return
-    for root, dirs, _ in os.walk(path):
-        for d in dirs:
-            os.chmod(os.path.join(root, d), 0o700)
-    os.chmod(path, 0o700)
-    shutil.rmtree(path, ignore_errors=True)

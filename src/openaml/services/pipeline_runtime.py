@@ -19,11 +19,12 @@ from typing import Any
 from openaml.entities import Environment, Input, Output
 from openaml.entities.job import CommandJob
 from openaml.entities.job_status import JobStatus, is_terminal
-from openaml.services import job_io, locations
+from openaml.errors import NotFoundError
+from openaml.services import contents, job_io, locations
 from openaml.services.environments import EnvironmentBuilder
 from openaml.services.job_runtime import JobCanceled, Outcome, RunContext, end_job
 from openaml.services.jobs import JobService
-from openaml.services.reuse import changed_parts, content_digest, digest_json, reuse_key
+from openaml.services.reuse import changed_parts, digest_json, reuse_key
 from openaml.services.settings import Settings
 from openaml.services.uploads import upload_uri
 from openaml.services.workspaces import WorkspaceContext
@@ -276,15 +277,14 @@ class PipelineRuntime:
         }
 
     def _data_digest(self, value: dict[str, Any], bind: str) -> str:
+        """The manifest digest of a step's data input (its content, wherever it lives)."""
         resolved = self.resolved["inputs"][bind.split(".")[1]] if bind.startswith("inputs.") else value.get("input", {})
-        if resolved.get("kind") == "artifact":
-            return resolved["digest"]
-        path = None
-        if resolved.get("kind") == "datastore":
-            path = locations.datastore_folder(self.ctx, resolved["datastore"]) / resolved["path"]
-        elif resolved.get("kind") == "job_output":
-            path = locations.job_output_path(self.ctx, resolved["job"], resolved["output"]) / resolved["path"]
-        return content_digest(path) if path is not None else digest_json(resolved)
+        if resolved.get("kind") in ("artifact", "datastore", "job_output"):
+            try:
+                return job_io.input_digest(self.ctx, resolved)
+            except NotFoundError:
+                return digest_json(resolved)  # the step itself will fail, naming the input
+        return digest_json(resolved)
 
     def _environment_key(self, env: dict[str, Any]) -> str:
         raw = digest_json(env)
@@ -348,7 +348,10 @@ class PipelineRuntime:
                                 "azureml.reusedrunid": hit.job_name}
         resolved = {**earlier.spec["resolved"], "warnings": []}
         # A reused step is born Completed: it never runs, so it has no lifecycle to walk.
-        self.service.create_record(child, "command", {"job": public, "resolved": resolved, "reused_from": hit.job_name},
+        stored = {"job": public, "resolved": resolved, "reused_from": hit.job_name}
+        if contents.PUBLISHED in earlier.spec:  # the earlier run's outputs are this step's
+            stored[contents.PUBLISHED] = earlier.spec[contents.PUBLISHED]
+        self.service.create_record(child, "command", stored,
                                    experiment=self.record.experiment_name, display_name=spec["display_name"],
                                    parent_job_name=self.name, status=JobStatus.COMPLETED.value)
         self._link_artifacts(hit.job_name, child)
@@ -393,13 +396,11 @@ class PipelineRuntime:
     def _completed(self, step: str, child: str, record: Any) -> None:
         spec = self.steps[step]
         if spec.get("kind") == "sweep":
-            self.digests[step] = {o: content_digest(locations.job_output_path(self.ctx, child, o))
-                                  for o in spec["declared_outputs"]}
+            self.digests[step] = {o: self._output_digest(child, o) for o in spec["declared_outputs"]}
             self.state[step] = "done"
             self._log(f"step {step}: sweep {child} completed")
             return
-        outputs = record.spec["resolved"]["outputs"]
-        digests = {o: content_digest(job_io.output_location(self.ctx, r)) for o, r in outputs.items()}
+        digests = {o: c.digest for o, c in contents.published_outputs(record).items()}
         self.digests[step] = digests
         self.ctx.step_runs.record(self.ctx.name, child, reuse_key=self.parts[step]["key"],
                                   step_identity=spec.get("_identity", step), key_parts=self.parts[step]["parts"],
@@ -407,6 +408,12 @@ class PipelineRuntime:
                                   reusable=spec["is_deterministic"] and not self.force)
         self.state[step] = "done"
         self._log(f"step {step}: job {child} completed")
+
+    def _output_digest(self, job: str, output: str) -> str:
+        try:
+            return contents.job_output(self.ctx, job, output).digest
+        except NotFoundError:
+            return ""
 
     # -- ending -------------------------------------------------------------------------------
     def _cancel_children(self) -> None:

@@ -9,13 +9,15 @@ row keeps the manifest digest to find the bytes.
 from __future__ import annotations
 
 import re
+import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
 from openaml.entities import CommandComponent, Data, Environment, Model
 from openaml.entities._base import Asset
 from openaml.errors import MissingFileError, NotFoundError, ValidationError
-from openaml.services.locations import JOB_URI, LOCAL_UPLOAD_PREFIX, RUNS_URI, local_path_for_uri
+from openaml.services import contents
+from openaml.services.locations import ARTIFACTS_OUTPUTS, JOB_URI, LOCAL_UPLOAD_PREFIX, RUNS_URI
 from openaml.services.snapshots import ignore_matcher
 from openaml.services.workspaces import WorkspaceContext
 
@@ -44,21 +46,30 @@ def _local(value: str, field: str) -> Path:
     return path
 
 
-def _source_path(ctx: WorkspaceContext, path: str) -> Path | None:
-    """The local file or folder to store for ``path``: a local path, or a job-output or
-    ``runs:/`` URI (a job's output is copied into the version, so registering the model a job
-    logged keeps it even if the job is archived). None for other URIs, such as datastore
-    paths, which stay references as in Azure."""
+def _source(ctx: WorkspaceContext, path: str) -> Path | contents.Content | None:
+    """What to store for ``path``: a local file or folder (uploaded), the content of a job's
+    output or ``runs:/`` URI (already in the store: the version names the same manifest, so
+    registering what a job produced copies nothing and survives the job's archiving), or None
+    for other URIs, such as datastore paths, which stay references as in Azure."""
     if is_local_path(path):
         return _local(path, "path")
-    if not (JOB_URI.match(path) or RUNS_URI.match(path)):
+    job, run = JOB_URI.match(path), RUNS_URI.match(path)
+    if not (job or run):
         return None
-    local = local_path_for_uri(ctx, path)
-    if local is None:
-        return None
-    if not local.exists():
-        raise MissingFileError(f"path: {path} does not exist ({local})", field="path", path=str(local))
-    return local
+    try:
+        if job:
+            return contents.job_output(ctx, job["job"], job["output"], job["path"] or "")
+        return contents.job_output(ctx, run["job"], ARTIFACTS_OUTPUTS[0], run["path"])
+    except NotFoundError as exc:
+        raise MissingFileError(f"path: {path}: {exc.message}", field="path") from None
+
+
+def _stored_file(ctx: WorkspaceContext, content: contents.Content, name: str, folder: str) -> Path:
+    """One file of stored content, written to *folder* (to read an MLmodel or MLTable file)."""
+    if content.kind != "folder":
+        raise ValidationError(f"{content.root} is a file; a folder holding {name} is needed", field="path")
+    digest, _ = ctx.artifacts.put_sub_manifest(content.digest, name)
+    return ctx.artifacts.materialize(digest, folder)
 
 
 def prepare(ctx: WorkspaceContext, kind: str, asset: Asset, *, progress: Progress | None = None
@@ -80,15 +91,21 @@ def _prepare_model(ctx: WorkspaceContext, model: Model, progress: Progress | Non
     spec = model.model_dump(mode="json", exclude_none=True)
     if not model.path:
         raise ValidationError("a model needs a path (a local file or folder, or a URI)", field="path")
-    local = _source_path(ctx, model.path)
+    local = _source(ctx, model.path)
     if local is None:
         return spec, None
     if model.type == "mlflow_model":
-        if not local.is_dir():
+        from openaml.specs.mlmodel import read_mlmodel_flavors  # here: YAML parsing is costly to import
+        if isinstance(local, contents.Content):
+            with tempfile.TemporaryDirectory() as tmp:
+                spec["flavors"] = read_mlmodel_flavors(_stored_file(ctx, local, "MLmodel", tmp))
+        elif not local.is_dir():
             raise ValidationError("an mlflow_model path must be a folder holding an MLmodel file",
                                   field="path", path=str(local))
-        from openaml.specs.mlmodel import read_mlmodel_flavors  # here: YAML parsing is costly to import
-        spec["flavors"] = read_mlmodel_flavors(local)
+        else:
+            spec["flavors"] = read_mlmodel_flavors(local)
+    if isinstance(local, contents.Content):
+        return spec, local.digest
     digest, uploaded = _upload(ctx, local, progress, datastore=model.datastore)
     spec["path"] = uploaded if is_local_path(model.path) else model.path
     return spec, digest
@@ -98,18 +115,26 @@ def _prepare_data(ctx: WorkspaceContext, data: Data, progress: Progress | None):
     spec = data.model_dump(mode="json", exclude_none=True)
     if not data.path:
         raise ValidationError("a data asset needs a path (a local file or folder, or a URI)", field="path")
-    local = _source_path(ctx, data.path)
+    local = _source(ctx, data.path)
     if local is None:
         return spec, None
-    if data.type == "uri_file" and not local.is_file():
-        raise ValidationError(f"type uri_file needs a file, but {local} is a folder; use type uri_folder",
+    stored = isinstance(local, contents.Content)
+    is_file = local.kind == "file" if stored else local.is_file()
+    if data.type == "uri_file" and not is_file:
+        raise ValidationError(f"type uri_file needs a file, but {data.path} is a folder; use type uri_folder",
                               field="type")
-    if data.type in ("uri_folder", "mltable") and not local.is_dir():
-        raise ValidationError(f"type {data.type} needs a folder, but {local} is a file; use type uri_file",
+    if data.type in ("uri_folder", "mltable") and is_file:
+        raise ValidationError(f"type {data.type} needs a folder, but {data.path} is a file; use type uri_file",
                               field="type")
     if data.type == "mltable":
         from openaml.specs.mltable import validate_mltable_folder
-        validate_mltable_folder(local)
+        if stored:
+            with tempfile.TemporaryDirectory() as tmp:
+                validate_mltable_folder(_stored_file(ctx, local, "MLTable", tmp).parent)
+        else:
+            validate_mltable_folder(local)
+    if stored:
+        return spec, local.digest
     digest, uploaded = _upload(ctx, local, progress, datastore=data.datastore)
     spec["path"] = uploaded if is_local_path(data.path) else data.path
     return spec, digest

@@ -8,6 +8,7 @@ one uploads a finished local temp file in one object write (atomic per object on
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Protocol
@@ -33,6 +34,18 @@ class BlobBackend(Protocol):
 
     def discard(self, temp_path: str) -> None: ...
 
+    def adopt(self, local_path: str, key: str) -> bool:
+        """Move a finished local file to *key* if that costs no copy; False when it would."""
+        ...
+
+    def link_to(self, key: str, local_path: str) -> bool:
+        """Make *local_path* a hard link to the blob if possible; False when it is not."""
+        ...
+
+    def sweep_temp(self, before: float) -> int:
+        """Remove temp files last changed before the time *before*; return how many."""
+        ...
+
 
 class LocalBlobs:
     """Blobs in a local folder; temp files in ``<root>/tmp`` so the final rename never crosses devices."""
@@ -55,7 +68,8 @@ class LocalBlobs:
     def publish(self, temp_path: str, key: str) -> None:
         final = self.root / key
         final.parent.mkdir(parents=True, exist_ok=True)
-        os.chmod(temp_path, 0o644)  # mkstemp makes 0600; blobs are shared content, not secrets
+        # mkstemp makes 0600; blobs are shared content, not secrets, and never change in place.
+        os.chmod(temp_path, 0o444)
         # A concurrent upload of the same content may win the race; replacing identical bytes is harmless.
         os.replace(temp_path, final)
 
@@ -64,6 +78,42 @@ class LocalBlobs:
             os.unlink(temp_path)
         except FileNotFoundError:
             pass
+
+    def adopt(self, local_path: str, key: str) -> bool:
+        try:
+            info = os.lstat(local_path)
+        except OSError:
+            return False
+        # A file with other hard links (a job may link a file it can read into its output)
+        # would make the blob share an inode with something that can still change.
+        if not stat.S_ISREG(info.st_mode) or info.st_nlink != 1:
+            return False
+        final = self.root / key
+        final.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.chmod(local_path, 0o444)
+            os.rename(local_path, final)
+        except OSError:  # another file system: the caller copies instead
+            return False
+        return True
+
+    def link_to(self, key: str, local_path: str) -> bool:
+        try:
+            os.link(self.root / key, local_path)
+        except OSError:
+            return False
+        return True
+
+    def sweep_temp(self, before: float) -> int:
+        removed = 0
+        for entry in os.scandir(self.tmp):
+            try:
+                if entry.stat(follow_symlinks=False).st_mtime < before:
+                    os.unlink(entry.path)
+                    removed += 1
+            except OSError:
+                continue
+        return removed
 
 
 class FsspecBlobs:
@@ -101,6 +151,15 @@ class FsspecBlobs:
             os.unlink(temp_path)
         except FileNotFoundError:
             pass
+
+    def adopt(self, local_path: str, key: str) -> bool:
+        return False  # an upload is a copy anyway
+
+    def link_to(self, key: str, local_path: str) -> bool:
+        return False
+
+    def sweep_temp(self, before: float) -> int:
+        return 0  # temp files are local ones in the system temp folder, removed on discard
 
 
 def backend_for(root_url: str, storage_options: dict | None = None) -> BlobBackend:

@@ -7,7 +7,9 @@ Layout under the root::
 
 An upload is hashed while it streams into a temp file and published only when complete; a blob
 that already exists is never written again. ``put_path`` writes the manifest blob last, so an
-interrupted upload leaves no manifest (only unreferenced blobs or temp files, which are harmless).
+interrupted upload leaves no manifest (only unreferenced blobs or temp files, which are harmless;
+:meth:`ArtifactStore.sweep_temp` removes old temp files). Blobs are read-only files: content is
+never changed in place, and :meth:`ArtifactStore.materialize` may hand out hard links to them.
 """
 
 from __future__ import annotations
@@ -15,19 +17,26 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-import shutil
 import tempfile
-from collections.abc import Callable, Iterator
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import BinaryIO
 
 from openaml.errors import AlreadyExistsError, IntegrityError, MissingFileError, NotFoundError
 from openaml.store._blobs import BlobBackend, backend_for
+from openaml.store.folders import (LinkPolicy, Skipped, make_folders_read_only, remove_tree, scan_keeping_links,
+                                   walk_following_links)
 from openaml.store.manifest import Manifest, ManifestEntry, check_digest
 
-__all__ = ["ArtifactStore", "Manifest", "ManifestEntry", "Progress"]
+__all__ = ["ArtifactStore", "LinkPolicy", "Manifest", "ManifestEntry", "Progress", "Skipped", "remove_tree"]
 
 CHUNK = 1024 * 1024
+# Files of a folder are hashed by a few threads at once (hashlib releases the GIL on large
+# buffers): sha256 is the bottleneck of publishing an output, not the disk.
+HASH_WORKERS = max(1, min(4, os.cpu_count() or 1))
 
 #: ``progress(bytes_done_increment, total_bytes)``; may raise to abort the transfer.
 Progress = Callable[[int, int], None]
@@ -45,30 +54,6 @@ def _hash_file(path: Path) -> tuple[str, int]:
             h.update(chunk)
             size += len(chunk)
     return h.hexdigest(), size
-
-
-def _walk(top: Path, ignore: Callable[[str], bool] | None) -> Iterator[tuple[str, Path]]:
-    """(relative posix path, absolute path) of every regular file under *top*, sorted.
-
-    Symlinks are followed; broken links and special files are skipped. A directory link that
-    leads back to one of its own ancestors is not descended again (it would never end).
-    """
-    chains: dict[str, frozenset[str]] = {str(top): frozenset()}
-    for dirpath, dirnames, filenames in os.walk(top, followlinks=True):
-        real, chain = os.path.realpath(dirpath), chains.pop(dirpath)
-        if real in chain:
-            dirnames[:] = []
-            continue
-        rel_dir = Path(dirpath).relative_to(top).as_posix()
-        prefix = "" if rel_dir == "." else rel_dir + "/"
-        # Directories reach `ignore` with a trailing slash, as in .gitignore patterns.
-        dirnames[:] = sorted(d for d in dirnames if not (ignore and ignore(prefix + d + "/")))
-        for d in dirnames:
-            chains[os.path.join(dirpath, d)] = chain | {real}
-        for name in sorted(filenames):
-            full = Path(dirpath, name)
-            if full.is_file() and not (ignore and ignore(prefix + name)):
-                yield prefix + name, full
 
 
 class ArtifactStore:
@@ -106,15 +91,19 @@ class ArtifactStore:
                 self._blobs.discard(temp_path)
 
     def put_file(
-        self, local_path: str | os.PathLike[str], *, progress: Progress | None = None,
+        self, local_path: str | os.PathLike[str], *, progress: Progress | None = None, move: bool = False,
     ) -> ManifestEntry:
-        """Store one local file; identical content already stored costs one read and no write."""
+        """Store one local file; identical content already stored costs one read and no write.
+
+        With *move*, a file the caller will delete anyway (a finished job's output) is moved
+        into the store when it can be (same file system, one link to it) instead of copied.
+        """
         path = Path(local_path)
         if not path.is_file():
             raise MissingFileError(f"no such file: {path}", path=str(path))
         # Read-only pass first, so re-registering unchanged content writes nothing at all.
         digest, size = _hash_file(path)
-        if self._blobs.exists(_key(digest)):
+        if self._blobs.exists(_key(digest)) or (move and self._blobs.adopt(str(path), _key(digest))):
             if progress:
                 progress(size, size)
             return ManifestEntry(digest=digest, size=size)
@@ -132,31 +121,71 @@ class ArtifactStore:
 
     def put_path(
         self, local_path: str | os.PathLike[str], *, ignore: Callable[[str], bool] | None = None,
-        progress: Progress | None = None,
+        progress: Progress | None = None, links: LinkPolicy = "follow",
+        on_skip: Callable[[Skipped], None] | None = None, move: bool = False, root: str | None = None,
     ) -> tuple[str, Manifest]:
         """Store a file or a folder and its manifest; returns ``(manifest_digest, manifest)``.
 
         *ignore* gets each relative posix path (directories with a trailing ``/``) and returns
-        True to leave it out. The manifest blob is written last.
+        True to leave it out. *links* says what symbolic links become (see :data:`LinkPolicy`);
+        each path left out under ``keep`` is passed to *on_skip*. *move* lets the store take the
+        files instead of copying them (see :meth:`put_file`). *root* names the manifest's root
+        (default: the file or folder name). The manifest blob is written last.
         """
         src = Path(os.path.abspath(local_path))
         if src.is_file():
-            entry = self.put_file(src, progress=progress)
-            manifest = Manifest(root=src.name, kind="file", files={src.name: entry})
+            entry = self.put_file(src, progress=progress, move=move)
+            name = root or src.name
+            manifest = Manifest(root=name, kind="file", files={name: entry})
         elif src.is_dir():
-            manifest = self._put_folder(src, ignore, progress)
+            manifest = self._put_folder(src, ignore, progress, links, on_skip, move, root or src.name or "root")
         else:
             raise MissingFileError(f"no such file or folder: {local_path}", path=str(local_path))
         return self.put_bytes(manifest.to_json()).digest, manifest
 
-    def _put_folder(self, src: Path, ignore: Callable[[str], bool] | None,
-                    progress: Progress | None) -> Manifest:
-        found = list(_walk(src, ignore))
+    def _put_folder(self, src: Path, ignore: Callable[[str], bool] | None, progress: Progress | None,
+                    links: LinkPolicy, on_skip: Callable[[Skipped], None] | None, move: bool,
+                    root: str) -> Manifest:
+        kept: dict[str, str] = {}
+        if links == "keep":
+            scan = scan_keeping_links(src, ignore)
+            found, kept = scan.files, scan.links
+            for item in scan.skipped:
+                if on_skip:
+                    on_skip(item)
+        else:
+            found = list(walk_following_links(src, ignore))
         total = sum(p.stat().st_size for _, p in found)
-        # Report against the folder's total, not each file's.
-        each = (lambda done, _file_total: progress(done, total)) if progress else None
-        files = {rel: self.put_file(path, progress=each) for rel, path in found}
-        return Manifest(root=src.name or "root", kind="folder", files=files)
+        lock = threading.Lock()
+
+        def each(done: int, _file_total: int) -> None:  # reports against the folder's total
+            with lock:
+                progress(done, total)
+
+        def put(item: tuple[str, Path]) -> ManifestEntry:
+            return self.put_file(item[1], progress=each if progress else None, move=move)
+
+        # In parallel only without a progress callback: a callback may abort the transfer, and
+        # an abort must stop at once, not after the other threads' files.
+        if len(found) > 1 and HASH_WORKERS > 1 and progress is None:
+            with ThreadPoolExecutor(HASH_WORKERS, thread_name_prefix="hash") as pool:
+                entries = list(pool.map(put, found))
+        else:
+            entries = [put(item) for item in found]
+        files = {rel: entry for (rel, _), entry in zip(found, entries)}
+        return Manifest(root=root, kind="folder", files=files, links=kept)
+
+    def put_sub_manifest(self, manifest_digest: str, path: str) -> tuple[str, Manifest]:
+        """Store the part of a manifest under *path* (see :meth:`Manifest.sub`) as a manifest."""
+        if not path.strip("/"):
+            return manifest_digest, self.get_manifest(manifest_digest)
+        sub = self.get_manifest(manifest_digest).sub(path)
+        return self.put_bytes(sub.to_json()).digest, sub
+
+    def sweep_temp(self, older_than: float = 86400.0) -> int:
+        """Remove uploads in flight older than *older_than* seconds (left by killed processes);
+        return how many were removed."""
+        return self._blobs.sweep_temp(time.time() - older_than)
 
     # ---- reading ------------------------------------------------------------------------------
 
@@ -187,13 +216,17 @@ class ArtifactStore:
 
     def materialize(
         self, manifest_digest: str, dest_dir: str | os.PathLike[str], *,
-        progress: Progress | None = None, overwrite: bool = False,
+        progress: Progress | None = None, overwrite: bool = False, share: bool = False,
+        read_only: bool = False,
     ) -> Path:
         """Write the content as ``dest_dir/<root>`` and return that path.
 
         Files are staged in a temp folder inside *dest_dir*, each verified against its digest
         (:class:`IntegrityError` on mismatch), and renamed into place only when all are good.
         An existing ``dest_dir/<root>`` raises :class:`AlreadyExistsError` unless *overwrite*.
+        With *share*, files are hard links to the (read-only) blobs where the store is a local
+        folder on the same file system: no bytes are copied (nor verified). With *read_only*,
+        files lose their write bits and folders become read-only once in place.
         """
         manifest = self.get_manifest(manifest_digest)
         dest_dir = Path(dest_dir)
@@ -211,13 +244,56 @@ class ArtifactStore:
             for rel, entry in sorted(manifest.files.items()):
                 out = staged / rel if manifest.kind == "folder" else staged
                 out.parent.mkdir(parents=True, exist_ok=True)
-                self._copy_verified(entry, out, each)
+                if share and self._blobs.link_to(_key(entry.digest), str(out)):
+                    if each:
+                        each(entry.size, entry.size)
+                else:
+                    self._copy_verified(entry, out, each)
+                if read_only:
+                    os.chmod(out, 0o444)
+            for rel, link_target in sorted(manifest.links.items()):
+                out = staged / rel
+                out.parent.mkdir(parents=True, exist_ok=True)
+                os.symlink(link_target, out)
             if target.exists() or target.is_symlink():
                 os.replace(target, staging / "old")  # deleted with the staging folder
             os.replace(staged, target)
+            if read_only:
+                make_folders_read_only(target)
         finally:
-            shutil.rmtree(staging, ignore_errors=True)
+            remove_tree(staging)
         return target
+
+    def materialize_into(self, manifest_digest: str, folder: str | os.PathLike[str]) -> Path:
+        """Merge the content into *folder*: a folder's files land directly in it, a file as
+        ``folder/<root>``. Each file appears whole (a verified temp copy renamed into place);
+        files of *folder* that the content does not name are left as they are. Returns the
+        path of the content (*folder*, or the file)."""
+        manifest = self.get_manifest(manifest_digest)
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        entries = ({manifest.root: manifest.files[manifest.root]} if manifest.kind == "file"
+                   else manifest.files)
+        for rel, entry in sorted(entries.items()):
+            out = folder / rel
+            out.parent.mkdir(parents=True, exist_ok=True)
+            fd, temp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.openaml-")
+            os.close(fd)
+            try:
+                self._copy_verified(entry, Path(temp), None)
+                os.replace(temp, out)
+            finally:
+                if os.path.lexists(temp):
+                    os.unlink(temp)
+        for rel, link_target in sorted(manifest.links.items()):
+            out = folder / rel
+            out.parent.mkdir(parents=True, exist_ok=True)
+            temp = out.with_name(f".{out.name}.openaml-link")
+            if os.path.lexists(temp):
+                os.unlink(temp)
+            os.symlink(link_target, temp)
+            os.replace(temp, out)
+        return folder / manifest.root if manifest.kind == "file" else folder
 
     def _copy_verified(self, entry: ManifestEntry, out: Path, progress: Progress | None) -> None:
         if not self.has(entry.digest):
@@ -234,3 +310,4 @@ class ArtifactStore:
         if h.hexdigest() != entry.digest or size != entry.size:
             raise IntegrityError(f"blob {entry.digest} for {out.name} is corrupt: its content does not "
                                  "match its digest", digest=entry.digest)
+

@@ -1,0 +1,134 @@
+"""What a job output, a datastore path or a job's artifacts hold: a manifest in the workspace's
+content-addressed store.
+
+A finished job's outputs are published as manifests (:func:`publish_output`) and recorded on
+the job, so ``azureml://jobs/<job>/outputs/<o>`` names immutable content. Folders that can
+still change (a local datastore folder, a job's logs and MLflow artifacts) are snapshotted into
+the store when they are read, so a consumer always reads pinned content and reuse keys are
+manifest digests.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from openaml.errors import NotFoundError, ValidationError
+from openaml.services import locations
+from openaml.services.workspaces import WorkspaceContext
+from openaml.store.artifacts import Skipped
+
+PUBLISHED = "published"  # the job spec's key holding {output name: PublishedOutput fields}
+
+
+@dataclass(frozen=True)
+class Content:
+    """A manifest in the artifact store: its digest, root name and kind (``file``/``folder``)."""
+
+    digest: str
+    root: str
+    kind: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"digest": self.digest, "root": self.root, "kind": self.kind}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Content":
+        return cls(digest=data["digest"], root=data["root"], kind=data["kind"])
+
+
+def default_output_path(job_name: str, output: str) -> str:
+    """Where Azure puts an output on the default datastore: ``azureml/<job>/<output>``."""
+    return f"azureml/{job_name}/{output}"
+
+
+def can_share_blobs() -> bool:
+    """Whether read-only inputs may be hard links to the store's blobs. Permission bits keep a
+    process from writing through a read-only link, but a root process ignores them: as root,
+    inputs are copies, so a job that writes into one changes its own copy and nothing else."""
+    return hasattr(os, "geteuid") and os.geteuid() != 0
+
+
+def publish_output(ctx: WorkspaceContext, produced: Path, root: str,
+                   warn: Callable[[str], None]) -> Content | None:
+    """Publish what a job wrote to an output into the store (files moved, not copied, when the
+    store is on the same file system); None when a ``uri_file`` output was never written."""
+    if not produced.exists():
+        return None
+
+    def skipped(item: Skipped) -> None:
+        warn(f"output {root}: skipped {item.path}: it {item.reason}")
+
+    digest, manifest = ctx.artifacts.put_path(produced, links="keep", on_skip=skipped, move=True,
+                                              root=root if produced.is_dir() else None)
+    return Content(digest, manifest.root, manifest.kind)
+
+
+def published_outputs(record: Any) -> dict[str, Content]:
+    """The outputs a job published, by name."""
+    return {name: Content.from_dict(data) for name, data in (record.spec.get(PUBLISHED) or {}).items()}
+
+
+def job_output(ctx: WorkspaceContext, job_name: str, output: str, path: str = "") -> Content:
+    """The content of ``azureml://jobs/<job>/outputs/<output>[/paths/<path>]``."""
+    record = ctx.jobs.get_job(ctx.name, job_name)
+    if record is None:
+        raise NotFoundError(f"job '{job_name}' not found in workspace '{ctx.name}'", name=job_name)
+    if output in locations.ARTIFACTS_OUTPUTS:  # logs and MLflow artifacts: still a folder
+        return snapshot(ctx, locations.job_folder(ctx, job_name), path, f"outputs of job {job_name}")
+    best = (record.spec.get("best") or {}).get("name") if record.type == "sweep" else None
+    if best:  # a sweep's outputs are its best trial's
+        return job_output(ctx, best, output, path)
+    forwarded = (record.spec.get("pipeline_outputs") or {}).get(output)
+    if forwarded:  # a pipeline's output is the output of one of its steps
+        match = locations.JOB_URI.match(forwarded)
+        return job_output(ctx, match["job"], match["output"], path)
+    declared = (record.spec.get("resolved") or {}).get("outputs", {})
+    if output not in declared:
+        raise NotFoundError(f"job '{job_name}' has no output '{output}' (it has: "
+                            f"{', '.join(sorted(declared)) or 'none'}, and 'artifacts')", name=output)
+    published = published_outputs(record).get(output)
+    if published is None:
+        if PUBLISHED in record.spec or record.status != "Completed":
+            raise NotFoundError(f"job '{job_name}' has not produced output '{output}' "
+                                f"(it is {record.status})", name=output)
+        # A job finished before outputs were published: its files are on the datastore.
+        legacy = locations.datastore_folder(ctx, declared[output]["datastore"]) / declared[output]["path"]
+        return snapshot(ctx, legacy, path, f"output {output} of job {job_name}")
+    return _sub(ctx, published, path)
+
+
+def datastore_path(ctx: WorkspaceContext, datastore: str, path: str) -> Content:
+    """The content of ``azureml://datastores/<ds>/paths/<path>``: a published job output when the
+    path is one's default location, else a snapshot of the local folder or file."""
+    parts = path.strip("/").split("/")
+    if len(parts) >= 3 and parts[0] == "azureml":
+        record = ctx.jobs.get_job(ctx.name, parts[1])
+        published = published_outputs(record).get(parts[2]) if record is not None else None
+        resolved = ((record.spec.get("resolved") or {}).get("outputs") or {}).get(parts[2]) if record else None
+        if published is not None and resolved and resolved.get("datastore") == datastore \
+                and resolved.get("path") == default_output_path(parts[1], parts[2]):
+            return _sub(ctx, published, "/".join(parts[3:]))
+    return snapshot(ctx, locations.datastore_folder(ctx, datastore), path, f"datastore {datastore}")
+
+
+def snapshot(ctx: WorkspaceContext, folder: Path, path: str, what: str) -> Content:
+    """Store the file or folder *path* under *folder* (links followed, as the user laid them
+    out) and return its manifest."""
+    source = folder / path.strip("/") if path.strip("/") else folder
+    if not source.exists():
+        raise NotFoundError(f"{path or '.'} does not exist in the {what} ({source})", path=str(source))
+    digest, manifest = ctx.artifacts.put_path(source)
+    return Content(digest, manifest.root, manifest.kind)
+
+
+def _sub(ctx: WorkspaceContext, content: Content, path: str) -> Content:
+    if not path.strip("/"):
+        return content
+    try:
+        digest, manifest = ctx.artifacts.put_sub_manifest(content.digest, path)
+    except ValidationError as exc:
+        raise NotFoundError(exc.message, path=path) from None
+    return Content(digest, manifest.root, manifest.kind)
