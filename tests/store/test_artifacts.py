@@ -257,3 +257,75 @@ def test_manifest_json_is_canonical():
     same = Manifest(root="r", kind="folder", files={"a": a, "b": b})
     assert m.to_json() == same.to_json() and Manifest.from_json(m.to_json()) == m
     assert b" " not in m.to_json()
+
+
+def test_materialize_read_only_shares_blobs_as_hard_links(local_store, tmp_path):
+    folder = make_tree(tmp_path / "src")
+    digest, manifest = local_store.put_path(folder)
+    out = local_store.materialize(digest, tmp_path / "in", share=True, read_only=True)
+    blob = Path(local_store.root_url) / "blobs" / "sha256"
+    entry = manifest.files["weights.bin"]
+    assert (out / "weights.bin").stat().st_ino == (blob / entry.digest[:2] / entry.digest).stat().st_ino
+    assert oct((out / "weights.bin").stat().st_mode & 0o777) == "0o444"
+    assert oct((out / "sub").stat().st_mode & 0o777) == "0o555"
+    # Read-only folders are still removable by the store's own cleanup, and a second
+    # materialise over them replaces them.
+    again = local_store.materialize(digest, tmp_path / "in", share=True, read_only=True, overwrite=True)
+    assert (again / "sub" / "config.json").read_text() == '{"a": 1}'
+
+
+def test_put_path_moves_files_it_may_take(local_store, tmp_path):
+    src = tmp_path / "out"
+    src.mkdir()
+    (src / "a.bin").write_bytes(os.urandom(1000))
+    linked = src / "b.bin"
+    linked.write_bytes(os.urandom(1000))
+    os.link(linked, tmp_path / "elsewhere.bin")  # a second link: must be copied, not taken
+    digest, manifest = local_store.put_path(src, move=True)
+    assert not (src / "a.bin").exists()
+    assert (tmp_path / "elsewhere.bin").exists() and linked.exists()
+    assert oct((tmp_path / "elsewhere.bin").stat().st_mode & 0o777) != "0o444"
+    out = local_store.materialize(digest, tmp_path / "back")
+    assert sorted(p.name for p in out.iterdir()) == ["a.bin", "b.bin"]
+
+
+def test_links_are_kept_inside_and_skipped_outside(local_store, tmp_path):
+    src = tmp_path / "out"
+    (src / "d").mkdir(parents=True)
+    (src / "d" / "f.txt").write_text("inside")
+    (tmp_path / "secret.txt").write_text("outside")
+    (src / "inner").symlink_to("d/f.txt")
+    (src / "dirlink").symlink_to("d")
+    (src / "outer").symlink_to(tmp_path / "secret.txt")
+    (src / "dangling").symlink_to(tmp_path / "nope")
+    (src / "loop1").symlink_to("loop2")
+    (src / "loop2").symlink_to("loop1")
+    (src / "d" / "up").symlink_to("..")
+    skipped = []
+    digest, manifest = local_store.put_path(src, links="keep", on_skip=skipped.append)
+    assert manifest.links == {"inner": "d/f.txt", "dirlink": "d"}
+    assert sorted(manifest.files) == ["d/f.txt"]
+    assert {s.path for s in skipped} == {"outer", "dangling", "loop1", "loop2", "d/up"}
+    out = local_store.materialize(digest, tmp_path / "back")
+    assert os.readlink(out / "inner") == "d/f.txt" and (out / "inner").read_text() == "inside"
+    assert (out / "dirlink" / "f.txt").read_text() == "inside"
+    assert not (out / "outer").exists()
+
+
+@pytest.mark.parametrize("target", ["../../x", "/etc/passwd", "a/../../../x", "..", ".", "sub/..", "a\\b"])
+def test_manifest_links_that_leave_the_root_or_loop_are_refused(target):
+    with pytest.raises(ValidationError):
+        Manifest(root="r", kind="folder", files={}, links={"sub/link": target})
+
+
+def test_sub_manifest_of_a_folder_and_of_a_file(local_store, tmp_path):
+    folder = make_tree(tmp_path / "src")
+    digest, _ = local_store.put_path(folder)
+    sub_digest, sub = local_store.put_sub_manifest(digest, "sub/")
+    assert sub.root == "sub" and sorted(sub.files) == ["config.json", "deeper/copy.json"]
+    _, one = local_store.put_sub_manifest(digest, "sub/config.json")
+    assert one.kind == "file" and one.root == "config.json"
+    with pytest.raises(ValidationError):
+        local_store.put_sub_manifest(digest, "missing")
+    with pytest.raises(ValidationError):
+        local_store.put_sub_manifest(digest, "../x")

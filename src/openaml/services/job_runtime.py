@@ -109,6 +109,8 @@ class JobRuntime:
 
         remove_tree(self.workdir)
         self.workdir.mkdir(parents=True)
+        for warning in (self.resolved.get("code") or {}).get("warnings", []):
+            self._warn(warning)
         code_dir = self._materialize_code()
         self._check_cancel()
         env = self.builder.resolve(self._environment(), log=log)
@@ -283,6 +285,8 @@ class JobRuntime:
             raise JobCanceled()
 
     def _finish(self, status: JobStatus, error: dict[str, Any] | None = None) -> Outcome:
+        # Scratch goes first: whoever sees the job ended must not find its temp files.
+        remove_tree(self.workdir)
         return end_job(self.ctx, self.name, status, error)
 
     def _system_log(self, text: str) -> None:

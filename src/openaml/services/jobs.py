@@ -189,8 +189,10 @@ class JobService:
             raise ValidationError("a command job needs a command", field="command")
         warnings = [f"'{f}' does not apply to local compute and is ignored" for f in ignored_fields(job)]
         pool, slots = self._compute(job.compute)
+        code = self._snapshot_code(job.code)
+        warnings += (code or {}).get("warnings", [])
         return {
-            "code": self._snapshot_code(job.code),
+            "code": code,
             "environment": self._checked(self._environment(job.environment)),
             "inputs": {n: job_io.resolve_input(self.ctx, n, v) for n, v in (job.inputs or {}).items()},
             "outputs": {n: job_io.resolve_output(self.ctx, job.name, n, v, self.ctx.default_datastore)
@@ -227,9 +229,14 @@ class JobService:
         if not local.exists():
             raise ValidationError(f"code folder {local} does not exist", field="code")
         ignore = ignore_matcher(local) if local.is_dir() else None
-        digest, manifest = self.ctx.artifacts.put_path(local, ignore=ignore)
+        skipped: list[str] = []
+        # Links inside the folder stay links; one that leaves it (or dangles, or loops) is not
+        # followed: a snapshot never carries files from outside the code folder.
+        digest, manifest = self.ctx.artifacts.put_path(
+            local, ignore=ignore, links="keep",
+            on_skip=lambda item: skipped.append(f"code snapshot: skipped {item.path}: it {item.reason}"))
         return {"digest": digest, "root": manifest.root, "kind": manifest.kind,
-                "uri": upload_uri(self.ctx, digest, manifest.root)}
+                "uri": upload_uri(self.ctx, digest, manifest.root), "warnings": skipped}
 
     def _checked(self, env: dict[str, Any]) -> dict[str, Any]:
         """Fail at submission, not minutes later, on an environment that cannot resolve here
