@@ -329,3 +329,22 @@ def test_sub_manifest_of_a_folder_and_of_a_file(local_store, tmp_path):
         local_store.put_sub_manifest(digest, "missing")
     with pytest.raises(ValidationError):
         local_store.put_sub_manifest(digest, "../x")
+
+
+def test_an_unchanged_file_is_not_hashed_again_and_a_changed_one_is(local_store, tmp_path, monkeypatch):
+    import openaml.store.artifacts as artifacts_module
+    import openaml.store.digest_cache as cache_module
+
+    monkeypatch.setattr(cache_module, "RACY_SECONDS", 0.0)
+    hashed: list[Path] = []
+    real_hash = artifacts_module._hash_file
+    monkeypatch.setattr(artifacts_module, "_hash_file", lambda p: hashed.append(p) or real_hash(p))
+    f = tmp_path / "data.bin"
+    f.write_bytes(b"a" * 1000)
+    first = local_store.put_file(f)
+    assert local_store.put_file(f) == first and hashed == [f]  # the second time: one stat, no read
+    info = f.stat()
+    f.write_bytes(b"b" * 1000)  # same size ...
+    os.utime(f, ns=(info.st_atime_ns, info.st_mtime_ns))  # ... and mtime forged back: ctime moved
+    second = local_store.put_file(f)
+    assert second.digest == sha(b"b" * 1000) and len(hashed) == 2

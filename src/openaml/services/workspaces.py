@@ -184,6 +184,7 @@ class WorkspaceService:
                 artifacts=ArtifactStore(str(folder / "artifacts")),
                 secrets=SecretBox.open(folder / "secret.key"), config=config)
             self._open[name] = ctx
+            ctx.artifacts.sweep_temp()  # uploads a killed process left in flight, over a day old
             return ctx
 
     def close(self) -> None:

@@ -27,6 +27,7 @@ from typing import BinaryIO
 
 from openaml.errors import AlreadyExistsError, IntegrityError, MissingFileError, NotFoundError
 from openaml.store._blobs import BlobBackend, backend_for
+from openaml.store.digest_cache import DigestCache, file_key
 from openaml.store.folders import (LinkPolicy, Skipped, make_folders_read_only, remove_tree, scan_keeping_links,
                                    walk_following_links)
 from openaml.store.manifest import Manifest, ManifestEntry, check_digest
@@ -62,6 +63,8 @@ class ArtifactStore:
     def __init__(self, root_url: str, storage_options: dict | None = None) -> None:
         self.root_url = str(root_url)
         self._blobs: BlobBackend = backend_for(self.root_url, storage_options)
+        local_root = getattr(self._blobs, "root", None)
+        self._digests = DigestCache(local_root / "digests.sqlite") if isinstance(local_root, Path) else None
 
     def __repr__(self) -> str:
         return f"ArtifactStore({self.root_url!r})"
@@ -101,8 +104,9 @@ class ArtifactStore:
         path = Path(local_path)
         if not path.is_file():
             raise MissingFileError(f"no such file: {path}", path=str(path))
-        # Read-only pass first, so re-registering unchanged content writes nothing at all.
-        digest, size = _hash_file(path)
+        # Read-only pass first, so re-registering unchanged content writes nothing at all (and
+        # an unchanged file that was hashed before is not even read: see DigestCache).
+        digest, size = self._digest_of(path, remember=not move)
         if self._blobs.exists(_key(digest)) or (move and self._blobs.adopt(str(path), _key(digest))):
             if progress:
                 progress(size, size)
@@ -111,6 +115,19 @@ class ArtifactStore:
             # Hash again while copying: the stored blob must match its name even if the file
             # changed between the two passes.
             return self._upload(f, size, progress)
+
+    def _digest_of(self, path: Path, *, remember: bool) -> tuple[str, int]:
+        if self._digests is None:
+            return _hash_file(path)
+        before = os.stat(path)
+        cached = self._digests.get(before)
+        if cached is not None:
+            return cached, before.st_size
+        hashed_at = time.time()
+        digest, size = _hash_file(path)
+        if remember and file_key(os.stat(path)) == file_key(before):
+            self._digests.remember(before, digest, hashed_at)
+        return digest, size
 
     def put_bytes(self, data: bytes) -> ManifestEntry:
         """Store *data*; a no-op when those bytes are already stored."""
