@@ -7,6 +7,7 @@ from pydantic import TypeAdapter
 
 from openaml.entities.compute import AnyCompute, Compute
 from openaml.errors import NotFoundError
+from openaml.names import check_compute_name
 from openaml.services.workspaces import WorkspaceContext
 from openaml.store.metadata import ResourceRecord
 
@@ -21,6 +22,7 @@ class ComputeService:
         self.ctx = ctx
 
     def create_or_update(self, compute: Compute) -> Compute:
+        check_compute_name(compute.type, compute.name)
         spec = compute.model_dump(mode="json", exclude_none=True, exclude={"id"})
         return self._to_entity(self.ctx.metadata.put_resource(self.ctx.name, _KIND, compute.name, spec))
 

@@ -10,6 +10,7 @@ from pydantic import TypeAdapter
 from openaml.entities import LocalDatastore
 from openaml.entities.datastore import AnyDatastore, Datastore, merge_secrets, split_secrets
 from openaml.errors import NotFoundError, ValidationError
+from openaml.names import check_name
 from openaml.services.workspaces import WorkspaceContext
 from openaml.store.metadata import ResourceRecord
 
@@ -25,6 +26,7 @@ class DatastoreService:
 
     def create_or_update(self, datastore: Datastore) -> Datastore:
         """Store a datastore (replacing one of the same name); its secrets are encrypted."""
+        check_name("datastore", datastore.name)
         if isinstance(datastore, LocalDatastore):
             folder = Path(datastore.path).expanduser()
             if not folder.is_absolute():
