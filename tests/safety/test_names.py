@@ -23,8 +23,9 @@ from openaml.cli.main import cli
 from openaml.entities import (AmlCompute, AzureBlobDatastore, CommandComponent, ComputeInstance, Data,
                               Environment, KubernetesCompute, Model, Workspace)
 from openaml.entities.pipeline import PipelineJob
-from openaml.errors import ValidationError
 from openaml import names
+from openaml.errors import ValidationError
+from openaml.services.jobs import default_experiment_name
 from openaml.sweep import Choice
 
 from tests.helpers import use_home
@@ -264,14 +265,11 @@ def test_compute_name_lengths_follow_the_type(client: MLClient) -> None:
 
 
 def test_experiment_names_and_output_names_are_checked_at_submission(client: MLClient) -> None:
-    for bad in ("a\x00b", "x" * 256, ""):
-        job = command(command="echo hi", environment=ENV_URI, experiment_name=bad or None)
-        if not bad:  # no experiment: the current folder's name, which always passes
-            assert names.EXPERIMENT.accepts(__import__("openaml.services.jobs", fromlist=["x"]).default_experiment_name())
-            continue
+    for bad in ("a\x00b", "tab\there", "x" * 256):
         with pytest.raises(ValidationError) as info:
-            client.jobs.create_or_update(job)
+            client.jobs.create_or_update(command(command="echo hi", environment=ENV_URI, experiment_name=bad))
         _refused(info.value, "experiment_name")
+    assert names.EXPERIMENT.accepts(default_experiment_name())  # no experiment given: always passes
     registering = command(command="echo hi", environment=ENV_URI,
                           outputs={"model": {"type": "custom_model", "name": "../m", "version": "1"}})
     with pytest.raises(ValidationError) as info:
@@ -283,6 +281,13 @@ def test_experiment_names_and_output_names_are_checked_at_submission(client: MLC
         client.jobs.create_or_update(versioned)
     _refused(info.value, "outputs.model.version")
     assert _stored_names(client)["job"] == set()
+
+
+def test_the_default_experiment_drops_what_the_rule_refuses(tmp_path: Path, monkeypatch) -> None:
+    folder = tmp_path / "my proj\x1b\x7fect\tname"
+    folder.mkdir()
+    monkeypatch.chdir(folder)
+    assert default_experiment_name() == "myprojectname"
 
 
 def test_child_job_names_are_checked_when_the_parent_is_submitted(client: MLClient) -> None:
