@@ -41,7 +41,6 @@ def test_mini_batch_size_is_kept_as_given(size):
     ({"logging_level": "TRACE"}, "logging_level", ""),
     ({"error_threshold": -2}, "error_threshold", ""),
     ({"retry_settings": {"max_retries": -1}}, "retry_settings.max_retries", ""),
-    ({"name": "Bad-Name"}, "name", "lower letter"),
     ({"task": {"type": "model"}}, "task.type", ""),
 ])
 def test_invalid_fields_are_rejected(overrides, field, text):

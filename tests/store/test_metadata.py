@@ -252,3 +252,32 @@ def test_unopenable_sqlite_file_raises_store_unavailable(tmp_path):
     blocker.write_text("not a folder")
     with pytest.raises(StoreUnavailableError):
         MetadataStore(f"sqlite:///{blocker / 'metadata.db'}")
+
+
+def test_huge_integer_versions_are_labels_for_auto_versioning(store, workspace_name):
+    # Versions main stored before integers were bounded: written directly, they must not count.
+    for huge in (str(10**30), str(2**63 - 1), str(2**31)):
+        register(store, workspace_name, version=huge)
+    register(store, workspace_name, version="4")
+    assert register(store, workspace_name, identity="next").version == "5"
+
+
+def test_a_container_maximum_written_before_the_bound_is_counted_again(store, workspace_name):
+    from openaml.store.tables import asset_containers as C
+
+    register(store, workspace_name, version="3")
+    register(store, workspace_name, version=str(2**62))
+    with store._engine.begin() as conn:  # what main's bump left behind
+        conn.execute(sa.update(C).where(C.c.workspace == workspace_name).values(max_int_version=2**62))
+    assert register(store, workspace_name, identity="next").version == "4"
+
+
+def test_auto_versioning_stops_cleanly_at_the_largest_integer(store, workspace_name):
+    from openaml.errors import ValidationError
+    from openaml.names import INT_VERSION_MAX
+
+    register(store, workspace_name, version=str(INT_VERSION_MAX))
+    with pytest.raises(ValidationError) as info:
+        register(store, workspace_name, identity="next")
+    assert info.value.details["field"] == "version"
+    assert versions(store.list_versions(workspace_name, "models", "m", ALL)) == [str(INT_VERSION_MAX)]

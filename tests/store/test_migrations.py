@@ -92,3 +92,18 @@ def test_0003_backfills_the_largest_integer_version(empty_db_url: sa.URL) -> Non
         assert first.version == "1"
     finally:
         store.close()
+
+
+def test_0003_ignores_integer_versions_too_large_to_count(empty_db_url: sa.URL) -> None:
+    engine = _db.create_engine(empty_db_url)
+    try:
+        _upgrade(engine, "0002")
+        with _db.transaction(engine, write=True) as conn:
+            _insert_at_0002(conn, WS, "huge", ["5", "1" + "0" * 30, "9223372036854775807", "2147483648"])
+    finally:
+        engine.dispose()
+    store = MetadataStore(empty_db_url)  # the upgrade must not overflow the column
+    try:
+        assert store.create_asset_version(WS, "models", "huge", None, {}, None, identity="new").version == "6"
+    finally:
+        store.close()

@@ -12,16 +12,17 @@ from rich.table import Table
 from ruamel.yaml import YAML
 
 from openaml.entities._base import Entity
+from openaml.entities.secrets import redact
 
 FORMATS = ("json", "yaml", "table")
 _TABLE_COLUMNS = ("name", "version", "type", "stage", "description", "created_at")
 
 
 def to_plain(item: Any) -> Any:
-    """An entity (or list of them) as the plain dict shown to users; secrets are never present
-    unless the caller asked the service for them."""
+    """An entity (or list of them) as the plain dict shown to users. Secrets are never shown:
+    the services leave them out, and what reaches the terminal is redacted once more here."""
     if isinstance(item, Entity):
-        return item._to_dict()
+        return redact(item)._to_dict()
     if isinstance(item, (list, tuple)):
         return [to_plain(i) for i in item]
     return item

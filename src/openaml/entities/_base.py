@@ -12,10 +12,12 @@ locations back to YAML lines.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+import functools
+from typing import Annotated, Any, ClassVar
 
 import pydantic
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic.fields import FieldInfo
 
 from openaml.errors import ValidationError
 
@@ -40,6 +42,25 @@ def _from_pydantic(cls_name: str, exc: pydantic.ValidationError) -> ValidationEr
         {"field": loc_to_path(e["loc"]), "message": error_message(e), "type": e["type"]} for e in errors
     ])
 
+
+
+SecretText = Annotated[str | None, Field(json_schema_extra={"secret": True})]
+"""The type of a secret field (a password, a key, a token): declared this way, the field is
+encrypted when its resource is stored, left out of ``get``/``list`` unless the service offers an
+``include_secrets`` opt-in, and masked in ``repr()``. See :mod:`openaml.entities.secrets`."""
+SECRET_MASK = "***"
+
+
+def is_secret_field(info: FieldInfo) -> bool:
+    """Whether a pydantic field was declared :data:`SecretText`."""
+    extra = info.json_schema_extra
+    return isinstance(extra, dict) and extra.get("secret") is True
+
+
+@functools.cache
+def secret_field_names(cls: type[BaseModel]) -> tuple[str, ...]:
+    """The secret fields declared directly on *cls* (not those of nested entities)."""
+    return tuple(name for name, info in cls.model_fields.items() if is_secret_field(info))
 
 
 def none_is_empty(v: Any) -> Any:
@@ -79,6 +100,12 @@ class Entity(BaseModel):
             super().__setattr__(name, value)
         except pydantic.ValidationError as exc:
             raise _from_pydantic(type(self).__name__, exc) from None
+
+    def __repr_args__(self) -> Any:
+        # Secrets never reach repr()/str(), and so never an f-string, a log line or a traceback.
+        secret = secret_field_names(type(self))
+        for key, value in super().__repr_args__():
+            yield key, (SECRET_MASK if key in secret and value is not None else value)
 
     def _to_dict(self) -> dict[str, Any]:
         """The YAML-shaped dict (as azure-ai-ml's ``_to_dict``): unset/None fields dropped."""

@@ -1,8 +1,10 @@
 """``CommandComponent``: a reusable, versioned command with typed inputs and outputs.
 
-Validation at construction follows azure-ai-ml's client-side checks: the name pattern, the
+Validation at construction follows azure-ai-ml's client-side checks: the
 data-binding expressions of ``command`` (``${{inputs.x}}`` / ``${{outputs.y}}`` must name a
-declared port), ``$[[ ... ]]`` optional blocks, reserved and duplicate port names.
+declared port), ``$[[ ... ]]`` optional blocks, reserved and duplicate port names. The name's
+rule (:data:`openaml.names.COMPONENT`) is checked when a component is registered, not here, so
+that a component stored under an older rule can still be read.
 """
 
 from __future__ import annotations
@@ -27,8 +29,6 @@ EnvironmentRef = Annotated[
 ]
 """``azureml:env:1`` / ``azureml:env@latest`` / a registry URI, or an inline environment."""
 
-NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
-NAME_MAX_LENGTH = 255
 PORT_NAME_PATTERN = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 RESERVED_PORT_NAMES = frozenset({"path", "ld_library_path", "user", "logname", "home", "pwd", "shell"})
 _BINDING = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
@@ -118,15 +118,6 @@ class CommandComponent(Asset):
     resources: JobResourceConfiguration | None = None
     instance_count: int | None = None
     additional_includes: list[str] | None = None
-
-    @field_validator("name")
-    @classmethod
-    def _check_name(cls, v: str | None) -> str | None:
-        if v is not None and (not NAME_PATTERN.match(v) or len(v) > NAME_MAX_LENGTH):
-            raise ValueError(
-                "Component name should only contain lower letter, number, underscore and start "
-                f"with a lower letter, at most {NAME_MAX_LENGTH} characters. Currently got {v}.")
-        return v
 
     _lower_distribution_type = field_validator("distribution", mode="before")(
         staticmethod(lower_distribution_type))

@@ -10,15 +10,16 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import Field, field_validator
 
-from ._base import Entity, Resource
+from ._base import Entity, Resource, SecretText
 from .credentials import IdentityConfiguration
 
 
 class AmlComputeSshSettings(Entity):
-    """SSH access to cluster nodes. ``admin_password`` never appears in ``repr()``."""
+    """SSH access to cluster nodes. ``admin_password`` is a secret: stored encrypted, never
+    returned by ``get``/``list`` and never shown. ``ssh_key_value`` is the PUBLIC key."""
 
     admin_username: str
-    admin_password: str | None = Field(default=None, repr=False)
+    admin_password: SecretText = None
     ssh_key_value: str | None = None
 
 
@@ -31,10 +32,11 @@ class ComputeInstanceSshSettings(Entity):
 
 
 class VirtualMachineSshSettings(Entity):
-    """SSH access to an attached VM. ``admin_password`` never appears in ``repr()``."""
+    """SSH access to an attached VM. ``admin_password`` is a secret, as on clusters;
+    ``ssh_private_key_file`` is the path of a key file on this machine (the key is never read)."""
 
     admin_username: str | None = None
-    admin_password: str | None = Field(default=None, repr=False)
+    admin_password: SecretText = None
     ssh_port: int | None = 22
     ssh_private_key_file: str | None = None
 

@@ -1,8 +1,9 @@
 """Credential and identity configurations (azure-ai-ml's classes of the same names).
 
 Secret fields (``account_key``, ``sas_token``, ``client_secret``, ``certificate``) are plain
-strings, as in azure-ai-ml, but never appear in ``repr()``/``str()``. They may be None: a
-datastore read back without ``include_secrets`` carries its credential kind without values.
+strings, as in azure-ai-ml, declared :data:`~openaml.entities._base.SecretText`: they never
+appear in ``repr()``/``str()`` and are split off before a datastore is stored. They may be None:
+a datastore read back without ``include_secrets`` carries its credential kind without values.
 """
 
 from __future__ import annotations
@@ -11,17 +12,13 @@ from typing import Any, ClassVar
 
 from pydantic import SerializerFunctionWrapHandler, model_serializer
 
-from ._base import Entity
-
-SECRET_FIELDS = ("account_key", "sas_token", "client_secret", "certificate")
-_MASK = "***"
+from ._base import Entity, SecretText, secret_field_names
 
 
 class CredentialConfiguration(Entity):
     """Base of datastore credentials. ``kind`` is the credential's type (no tag in YAML)."""
 
     kind: ClassVar[str] = ""
-    secret_fields: ClassVar[tuple[str, ...]] = ()
 
     @property
     def type(self) -> str:
@@ -33,42 +30,35 @@ class CredentialConfiguration(Entity):
         # A secret split off by the store is None; its key is kept even under exclude_none so
         # the dumped dict still says which credential kind it is.
         data = handler(self)
-        for name in self.secret_fields:
+        for name in secret_field_names(type(self)):
             data.setdefault(name, None)
         return data
-
-    def __repr_args__(self) -> Any:
-        for key, value in super().__repr_args__():
-            yield key, (_MASK if key in self.secret_fields and value is not None else value)
 
 
 class AccountKeyConfiguration(CredentialConfiguration):
     """A storage account key."""
 
     kind: ClassVar[str] = "account_key"
-    secret_fields: ClassVar[tuple[str, ...]] = ("account_key",)
 
-    account_key: str | None
+    account_key: SecretText
 
 
 class SasTokenConfiguration(CredentialConfiguration):
     """A shared access signature token."""
 
     kind: ClassVar[str] = "sas"
-    secret_fields: ClassVar[tuple[str, ...]] = ("sas_token",)
 
-    sas_token: str | None
+    sas_token: SecretText
 
 
 class ServicePrincipalConfiguration(CredentialConfiguration):
     """An Entra ID service principal with a client secret."""
 
     kind: ClassVar[str] = "service_principal"
-    secret_fields: ClassVar[tuple[str, ...]] = ("client_secret",)
 
     tenant_id: str | None = None
     client_id: str | None = None
-    client_secret: str | None
+    client_secret: SecretText
     authority_url: str | None = None
     resource_url: str | None = None
 
@@ -77,11 +67,10 @@ class CertificateConfiguration(CredentialConfiguration):
     """An Entra ID service principal with a certificate."""
 
     kind: ClassVar[str] = "certificate"
-    secret_fields: ClassVar[tuple[str, ...]] = ("certificate",)
 
     tenant_id: str | None = None
     client_id: str | None = None
-    certificate: str | None = None
+    certificate: SecretText = None
     thumbprint: str | None = None
     authority_url: str | None = None
     resource_url: str | None = None

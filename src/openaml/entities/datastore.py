@@ -11,12 +11,9 @@ from typing import Annotated, Any, ClassVar, Literal, Union
 
 from pydantic import Discriminator, Field, Tag, field_validator
 
-from openaml.errors import ValidationError
-
 from ._base import Resource
 from .credentials import (
     CREDENTIAL_CLASSES,
-    SECRET_FIELDS,
     AccountKeyConfiguration,
     CertificateConfiguration,
     CredentialConfiguration,
@@ -135,26 +132,3 @@ DATASTORE_CLASSES: dict[str, type[Datastore]] = {
     "azure_data_lake_gen2": AzureDataLakeGen2Datastore,
     "local": LocalDatastore,
 }
-
-
-def split_secrets(ds: Datastore) -> tuple[Datastore, dict[str, str]]:
-    """Return ``(ds with secret values set to None, {secret_field: value})``; ``ds`` is unchanged."""
-    cred = ds.credentials
-    if cred is None:
-        return ds.model_copy(), {}
-    secrets = {f: getattr(cred, f) for f in SECRET_FIELDS
-               if f in type(cred).model_fields and getattr(cred, f) is not None}
-    bare = cred.model_copy(update={f: None for f in secrets})
-    return ds.model_copy(update={"credentials": bare}), secrets
-
-
-def merge_secrets(ds: Datastore, secrets: dict[str, str]) -> Datastore:
-    """Return a copy of ``ds`` with ``secrets`` put back into its credentials."""
-    cred = ds.credentials
-    if cred is None or not secrets:
-        return ds.model_copy()
-    unknown = set(secrets) - set(type(cred).model_fields)
-    if unknown:
-        raise ValidationError(f"{type(cred).__name__} has no field(s) {sorted(unknown)}",
-                              field="credentials")
-    return ds.model_copy(update={"credentials": cred.model_copy(update=secrets)})

@@ -18,8 +18,7 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import AfterValidator, Field, ValidationInfo, field_validator
 
 from ._base import Asset, Entity, none_is_empty
-from .component import (NAME_MAX_LENGTH, NAME_PATTERN, EnvironmentRef, invalid_bindings,
-                        outputs_named_apart)
+from .component import EnvironmentRef, invalid_bindings, outputs_named_apart
 from .inputs_outputs import DATA_PORT_TYPES, Input, Output
 from .job import JobInput, NodeOutputValue
 from .nodes import NodePorts, node_inputs
@@ -120,15 +119,6 @@ class ParallelComponent(Asset):
     environment_variables: dict[str, str] | None = None
 
     _upper_level = field_validator("logging_level", mode="before")(staticmethod(_upper_level))
-
-    @field_validator("name")
-    @classmethod
-    def _check_name(cls, v: str | None) -> str | None:
-        if v is not None and (not NAME_PATTERN.match(v) or len(v) > NAME_MAX_LENGTH):
-            raise ValueError(
-                "Component name should only contain lower letter, number, underscore and start "
-                f"with a lower letter, at most {NAME_MAX_LENGTH} characters. Currently got {v}.")
-        return v
 
     _none_is_empty = field_validator("inputs", "outputs", mode="before")(staticmethod(none_is_empty))
 

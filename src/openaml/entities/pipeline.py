@@ -19,7 +19,7 @@ from pydantic import (BeforeValidator, ConfigDict, Discriminator, Field, Tag, fi
                       model_validator)
 
 from ._base import Asset, Entity, none_is_empty
-from .component import NAME_MAX_LENGTH, NAME_PATTERN, outputs_named_apart
+from .component import outputs_named_apart
 from .inputs_outputs import Input, Output
 from .job import Command, JobInput, NodeOutputValue
 from .job_status import JobStatus
@@ -127,15 +127,6 @@ class PipelineComponent(Asset):
     inputs: dict[str, Input] = Field(default_factory=dict)
     outputs: dict[str, Output] = Field(default_factory=dict, validate_default=True)
     jobs: dict[str, Step] = Field(default_factory=dict)
-
-    @field_validator("name")
-    @classmethod
-    def _check_name(cls, v: str | None) -> str | None:
-        if v is not None and (not NAME_PATTERN.match(v) or len(v) > NAME_MAX_LENGTH):
-            raise ValueError(
-                "Component name should only contain lower letter, number, underscore and start "
-                f"with a lower letter, at most {NAME_MAX_LENGTH} characters. Currently got {v}.")
-        return v
 
     _none_is_empty = field_validator("inputs", "outputs", "jobs", mode="before")(staticmethod(none_is_empty))
 

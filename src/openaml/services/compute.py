@@ -1,5 +1,10 @@
 """Named compute targets. Locally every target runs jobs on this machine (the Ray backend comes
-later); the definitions are kept so Azure YAML files and job references resolve."""
+later); the definitions are kept so Azure YAML files and job references resolve.
+
+Secrets (``ssh_settings.admin_password``) are write-only, as in Azure: encrypted when stored
+(:mod:`openaml.services.sealed`), never returned by ``get``/``list``, and kept by an update that
+does not repeat them.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +12,9 @@ from pydantic import TypeAdapter
 
 from openaml.entities.compute import AnyCompute, Compute
 from openaml.errors import NotFoundError
+from openaml.names import check_compute_name
+from openaml.services.sealed import SealedResources
 from openaml.services.workspaces import WorkspaceContext
-from openaml.store.metadata import ResourceRecord
 
 _KIND = "computes"
 _ADAPTER = TypeAdapter(AnyCompute)
@@ -19,28 +25,26 @@ class ComputeService:
 
     def __init__(self, ctx: WorkspaceContext) -> None:
         self.ctx = ctx
+        self._store: SealedResources[Compute] = SealedResources(ctx, _KIND, _ADAPTER)
 
     def create_or_update(self, compute: Compute) -> Compute:
-        spec = compute.model_dump(mode="json", exclude_none=True, exclude={"id"})
-        return self._to_entity(self.ctx.metadata.put_resource(self.ctx.name, _KIND, compute.name, spec))
+        """Store a compute (replacing one of the same name); the result holds no secrets."""
+        check_compute_name(compute.type, compute.name)
+        return self._store.put(compute, keep_secrets=True)
 
     def get(self, name: str) -> Compute:
-        record = self.ctx.metadata.get_resource(self.ctx.name, _KIND, name)
-        if record is None:
+        found = self._store.get(name)
+        if found is None:
             raise NotFoundError(f"compute '{name}' not found in workspace '{self.ctx.name}'. "
                                 "See what exists with: openaml compute list", name=name)
-        return self._to_entity(record)
+        return found
 
     def list(self, compute_type: str | None = None) -> list[Compute]:
-        items = [self._to_entity(r) for r in self.ctx.metadata.list_resources(self.ctx.name, _KIND)]
+        items = self._store.list()
         if compute_type:
             items = [c for c in items if c.type.lower() == compute_type.lower()]
         return items
 
     def delete(self, name: str) -> None:
-        if not self.ctx.metadata.delete_resource(self.ctx.name, _KIND, name):
+        if not self._store.delete(name):
             raise NotFoundError(f"compute '{name}' not found in workspace '{self.ctx.name}'", name=name)
-
-    def _to_entity(self, record: ResourceRecord) -> Compute:
-        spec = dict(record.spec, name=record.name, id=self.ctx.asset_id("computes", record.name))
-        return _ADAPTER.validate_python(spec)

@@ -15,6 +15,7 @@ from typing import Any
 from openaml.constants import MODEL_TYPES, PRIMITIVE_TYPES
 from openaml.entities import Input, LocalDatastore, Output
 from openaml.errors import NotFoundError, ValidationError
+from openaml.names import check_name, check_version
 from openaml.services import contents
 from openaml.services.datastores import DatastoreService
 from openaml.services.references import parse_asset_reference
@@ -92,6 +93,10 @@ def resolve_output(ctx: WorkspaceContext, job_name: str, name: str, value: Outpu
                    default_datastore: str) -> dict[str, Any]:
     """Where an output will be published, and whether to register it."""
     out = value or Output()
+    if out.name is not None:  # registered as a data or model asset when the job ends: check now
+        check_name("model" if out.type in MODEL_TYPES else "data", out.name, field=f"outputs.{name}.name")
+    if out.version is not None:
+        check_version(out.version, field=f"outputs.{name}.version")
     path = out.path or f"azureml://datastores/{default_datastore}/paths/azureml/{job_name}/{name}/"
     path = path.replace("${{name}}", job_name).replace("${{output_name}}", name) \
                .replace("${{default_datastore}}", default_datastore)

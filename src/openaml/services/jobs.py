@@ -27,6 +27,7 @@ from openaml.entities.job_status import JobStatus, is_terminal
 from openaml.entities.nodes import command_job_of
 from openaml.entities.search_space import is_distribution
 from openaml.errors import AlreadyExistsError, EnvironmentBuildError, NotFoundError, ValidationError
+from openaml.names import check_name
 from openaml.services import curated, job_io, locations
 from openaml.services.compute import ComputeService
 from openaml.services.job_constants import LOCAL_POOL
@@ -71,8 +72,9 @@ def new_job_name() -> str:
 
 
 def default_experiment_name() -> str:
-    """As azure-ai-ml: the current folder's name without spaces, else ``Default``."""
-    name = re.sub(r"\s+", "", Path.cwd().name)
+    """As azure-ai-ml: the current folder's name without spaces, else ``Default``. (Control
+    characters go too, and the length is capped, so the default always passes the rule.)"""
+    name = re.sub(r"[\s\x00-\x1f\x7f-\x9f]+", "", Path.cwd().name)[:255]
     return name or "Default"
 
 
@@ -102,13 +104,11 @@ class JobService:
         kind = self._kind(job)
         updates = {k: v for k, v in {"experiment_name": experiment_name, "compute": compute,
                                      "description": description, "tags": tags}.items() if v is not None}
-        job = job.model_copy(update=updates) if updates else job
-        name = job.name or new_job_name()
+        job = self._named(job.model_copy(update=updates) if updates else job)
+        name, experiment = job.name, job.experiment_name
         if self.ctx.jobs.get_job(self.ctx.name, name) is not None:
             raise AlreadyExistsError(f"a job named '{name}' already exists; job names are unique "
                                      "in a workspace (omit the name to get a fresh one)", name=name)
-        experiment = job.experiment_name or default_experiment_name()
-        job = job.model_copy(update={"name": name, "experiment_name": experiment})
         resolved = kind.resolve(self, job)
         self.create_record(name, kind.type, {"job": self._public_spec(job), "resolved": resolved},
                            experiment=experiment, display_name=job.display_name, parent_job_name=parent_job_name)
@@ -176,8 +176,16 @@ class JobService:
 
     def check(self, job: Any) -> list[str]:
         """Validate a job as submission would, without storing or running it; return warnings."""
-        job = job.model_copy(update={"name": job.name or new_job_name()})
+        job = self._named(job)
         return self._kind(job).resolve(self, job).get("warnings", [])
+
+    @staticmethod
+    def _named(job: Any) -> Any:
+        """The job with its name (checked, or a fresh one) and experiment (checked, or the default)."""
+        name = check_name("job", job.name) if job.name else new_job_name()
+        experiment = job.experiment_name or default_experiment_name()
+        check_name("experiment", experiment, field="experiment_name")
+        return job.model_copy(update={"name": name, "experiment_name": experiment})
 
     def _public_spec(self, job: CommandJob) -> dict[str, Any]:
         return job.model_dump(mode="json", exclude_none=True,

@@ -20,6 +20,7 @@ from openaml.entities import Environment, Input, Output
 from openaml.entities.job import CommandJob
 from openaml.entities.job_status import JobStatus, is_terminal
 from openaml.errors import NotFoundError
+from openaml.names import step_job_name
 from openaml.services import contents, job_io, locations
 from openaml.services.environments import EnvironmentBuilder
 from openaml.services.job_runtime import JobCanceled, Outcome, RunContext, end_job
@@ -93,7 +94,7 @@ class PipelineRuntime:
             if hit is None:
                 return False
             self.digests[step] = dict(hit.output_digests)
-            self.children[step] = f"{self.name}-{step}"  # what downstream bindings will name
+            self.children[step] = step_job_name(self.name, step)  # what downstream bindings will name
             plan.append((step, spec, inputs, hit, parts))
         (self.folder / "user_logs").mkdir(parents=True, exist_ok=True)
         with open(self.folder / "user_logs" / "std_log.txt", "a", buffering=1) as self._log_file:
@@ -164,7 +165,7 @@ class PipelineRuntime:
                 self._link(step, spec, inputs, hit)
                 return
         reason = self._rerun_reason(spec, identity, parts)
-        child = f"{self.name}-{step}"
+        child = step_job_name(self.name, step)
         job = self._child_job(step, child, spec, inputs, reason)
         self.service.submit(job, parent_job_name=self.name, experiment_name=self.record.experiment_name,
                             launch=not self.inline)
@@ -215,7 +216,7 @@ class PipelineRuntime:
         for key, value in spec["inputs"].items():
             if "bind" in value:
                 inputs[key] = self._input_value(value, spec["declared_inputs"].get(key, {}))
-        child = f"{self.name}-{step}"
+        child = step_job_name(self.name, step)
         node.update(name=child, inputs=inputs, display_name=spec["display_name"])
         node["outputs"] = {k: v for k, v in (node.get("outputs") or {}).items() if not isinstance(v, str)}
         node["properties"] = {**(node.get("properties") or {}), "openaml.pipeline_step": step,
@@ -341,7 +342,7 @@ class PipelineRuntime:
     def _link(self, step: str, spec: dict[str, Any], inputs: dict[str, Any], hit: Any) -> None:
         """Record the step as done by an earlier job: outputs, logs and metrics linked."""
         earlier = self.ctx.jobs.get_job(self.ctx.name, hit.job_name)
-        child = f"{self.name}-{step}"
+        child = step_job_name(self.name, step)
         job = self._child_job(step, child, spec, inputs, f"reused job {hit.job_name}")
         public = self.service._public_spec(job)
         public["properties"] = {**public.get("properties", {}), "azureml.isreused": "true",

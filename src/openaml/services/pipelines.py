@@ -16,6 +16,7 @@ from openaml.constants import PRIMITIVE_TYPES
 from openaml.entities import CommandComponent, Environment, Input, Output
 from openaml.entities.pipeline import PipelineJob
 from openaml.errors import NotFoundError, ValidationError
+from openaml.names import JOB, shown, step_job_name, trial_job_name
 from openaml.services import job_io
 from openaml.services.pipeline_flatten import flatten
 from openaml.services.references import parse_asset_reference
@@ -77,6 +78,8 @@ def resolve_pipeline(service: "JobService", job: PipelineJob) -> dict[str, Any]:
     settings = _settings(job)
     inputs = {n: job_io.resolve_input(service.ctx, n, v) for n, v in (job.inputs or {}).items()}
     nodes = flatten(job.jobs)
+    for name, node in nodes.items():
+        _check_child_names(job.name, name, node)
     steps = {name: _resolve_step(service, job, name, node, settings) for name, node in nodes.items()}
     _check_bindings(job, steps, inputs)
     order = _topological_order(steps)
@@ -84,6 +87,18 @@ def resolve_pipeline(service: "JobService", job: PipelineJob) -> dict[str, Any]:
     warnings = [w for step in steps.values() for w in step.pop("warnings", [])]
     return {"steps": steps, "order": order, "inputs": inputs, "outputs_map": outputs_map,
             "settings": settings, "warnings": warnings}
+
+
+def _check_child_names(pipeline: str, step: str, node: Any) -> None:
+    """A step runs as the job ``<pipeline>-<step>`` (a sweep step's trials as
+    ``<pipeline>-<step>_<n>``): refuse now a name that would only fail when the step starts."""
+    child = step_job_name(pipeline, step)
+    names = [child]
+    limits = getattr(node, "limits", None) if getattr(node, "type", None) == "sweep" else None
+    if limits is not None and getattr(limits, "max_total_trials", None):
+        names.append(trial_job_name(child, limits.max_total_trials - 1))
+    for name in names:
+        JOB.check(name, field=f"jobs.{step}", subject=f"step {shown(step)} would run as job {shown(name)}, which")
 
 
 def _settings(job: PipelineJob) -> dict[str, Any]:

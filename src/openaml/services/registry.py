@@ -17,6 +17,7 @@ from openaml.constants import ListViewType
 from openaml.entities import CommandComponent, Data, Environment, Model
 from openaml.entities._base import Asset
 from openaml.errors import (ArchivedError, ImmutableFieldError, NotFoundError, ValidationError)
+from openaml.names import check_name, check_version
 from openaml.services import uploads
 from openaml.services.references import parse_asset_reference
 from openaml.services.workspaces import WorkspaceContext
@@ -66,6 +67,9 @@ class RegistryService:
         kind = kind_of(asset)
         if not asset.name:
             raise ValidationError("a name is required to register an asset", field="name")
+        check_name(_noun(kind), asset.name)
+        if asset.version is not None:
+            check_version(asset.version)
         spec, digest = uploads.prepare(self.ctx, kind, asset, progress=progress)
         spec = {k: v for k, v in spec.items() if k not in _READ_ONLY}
         if kind == "components":

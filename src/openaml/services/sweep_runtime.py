@@ -20,6 +20,7 @@ from openaml.entities import Input
 from openaml.entities.job_status import JobStatus, is_terminal
 from openaml.entities.sweep import ParameterizedCommand, SweepJob
 from openaml.errors import NotFoundError
+from openaml.names import trial_job_name
 from openaml.services import job_io, locations
 from openaml.services.expressions import render_value
 from openaml.services.job_runtime import JobCanceled, Outcome, RunContext, end_job
@@ -129,7 +130,7 @@ class SweepRuntime:
             self._submit(suggestion)
 
     def _submit(self, suggestion: Suggestion) -> None:
-        child = f"{self.name}_{len(self.trials)}"
+        child = trial_job_name(self.name, len(self.trials))
         job = trial_job(self.job, self.template, self.inputs, suggestion.parameters, name=child,
                         experiment_name=self.record.experiment_name)
         pinned = dict(self.pinned)

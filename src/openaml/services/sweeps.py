@@ -23,6 +23,7 @@ from openaml.entities.job import CommandJob, CommandJobLimits
 from openaml.entities.sweep import (ParameterizedCommand, RandomSamplingAlgorithm, SweepJob,
                                     missing_for_submission)
 from openaml.errors import ValidationError
+from openaml.names import JOB, shown, trial_job_name
 from openaml.services.expressions import render_value
 from openaml.services.sweep_sampling import sample
 from openaml.store.jobs import JobRecord
@@ -45,6 +46,8 @@ class SweepKind:
         missing = missing_for_submission(job)
         if missing:
             raise ValidationError(f"a sweep job needs {', '.join(missing)}", field=missing[0])
+        last = trial_job_name(job.name, job.limits.max_total_trials - 1)
+        JOB.check(last, field="name", subject=f"the last trial would run as job {shown(last)}, which")
         template, inputs = trial_template(service, job)
         rng = random.Random(0)
         probe = trial_job(job, template, inputs, {n: sample(d, rng) for n, d in job.search_space.items()},

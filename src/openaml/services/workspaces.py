@@ -7,7 +7,6 @@ from __future__ import annotations
 import functools
 import json
 import os
-import re
 import shutil
 import tempfile
 import threading
@@ -18,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from openaml.constants import DEFAULT_DATASTORE, DEFAULT_DATASTORES
 from openaml.entities import LocalDatastore, Workspace
-from openaml.errors import AlreadyExistsError, ValidationError, WorkspaceNotFoundError
+from openaml.errors import AlreadyExistsError, WorkspaceNotFoundError
+from openaml.names import check_name
 from openaml.services.settings import Settings
 from openaml.store.artifacts import ArtifactStore
 from openaml.store.metadata import MetadataStore
@@ -30,7 +30,6 @@ if TYPE_CHECKING:
     from openaml.store.tracking import TrackingStore
 
 WORKSPACE_FILE = "workspace.json"
-_NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_-]{1,32}$")
 # Azure-shaped ids, so code that parses them keeps working; the segments are fixed locally.
 SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
 RESOURCE_GROUP = "openaml"
@@ -114,11 +113,7 @@ class WorkspaceService:
     def create(self, workspace: Workspace, *, database_url: str | None = None,
                exist_ok: bool = False) -> Workspace:
         """Create the folder, the stores and the default datastores, all or nothing."""
-        name = workspace.name
-        if not _NAME_RE.match(name):
-            raise ValidationError(
-                "workspace names are 2-33 letters, digits, '-' or '_', starting with a letter or digit",
-                field="name", value=name)
+        name = check_name("workspace", workspace.name)
         if self.exists(name):
             if exist_ok:
                 return self.get(name)

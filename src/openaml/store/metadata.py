@@ -8,7 +8,6 @@ version that is not archived.
 
 from __future__ import annotations
 
-import re
 from datetime import datetime, timezone
 from os import PathLike
 from pathlib import Path
@@ -17,7 +16,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from openaml.constants import ListViewType
-from openaml.errors import ArchivedError, NotFoundError, VersionConflictError
+from openaml.errors import ArchivedError, NotFoundError, ValidationError, VersionConflictError
+from openaml.names import INT_VERSION_MAX, int_version
 from openaml.store import _db
 from openaml.store.records import (
     AssetRecord, ContainerRecord, ResourceRecord, as_utc, asset_from_row, resource_from_row,
@@ -28,8 +28,6 @@ from openaml.store.tables import resources as R
 
 ASSET_KINDS = frozenset({"models", "data", "environments", "components"})
 RESOURCE_KINDS = frozenset({"datastores", "computes", "workspaces"})
-
-_INTEGER = re.compile(r"[0-9]+")
 
 __all__ = [
     "ASSET_KINDS", "RESOURCE_KINDS", "AssetRecord", "ContainerRecord", "MetadataStore", "ResourceRecord",
@@ -132,8 +130,10 @@ class MetadataStore:
             conn.execute(self._stmt_lock_insert, {**key, "now": now})
             row = conn.execute(_LOCK_SELECT, key).one()
             last_seq, max_int = row.last_seq, row.max_int_version
+            if max_int > INT_VERSION_MAX:  # written before integers were bounded: count again
+                max_int = self._largest_int_version(conn, key)
             if version is None:
-                version = str(max_int + 1)
+                version = self._next_version(kind, name, max_int)
             else:
                 existing = conn.execute(_VERSION_SELECT, {**key, "v": version}).first()
                 if existing is not None:
@@ -149,10 +149,24 @@ class MetadataStore:
                 spec=spec, content_digest=content_digest, identity=identity, archived=False,
                 created_at=now, updated_at=now,
             ))
-            new_max = max(max_int, int(version)) if _INTEGER.fullmatch(version) else max_int
+            new_max = max(max_int, int_version(version) or 0)
             conn.execute(_CONTAINER_BUMP, {**key, "seq": last_seq + 1, "now": now, "mx": new_max})
         return AssetRecord(kind=kind, name=name, version=version, spec=dict(spec),
                            content_digest=content_digest, archived=False, created_at=now, updated_at=now)
+
+    @staticmethod
+    def _largest_int_version(conn: sa.Connection, key: dict[str, str]) -> int:
+        """The largest bounded integer version of a name (huge ones are labels, not numbers)."""
+        found = conn.execute(sa.select(V.c.version).where(*_V_KEY), key).scalars()
+        return max((int_version(v) or 0 for v in found), default=0)
+
+    @staticmethod
+    def _next_version(kind: str, name: str, max_int: int) -> str:
+        if max_int >= INT_VERSION_MAX:
+            raise ValidationError(
+                f"{kind} {name!r} has reached the largest integer version ({INT_VERSION_MAX}); "
+                "give a version explicitly", field="version", kind=kind, name=name)
+        return str(max_int + 1)
 
     @staticmethod
     def _container_key(workspace: str, kind: str, name: str) -> list[Any]:

@@ -1,4 +1,5 @@
-"""SecretBox: encrypts datastore credentials with the workspace's Fernet key.
+"""SecretBox: encrypts the secrets of resources (datastore credentials, compute passwords) with
+the workspace's Fernet key.
 
 No secret value, and no key, ever appears in a log line, an exception message or a repr.
 """

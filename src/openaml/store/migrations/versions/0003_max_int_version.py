@@ -18,6 +18,10 @@ branch_labels = None
 depends_on = None
 
 _INTEGER = re.compile(r"[0-9]+")
+# openaml.names.INT_VERSION_MAX, copied: a migration must not change when the package does.
+# Larger integer versions (stored before versions were bounded) are labels, not numbers; counting
+# them would overflow the column and stop the upgrade.
+_INT_VERSION_MAX = 2**31 - 1
 
 
 def upgrade() -> None:
@@ -27,7 +31,7 @@ def upgrade() -> None:
     best: dict[tuple[str, str, str], int] = {}
     for ws, kind, name, version in conn.execute(
             sa.text("SELECT workspace, kind, name, version FROM asset_versions")):
-        if _INTEGER.fullmatch(version):
+        if _INTEGER.fullmatch(version) and len(version.lstrip("0")) <= 10 and int(version) <= _INT_VERSION_MAX:
             key = (ws, kind, name)
             best[key] = max(best.get(key, 0), int(version))
     for (ws, kind, name), value in best.items():
