@@ -127,7 +127,7 @@ def test_each_rule_accepts_exactly_what_its_regex_says(kind: str, value: str) ->
 def test_every_accepted_version_is_a_safe_segment(value: str) -> None:
     if names.version_problem(value) is None:
         assert _safe_segment(value) and value.lower() != "latest"
-        assert not value.isdigit() or int(value) <= names.INT_VERSION_MAX
+        assert not (value.isascii() and value.isdigit()) or int(value) <= names.INT_VERSION_MAX
     else:
         with pytest.raises(ValidationError) as info:
             names.check_version(value)
