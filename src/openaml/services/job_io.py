@@ -17,10 +17,11 @@ from typing import Any
 from openaml.constants import MODEL_TYPES, PRIMITIVE_TYPES
 from openaml.entities import Input, LocalDatastore, Output
 from openaml.errors import NotFoundError, ValidationError
+from openaml.paths import safe_join
 from openaml.services.datastores import DatastoreService
 from openaml.services.references import parse_asset_reference
-from openaml.services.locations import (DATASTORE_URI, JOB_URI, datastore_folder,
-                                       job_output_path, local_upload)
+from openaml.services.locations import (DATASTORE_URI, JOB_URI, datastore_path,
+                                       job_output_path, local_upload, uri_path)
 from openaml.services.workspaces import WorkspaceContext
 
 DEFAULT_INPUT_MODE = "ro_mount"
@@ -70,14 +71,17 @@ def _resolve_path(ctx: WorkspaceContext, name: str, path: str, type_: str, mode:
         return {"kind": "artifact", "digest": upload[0], "root": upload[1], "uri": path}
     ds = DATASTORE_URI.match(path)
     if ds:
-        DatastoreService(ctx).get(ds["ds"])  # raises NotFoundError naming it
-        return {"kind": "datastore", "datastore": ds["ds"], "path": ds["path"], "uri": path}
+        rel = uri_path(ds["path"], field=field)
+        datastore = DatastoreService(ctx).get(ds["ds"])  # raises NotFoundError naming it
+        if isinstance(datastore, LocalDatastore):  # refused now, not when the job starts
+            safe_join(datastore.path, rel, field=field)
+        return {"kind": "datastore", "datastore": ds["ds"], "path": rel, "uri": path}
     job = JOB_URI.match(path)
     if job:
+        rel = uri_path(job["path"], field=field)
         if ctx.jobs.get_job(ctx.name, job["job"]) is None:
             raise NotFoundError(f"input '{name}' names job '{job['job']}', which does not exist", field=field)
-        return {"kind": "job_output", "job": job["job"], "output": job["output"], "path": job["path"] or "",
-                "uri": path}
+        return {"kind": "job_output", "job": job["job"], "output": job["output"], "path": rel, "uri": path}
     if mode != "direct":
         raise ValidationError(
             f"input '{name}': {path!r} is not reachable from local compute with mode '{mode}'; "
@@ -94,22 +98,27 @@ def resolve_output(ctx: WorkspaceContext, job_name: str, name: str, value: Outpu
     path = out.path or f"azureml://datastores/{default_datastore}/paths/azureml/{job_name}/{name}/"
     path = path.replace("${{name}}", job_name).replace("${{output_name}}", name) \
                .replace("${{default_datastore}}", default_datastore)
+    field = f"outputs.{name}.path"
     ds = DATASTORE_URI.match(path)
     if not ds:
         raise ValidationError(f"output '{name}': path must be azureml://datastores/<name>/paths/<path>, "
-                              f"got {path!r}", field=f"outputs.{name}.path")
+                              f"got {path!r}", field=field)
+    rel = uri_path(ds["path"], field=field)
     datastore = DatastoreService(ctx).get(ds["ds"])
     if not isinstance(datastore, LocalDatastore):
         raise ValidationError(f"output '{name}': datastore '{ds['ds']}' is {datastore.type}; local jobs "
-                              "write outputs to local datastores for now", field=f"outputs.{name}.path")
+                              "write outputs to local datastores for now", field=field)
+    safe_join(datastore.path, rel, field=field)  # refused now, not when the job ends
     return {"type": out.type, "mode": out.mode or DEFAULT_OUTPUT_MODE, "datastore": ds["ds"],
-            "path": ds["path"].strip("/"), "uri": path, "name": out.name, "version": out.version}
+            "path": rel, "uri": path, "name": out.name, "version": out.version}
 
 
 # -- run time ---------------------------------------------------------------------------------
 
-def output_location(ctx: WorkspaceContext, resolved: dict[str, Any]) -> Path:
-    return datastore_folder(ctx, resolved["datastore"]) / resolved["path"]
+def output_location(ctx: WorkspaceContext, resolved: dict[str, Any], name: str | None = None) -> Path:
+    """Where a resolved output is published (inside its datastore's folder)."""
+    field = f"outputs.{name}.path" if name else "outputs.path"
+    return datastore_path(ctx, resolved["datastore"], resolved["path"], field=field)
 
 
 def materialize_input(ctx: WorkspaceContext, name: str, resolved: dict[str, Any], dest: Path) -> str | None:
@@ -121,21 +130,23 @@ def materialize_input(ctx: WorkspaceContext, name: str, resolved: dict[str, Any]
         return None
     if resolved.get("mode") == "direct":
         return resolved["uri"]
+    field = f"inputs.{name}.path"
     if kind == "artifact":
-        target = ctx.artifacts.materialize(resolved["digest"], dest / name, overwrite=True)
+        target = ctx.artifacts.materialize(resolved["digest"], safe_join(dest, name, field=field, names=True),
+                                           overwrite=True)
         if resolved["mode"] in ("ro_mount", "mount", "eval_mount"):
             _make_read_only(target)
         return str(target)
     if kind == "datastore":
-        source = datastore_folder(ctx, resolved["datastore"]) / resolved["path"]
+        source = datastore_path(ctx, resolved["datastore"], resolved["path"], field=field)
     elif kind == "job_output":
-        source = job_output_path(ctx, resolved["job"], resolved["output"]) / resolved["path"]
+        source = safe_join(job_output_path(ctx, resolved["job"], resolved["output"]), resolved["path"], field=field)
     else:
         return resolved["uri"]
     if not source.exists():
         raise NotFoundError(f"input '{name}': {resolved['uri']} does not exist ({source})")
     if resolved["mode"] == "download":
-        target = dest / name / source.name
+        target = safe_join(dest, name, source.name, field=field, names=True)
         target.parent.mkdir(parents=True, exist_ok=True)
         (shutil.copytree if source.is_dir() else shutil.copy2)(source, target)
         return str(target)

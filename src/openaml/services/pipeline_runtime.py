@@ -19,6 +19,7 @@ from typing import Any
 from openaml.entities import Environment, Input, Output
 from openaml.entities.job import CommandJob
 from openaml.entities.job_status import JobStatus, is_terminal
+from openaml.paths import safe_join
 from openaml.services import job_io, locations
 from openaml.services.environments import EnvironmentBuilder
 from openaml.services.job_runtime import JobCanceled, Outcome, RunContext, end_job
@@ -281,9 +282,10 @@ class PipelineRuntime:
             return resolved["digest"]
         path = None
         if resolved.get("kind") == "datastore":
-            path = locations.datastore_folder(self.ctx, resolved["datastore"]) / resolved["path"]
+            path = locations.datastore_path(self.ctx, resolved["datastore"], resolved["path"])
         elif resolved.get("kind") == "job_output":
-            path = locations.job_output_path(self.ctx, resolved["job"], resolved["output"]) / resolved["path"]
+            path = safe_join(locations.job_output_path(self.ctx, resolved["job"], resolved["output"]),
+                             resolved["path"])
         return content_digest(path) if path is not None else digest_json(resolved)
 
     def _environment_key(self, env: dict[str, Any]) -> str:

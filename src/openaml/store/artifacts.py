@@ -21,13 +21,16 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from openaml.errors import AlreadyExistsError, IntegrityError, MissingFileError, NotFoundError
+from openaml.errors import AlreadyExistsError, IntegrityError, MissingFileError, NotFoundError, ValidationError
 from openaml.store._blobs import BlobBackend, backend_for
 from openaml.store.manifest import Manifest, ManifestEntry, check_digest
 
 __all__ = ["ArtifactStore", "Manifest", "ManifestEntry", "Progress"]
 
 CHUNK = 1024 * 1024
+# A manifest is read whole; this bounds the memory a digest naming some other, large blob (a
+# LocalUpload URI written by hand) can take. ~200 bytes a file: a million files fit.
+MAX_MANIFEST_BYTES = 256 * 1024 * 1024
 
 #: ``progress(bytes_done_increment, total_bytes)``; may raise to abort the transfer.
 Progress = Callable[[int, int], None]
@@ -172,10 +175,14 @@ class ArtifactStore:
         except FileNotFoundError:
             raise NotFoundError(f"no blob {digest} in {self.root_url}", digest=digest) from None
 
-    def read_bytes(self, digest: str) -> bytes:
-        """The blob's bytes, verified against *digest*."""
+    def read_bytes(self, digest: str, *, limit: int | None = None) -> bytes:
+        """The blob's bytes, verified against *digest*; with *limit*, a blob larger than that
+        many bytes raises :class:`ValidationError` instead of being read into memory."""
         with self.open(digest) as f:
-            data = f.read()
+            data = f.read() if limit is None else f.read(limit + 1)
+        if limit is not None and len(data) > limit:
+            raise ValidationError(f"blob {digest} is larger than {limit} bytes; it is not what was expected "
+                                  "here (a manifest)", digest=digest)
         if hashlib.sha256(data).hexdigest() != digest:
             raise IntegrityError(f"blob {digest} in {self.root_url} is corrupt: its content does not "
                                  "match its digest", digest=digest)
@@ -183,7 +190,7 @@ class ArtifactStore:
 
     def get_manifest(self, manifest_digest: str) -> Manifest:
         """The (verified, validated) manifest stored under *manifest_digest*."""
-        return Manifest.from_json(self.read_bytes(manifest_digest))
+        return Manifest.from_json(self.read_bytes(manifest_digest, limit=MAX_MANIFEST_BYTES))
 
     def materialize(
         self, manifest_digest: str, dest_dir: str | os.PathLike[str], *,
@@ -197,10 +204,12 @@ class ArtifactStore:
         """
         manifest = self.get_manifest(manifest_digest)
         dest_dir = Path(dest_dir)
-        dest_dir.mkdir(parents=True, exist_ok=True)
         target = dest_dir / manifest.root
         if (target.exists() or target.is_symlink()) and not overwrite:
-            raise AlreadyExistsError(f"{target} already exists", path=str(target))
+            raise AlreadyExistsError(f"{target} already exists; nothing was written. Ask for overwrite to "
+                                     "replace it (overwrite=True, or --overwrite on the command line)",
+                                     path=str(target))
+        dest_dir.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=".openaml-materialize-", dir=dest_dir))
         try:
             (staging / "new").mkdir()
