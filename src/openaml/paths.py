@@ -73,7 +73,7 @@ def safe_join(root: str | os.PathLike[str], *parts: str, field: str = "path", na
 
 def _check_name(name: str, field: str) -> str:
     normal = check_relative(name, field=field, allow_empty=True)
-    if normal != name or not name:
+    if not name or normal != name or "/" in name:
         raise ValidationError(f"{name!r} cannot name a folder: a name is one folder name, "
                               "without '/' and not '.' or empty", field=field)
     return name
