@@ -34,9 +34,12 @@ class Request:
         """The whole body, refused (MLflow's error shape, HTTP 413) past *limit* bytes: a client's
         Content-Length never decides how much memory the server takes."""
         parts, size = [], 0
-        for chunk in self.stream():
+        chunks = self.stream()
+        for chunk in chunks:
             size += len(chunk)
             if size > limit:
+                for _ in chunks:  # read (and drop) the rest: the connection stays in step
+                    pass
                 raise MlflowApiError("INVALID_PARAMETER_VALUE",
                                      f"The request body is larger than {limit // (1 << 20)} MiB.", 413)
             parts.append(chunk)
