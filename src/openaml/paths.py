@@ -50,15 +50,18 @@ def is_within(path: Path, root: Path) -> bool:
     return path == root or root in path.parents
 
 
-def safe_join(root: str | os.PathLike[str], *parts: str, field: str = "path") -> Path:
+def safe_join(root: str | os.PathLike[str], *parts: str, field: str = "path", names: bool = False) -> Path:
     """``root/part/...`` resolved, refusing anything that would end outside *root*.
 
     Each part is checked by :func:`check_relative` (empty parts are allowed and add nothing).
+    With ``names=True`` every part is a *name* (a workspace, a job, an input or output port):
+    exactly one folder name, so ``a/b``, ``.`` and the empty string are refused as well; a job
+    named ``.`` must not make its scratch folder the parent of every other job's.
     The result is resolved (symlinks followed) and must stay inside the resolved root, so a
     symlinked parent pointing elsewhere is refused too. The returned path is the resolved one.
     """
     base = Path(os.path.realpath(os.fspath(root)))
-    rel = [check_relative(p, field=field, allow_empty=True) for p in parts]
+    rel = [_check_name(p, field) if names else check_relative(p, field=field, allow_empty=True) for p in parts]
     joined = base.joinpath(*[r for r in rel if r])
     resolved = Path(os.path.realpath(joined))
     if not is_within(resolved, base):
@@ -66,3 +69,11 @@ def safe_join(root: str | os.PathLike[str], *parts: str, field: str = "path") ->
         raise ValidationError(f"path {shown!r} leads outside its root through a symbolic link",
                               field=field)
     return resolved
+
+
+def _check_name(name: str, field: str) -> str:
+    normal = check_relative(name, field=field, allow_empty=True)
+    if not name or normal != name or "/" in name:
+        raise ValidationError(f"{name!r} cannot name a folder: a name is one folder name, "
+                              "without '/' and not '.' or empty", field=field)
+    return name

@@ -10,7 +10,7 @@ import pytest
 from openaml import MLClient
 from openaml.client import progress as progress_module
 from openaml.entities import Data, Model, Workspace
-from openaml.errors import NotFoundError
+from openaml.errors import AlreadyExistsError, NotFoundError
 
 from .conftest import write
 
@@ -29,12 +29,15 @@ def test_small_upload_draws_nothing(ml_client, tmp_path: Path, capsys):
     assert "Uploading" not in capsys.readouterr().err
 
 
-def test_download_twice_replaces_the_first(ml_client, tmp_path: Path):
+def test_download_twice_replaces_the_first_only_when_asked(ml_client, tmp_path: Path):
     f = write(tmp_path / "w" / "a.txt", "one")
     ml_client.models.create_or_update(Model(name="m", path=str(f.parent)))
     ml_client.models.download("m", "1", download_path=tmp_path / "out")
     (tmp_path / "out" / "m" / "w" / "a.txt").write_text("edited locally")
-    ml_client.models.download("m", "1", download_path=tmp_path / "out")
+    with pytest.raises(AlreadyExistsError, match="already exists"):
+        ml_client.models.download("m", "1", download_path=tmp_path / "out")
+    assert (tmp_path / "out" / "m" / "w" / "a.txt").read_text() == "edited locally"
+    ml_client.models.download("m", "1", download_path=tmp_path / "out", overwrite=True)
     assert (tmp_path / "out" / "m" / "w" / "a.txt").read_text() == "one"
 
 

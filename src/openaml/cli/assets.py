@@ -143,11 +143,12 @@ def build_group(group: AssetGroup) -> click.Group:
         @click.option("-n", "--name", required=True)
         @click.option("-v", "--version")
         @click.option("-p", "--download-path", default=".", show_default=True, type=click.Path(file_okay=False))
+        @click.option("--overwrite", is_flag=True, help="Replace files an earlier download left there.")
         @workspace_options
         @handle_errors
-        def download(name, version, download_path, workspace_name, output, **_):
+        def download(name, version, download_path, overwrite, workspace_name, output, **_):
             client = make_client(workspace_name)
-            ops(client)._registry().download(ops(client)._kind, name, version, download_path)
+            ops(client)._registry().download(ops(client)._kind, name, version, download_path, overwrite=overwrite)
             click.echo(f"Downloaded {group.noun} {name} to {Path(download_path, name)}", err=True)
 
     return cli

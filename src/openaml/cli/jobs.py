@@ -114,10 +114,12 @@ def stream_(name, workspace_name, output, **_):
 @click.option("-p", "--download-path", default=".", show_default=True, type=click.Path(file_okay=False))
 @click.option("--output-name", help="Only this output ('default' = logs and artifacts).")
 @click.option("--all", "all_", is_flag=True, help="Logs, artifacts and every named output.")
+@click.option("--overwrite", is_flag=True, help="Replace folders an earlier download left there.")
 @workspace_options
 @handle_errors
-def download(name, download_path, output_name, all_, workspace_name, output, **_):
-    make_client(workspace_name).jobs.download(name, download_path=download_path, output_name=output_name, all=all_)
+def download(name, download_path, output_name, all_, overwrite, workspace_name, output, **_):
+    make_client(workspace_name).jobs.download(name, download_path=download_path, output_name=output_name, all=all_,
+                                              overwrite=overwrite)
     click.echo(f"Downloaded job {name} to {download_path}", err=True)
 
 

@@ -66,9 +66,12 @@ class JobOperations:
         job_logs.stream(self._service(), name, sys.stdout, raise_on_failure=raise_exception_on_failed_job)
 
     def download(self, name: str, *, download_path: str | Path = ".", output_name: str | None = None,
-                 all: bool = False) -> None:
-        """Write ``artifacts/`` and ``named-outputs/<name>/`` under ``download_path``."""
-        job_logs.download(self._service(), name, download_path, output_name=output_name, all=all)
+                 all: bool = False, overwrite: bool = False) -> None:
+        """Write ``artifacts/`` and ``named-outputs/<name>/`` under ``download_path``. Folders
+        already there are replaced only with ``overwrite=True``; otherwise
+        :class:`AlreadyExistsError` names them and nothing is written."""
+        job_logs.download(self._service(), name, download_path, output_name=output_name, all=all,
+                          overwrite=overwrite)
 
     def begin_cancel(self, name: str, **kwargs: Any) -> LROPoller[None]:
         """Stop the job's whole process tree; ``.result()`` waits until it has stopped."""

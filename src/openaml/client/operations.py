@@ -72,10 +72,13 @@ class ModelOperations(_AssetOperations):
         """Models, optionally only those in ``stage``."""
         return self._registry().list(self._kind, name, ListViewType(list_view_type), stage=stage)
 
-    def download(self, name: str, version: str | None = None, download_path: str | Path = ".") -> None:
-        """Write the model's files to ``<download_path>/<name>/``."""
+    def download(self, name: str, version: str | None = None, download_path: str | Path = ".", *,
+                 overwrite: bool = False) -> None:
+        """Write the model's files to ``<download_path>/<name>/``. Files already there are
+        replaced only with ``overwrite=True``; otherwise :class:`AlreadyExistsError` names them."""
         with transfer_progress(f"Downloading {name}", self._client._show_progress) as progress:
-            self._registry().download(self._kind, name, version, download_path, progress=progress)
+            self._registry().download(self._kind, name, version, download_path, progress=progress,
+                                      overwrite=overwrite)
 
 
 class DataOperations(_AssetOperations):
@@ -102,9 +105,11 @@ class ComponentOperations(_AssetOperations):
             component = component.model_copy(update={"version": str(version)})
         return super().create_or_update(component)
 
-    def download(self, name: str, download_path: str | Path = ".", *, version: str | None = None) -> None:
-        """Write the component's code snapshot to ``<download_path>/<name>/``."""
-        self._registry().download(self._kind, name, version, download_path)
+    def download(self, name: str, download_path: str | Path = ".", *, version: str | None = None,
+                 overwrite: bool = False) -> None:
+        """Write the component's code snapshot to ``<download_path>/<name>/``; files already
+        there are replaced only with ``overwrite=True``."""
+        self._registry().download(self._kind, name, version, download_path, overwrite=overwrite)
 
 
 class DatastoreOperations(_Operations):

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from openaml.errors import NotFoundError, ValidationError
+from openaml.paths import check_relative, safe_join
 from openaml.services import locations
 from openaml.services.workspaces import WorkspaceContext
 from openaml.store.artifacts import Skipped
@@ -71,20 +72,22 @@ def published_outputs(record: Any) -> dict[str, Content]:
     return {name: Content.from_dict(data) for name, data in (record.spec.get(PUBLISHED) or {}).items()}
 
 
-def job_output(ctx: WorkspaceContext, job_name: str, output: str, path: str = "") -> Content:
-    """The content of ``azureml://jobs/<job>/outputs/<output>[/paths/<path>]``."""
+def job_output(ctx: WorkspaceContext, job_name: str, output: str, path: str = "", *,
+               field: str = "path") -> Content:
+    """The content of ``azureml://jobs/<job>/outputs/<output>[/paths/<path>]`` (*path* relative
+    and decoded; one that leaves the output raises :class:`ValidationError` naming *field*)."""
     record = ctx.jobs.get_job(ctx.name, job_name)
     if record is None:
         raise NotFoundError(f"job '{job_name}' not found in workspace '{ctx.name}'", name=job_name)
     if output in locations.ARTIFACTS_OUTPUTS:  # logs and MLflow artifacts: still a folder
-        return snapshot(ctx, locations.job_folder(ctx, job_name), path, f"outputs of job {job_name}")
+        return snapshot(ctx, locations.job_folder(ctx, job_name), path, f"outputs of job {job_name}", field=field)
     best = (record.spec.get("best") or {}).get("name") if record.type == "sweep" else None
     if best:  # a sweep's outputs are its best trial's
-        return job_output(ctx, best, output, path)
+        return job_output(ctx, best, output, path, field=field)
     forwarded = (record.spec.get("pipeline_outputs") or {}).get(output)
     if forwarded:  # a pipeline's output is the output of one of its steps
         match = locations.JOB_URI.match(forwarded)
-        return job_output(ctx, match["job"], match["output"], path)
+        return job_output(ctx, match["job"], match["output"], path, field=field)
     declared = (record.spec.get("resolved") or {}).get("outputs", {})
     if output not in declared:
         raise NotFoundError(f"job '{job_name}' has no output '{output}' (it has: "
@@ -95,12 +98,12 @@ def job_output(ctx: WorkspaceContext, job_name: str, output: str, path: str = ""
             raise NotFoundError(f"job '{job_name}' has not produced output '{output}' "
                                 f"(it is {record.status})", name=output)
         # A job finished before outputs were published: its files are on the datastore.
-        legacy = locations.datastore_folder(ctx, declared[output]["datastore"]) / declared[output]["path"]
-        return snapshot(ctx, legacy, path, f"output {output} of job {job_name}")
-    return _sub(ctx, published, path)
+        legacy = locations.datastore_path(ctx, declared[output]["datastore"], declared[output]["path"], field=field)
+        return snapshot(ctx, legacy, path, f"output {output} of job {job_name}", field=field)
+    return _sub(ctx, published, path, field)
 
 
-def datastore_path(ctx: WorkspaceContext, datastore: str, path: str) -> Content:
+def datastore_path(ctx: WorkspaceContext, datastore: str, path: str, *, field: str = "path") -> Content:
     """The content of ``azureml://datastores/<ds>/paths/<path>``: a published job output when the
     path is one's default location, else a snapshot of the local folder or file."""
     parts = path.strip("/").split("/")
@@ -110,22 +113,23 @@ def datastore_path(ctx: WorkspaceContext, datastore: str, path: str) -> Content:
         resolved = ((record.spec.get("resolved") or {}).get("outputs") or {}).get(parts[2]) if record else None
         if published is not None and resolved and resolved.get("datastore") == datastore \
                 and resolved.get("path") == default_output_path(parts[1], parts[2]):
-            return _sub(ctx, published, "/".join(parts[3:]))
-    return snapshot(ctx, locations.datastore_folder(ctx, datastore), path, f"datastore {datastore}")
+            return _sub(ctx, published, "/".join(parts[3:]), field)
+    return snapshot(ctx, locations.datastore_folder(ctx, datastore), path, f"datastore {datastore}", field=field)
 
 
-def snapshot(ctx: WorkspaceContext, folder: Path, path: str, what: str) -> Content:
+def snapshot(ctx: WorkspaceContext, folder: Path, path: str, what: str, *, field: str = "path") -> Content:
     """Store the file or folder *path* under *folder* (links followed, as the user laid them
-    out) and return its manifest."""
-    source = folder / path.strip("/") if path.strip("/") else folder
+    out, but only inside *folder*) and return its manifest."""
+    source = safe_join(folder, path, field=field)
     if not source.exists():
         raise NotFoundError(f"{path or '.'} does not exist in the {what} ({source})", path=str(source))
     digest, manifest = ctx.artifacts.put_path(source)
     return Content(digest, manifest.root, manifest.kind)
 
 
-def _sub(ctx: WorkspaceContext, content: Content, path: str) -> Content:
-    if not path.strip("/"):
+def _sub(ctx: WorkspaceContext, content: Content, path: str, field: str) -> Content:
+    path = check_relative(path, field=field, allow_empty=True)
+    if not path:
         return content
     try:
         digest, manifest = ctx.artifacts.put_sub_manifest(content.digest, path)

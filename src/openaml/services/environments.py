@@ -387,5 +387,9 @@ def _digest_tree(root: Path) -> str:
     digest = hashlib.sha256()
     for path in sorted(p for p in root.rglob("*") if p.is_file()):
         digest.update(path.relative_to(root).as_posix().encode() + b"\0")
-        digest.update(hashlib.sha256(path.read_bytes()).digest())
+        file_digest = hashlib.sha256()
+        with open(path, "rb") as fh:  # in chunks: a build context may hold large files
+            while chunk := fh.read(1 << 20):
+                file_digest.update(chunk)
+        digest.update(file_digest.digest())
     return digest.hexdigest()

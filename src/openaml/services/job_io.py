@@ -16,11 +16,11 @@ from openaml.constants import MODEL_TYPES, PRIMITIVE_TYPES
 from openaml.entities import Input, LocalDatastore, Output
 from openaml.errors import NotFoundError, ValidationError
 from openaml.names import check_name, check_version
+from openaml.paths import safe_join
 from openaml.services import contents
 from openaml.services.datastores import DatastoreService
 from openaml.services.references import parse_asset_reference
-from openaml.services.locations import (DATASTORE_URI, JOB_URI, datastore_folder,
-                                       local_upload)
+from openaml.services.locations import DATASTORE_URI, JOB_URI, datastore_path, local_upload, uri_path
 from openaml.services.workspaces import WorkspaceContext
 
 DEFAULT_INPUT_MODE = "ro_mount"
@@ -72,14 +72,17 @@ def _resolve_path(ctx: WorkspaceContext, name: str, path: str, type_: str, mode:
         return {"kind": "artifact", "digest": upload[0], "root": upload[1], "uri": path}
     ds = DATASTORE_URI.match(path)
     if ds:
-        DatastoreService(ctx).get(ds["ds"])  # raises NotFoundError naming it
-        return {"kind": "datastore", "datastore": ds["ds"], "path": ds["path"], "uri": path}
+        rel = uri_path(ds["path"], field=field)
+        datastore = DatastoreService(ctx).get(ds["ds"])  # raises NotFoundError naming it
+        if isinstance(datastore, LocalDatastore):  # refused now, not when the job starts
+            safe_join(datastore.path, rel, field=field)
+        return {"kind": "datastore", "datastore": ds["ds"], "path": rel, "uri": path}
     job = JOB_URI.match(path)
     if job:
+        rel = uri_path(job["path"], field=field)
         if ctx.jobs.get_job(ctx.name, job["job"]) is None:
             raise NotFoundError(f"input '{name}' names job '{job['job']}', which does not exist", field=field)
-        return {"kind": "job_output", "job": job["job"], "output": job["output"], "path": job["path"] or "",
-                "uri": path}
+        return {"kind": "job_output", "job": job["job"], "output": job["output"], "path": rel, "uri": path}
     if mode != "direct":
         raise ValidationError(
             f"input '{name}': {path!r} is not reachable from local compute with mode '{mode}'; "
@@ -100,22 +103,27 @@ def resolve_output(ctx: WorkspaceContext, job_name: str, name: str, value: Outpu
     path = out.path or f"azureml://datastores/{default_datastore}/paths/azureml/{job_name}/{name}/"
     path = path.replace("${{name}}", job_name).replace("${{output_name}}", name) \
                .replace("${{default_datastore}}", default_datastore)
+    field = f"outputs.{name}.path"
     ds = DATASTORE_URI.match(path)
     if not ds:
         raise ValidationError(f"output '{name}': path must be azureml://datastores/<name>/paths/<path>, "
-                              f"got {path!r}", field=f"outputs.{name}.path")
+                              f"got {path!r}", field=field)
+    rel = uri_path(ds["path"], field=field)
     datastore = DatastoreService(ctx).get(ds["ds"])
     if not isinstance(datastore, LocalDatastore):
         raise ValidationError(f"output '{name}': datastore '{ds['ds']}' is {datastore.type}; local jobs "
-                              "write outputs to local datastores for now", field=f"outputs.{name}.path")
+                              "write outputs to local datastores for now", field=field)
+    safe_join(datastore.path, rel, field=field)  # refused now, not when the job ends
     return {"type": out.type, "mode": out.mode or DEFAULT_OUTPUT_MODE, "datastore": ds["ds"],
-            "path": ds["path"].strip("/"), "uri": path, "name": out.name, "version": out.version}
+            "path": rel, "uri": path, "name": out.name, "version": out.version}
 
 
 # -- run time ---------------------------------------------------------------------------------
 
-def output_location(ctx: WorkspaceContext, resolved: dict[str, Any]) -> Path:
-    return datastore_folder(ctx, resolved["datastore"]) / resolved["path"]
+def output_location(ctx: WorkspaceContext, resolved: dict[str, Any], name: str | None = None) -> Path:
+    """Where a resolved output is published (inside its datastore's folder)."""
+    field = f"outputs.{name}.path" if name else "outputs.path"
+    return datastore_path(ctx, resolved["datastore"], resolved["path"], field=field)
 
 
 def materialize_input(ctx: WorkspaceContext, name: str, resolved: dict[str, Any], dest: Path) -> str | None:
@@ -133,24 +141,25 @@ def materialize_input(ctx: WorkspaceContext, name: str, resolved: dict[str, Any]
         return None
     if resolved.get("mode") == "direct" or kind == "uri":
         return resolved["uri"]
+    field = f"inputs.{name}.path"
     try:
-        digest = input_digest(ctx, resolved)
+        digest = input_digest(ctx, resolved, field=field)
     except NotFoundError as exc:
         raise NotFoundError(f"input '{name}': {resolved['uri']}: {exc.message}", field=f"inputs.{name}") from None
     read_only = resolved["mode"] in READ_ONLY_MODES
-    target = ctx.artifacts.materialize(digest, dest / name, overwrite=True, read_only=read_only,
-                                       share=read_only and contents.can_share_blobs())
+    target = ctx.artifacts.materialize(digest, safe_join(dest, name, field=field, names=True), overwrite=True,
+                                       read_only=read_only, share=read_only and contents.can_share_blobs())
     return str(target)
 
 
-def input_digest(ctx: WorkspaceContext, resolved: dict[str, Any]) -> str:
+def input_digest(ctx: WorkspaceContext, resolved: dict[str, Any], *, field: str = "path") -> str:
     """The manifest digest of a resolved data input (``artifact``, ``datastore`` or
     ``job_output``): what the job reads, and what reuse keys are made of."""
     kind = resolved["kind"]
     if kind == "artifact":
         return resolved["digest"]
     if kind == "datastore":
-        return contents.datastore_path(ctx, resolved["datastore"], resolved["path"]).digest
+        return contents.datastore_path(ctx, resolved["datastore"], resolved["path"], field=field).digest
     if kind == "job_output":
-        return contents.job_output(ctx, resolved["job"], resolved["output"], resolved["path"]).digest
+        return contents.job_output(ctx, resolved["job"], resolved["output"], resolved["path"], field=field).digest
     raise ValidationError(f"an input of kind {kind!r} has no content in the workspace", field="inputs")

@@ -15,11 +15,12 @@ import threading
 import time
 import traceback
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, TextIO
 
 from openaml.entities.job_status import JobStatus, is_terminal
 from openaml.errors import OpenAMLError
+from openaml.paths import safe_join
 from openaml.constants import MODEL_TYPES
 from openaml.services import contents, job_io
 from openaml.services.expressions import expand_command
@@ -67,7 +68,7 @@ class JobRuntime:
         self.job = self.record.spec["job"]
         self.resolved = self.record.spec["resolved"]
         self.folder = job_folder(ctx, job_name)
-        self.workdir = settings.runs_dir / ctx.name / job_name
+        self.workdir = settings.job_scratch_dir(ctx.name, job_name)
 
     # -- the lifecycle ------------------------------------------------------------------------
     def run(self) -> Outcome:
@@ -154,10 +155,10 @@ class JobRuntime:
         return target if target.is_dir() else target.parent
 
     def _output_dir(self, name: str, resolved: dict[str, Any]) -> Path:
-        folder = self.workdir / "outputs" / name
+        folder = safe_join(self.workdir, "outputs", name, field=f"outputs.{name}", names=True)
         folder.mkdir(parents=True, exist_ok=True)
         if resolved["type"] == "uri_file":
-            return folder / (Path(resolved["path"]).name or name)
+            return safe_join(folder, PurePosixPath(resolved["path"]).name or name, field=f"outputs.{name}.path")
         return folder
 
     # -- execution ----------------------------------------------------------------------------
@@ -253,7 +254,8 @@ class JobRuntime:
                 continue
             if resolved["path"] != contents.default_output_path(self.name, name):
                 # An output path the user chose: the files appear there too (merged, each whole).
-                self.ctx.artifacts.materialize_into(published[name].digest, job_io.output_location(self.ctx, resolved))
+                self.ctx.artifacts.materialize_into(published[name].digest,
+                                                    job_io.output_location(self.ctx, resolved, name))
             if resolved.get("name"):
                 self._register_output(name, resolved)
 

@@ -106,6 +106,10 @@ class JobService:
                                      "description": description, "tags": tags}.items() if v is not None}
         job = self._named(job.model_copy(update=updates) if updates else job)
         name, experiment = job.name, job.experiment_name
+        # Whatever the name rules allow, a name that would put the job's folders outside their
+        # roots (or make its scratch folder another's parent) is refused before anything is stored.
+        self.settings.job_scratch_dir(self.ctx.name, name)
+        locations.job_folder(self.ctx, name)
         if self.ctx.jobs.get_job(self.ctx.name, name) is not None:
             raise AlreadyExistsError(f"a job named '{name}' already exists; job names are unique "
                                      "in a workspace (omit the name to get a fresh one)", name=name)

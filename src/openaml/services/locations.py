@@ -1,12 +1,19 @@
-"""Where ``azureml://`` URIs live on this machine: datastore paths, job outputs, uploads."""
+"""Where ``azureml://`` URIs live on this machine: datastore paths, job outputs, uploads.
+
+Every path taken from a URI is joined under its root by :func:`openaml.paths.safe_join`: a
+datastore path never leaves the datastore's folder, a job-output path never leaves the output,
+a ``runs:/`` path never leaves the job's folder.
+"""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
+from urllib.parse import unquote
 
 from openaml.entities import LocalDatastore
 from openaml.errors import ValidationError
+from openaml.paths import check_relative, safe_join
 from openaml.services.datastores import DatastoreService
 from openaml.services.workspaces import WorkspaceContext
 
@@ -20,7 +27,26 @@ LOCAL_UPLOAD_PREFIX = "LocalUpload"
 
 def job_folder(ctx: WorkspaceContext, job_name: str) -> Path:
     """Azure's default artifact location of a job: logs, MLflow artifacts, ./outputs."""
-    return datastore_folder(ctx, "workspaceartifactstore") / "ExperimentRun" / f"dcid.{job_name}"
+    return safe_join(datastore_folder(ctx, "workspaceartifactstore"), "ExperimentRun", f"dcid.{job_name}",
+                     field="name")
+
+
+def uri_path(raw: str | None, *, field: str = "path") -> str:
+    """The path part of an ``azureml://`` URI as a checked relative path (``""`` for the root).
+
+    Azure's URIs are URLs, so the path is percent-decoded once (``my%20data`` is ``my data``)
+    and checked *after* decoding: ``%2e%2e`` is ``..`` and refused like it.
+    """
+    try:
+        decoded = unquote(raw or "", errors="strict")
+    except UnicodeDecodeError:
+        raise ValidationError(f"path {raw!r} holds a percent-escape that is not UTF-8", field=field) from None
+    return check_relative(decoded, field=field, allow_empty=True)
+
+
+def datastore_path(ctx: WorkspaceContext, datastore: str, path: str, *, field: str = "path") -> Path:
+    """*path* (relative, already decoded) on a local datastore, confined to its folder."""
+    return safe_join(datastore_folder(ctx, datastore), path, field=field)
 
 
 def datastore_folder(ctx: WorkspaceContext, name: str) -> Path:

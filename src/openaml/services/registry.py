@@ -18,6 +18,7 @@ from openaml.entities import CommandComponent, Data, Environment, Model
 from openaml.entities._base import Asset
 from openaml.errors import (ArchivedError, ImmutableFieldError, NotFoundError, ValidationError)
 from openaml.names import check_name, check_version
+from openaml.paths import safe_join
 from openaml.services import uploads
 from openaml.services.references import parse_asset_reference
 from openaml.services.workspaces import WorkspaceContext
@@ -153,16 +154,21 @@ class RegistryService:
         return self._to_entity(record)
 
     def download(self, kind: str, name: str, version: str | None, download_path: str | Path,
-                 *, progress: Progress | None = None) -> Path:
-        """Write the files of a version to ``<download_path>/<name>/<root>``, replacing what a
-        previous download left there (as Azure's download does)."""
+                 *, progress: Progress | None = None, overwrite: bool = False) -> Path:
+        """Write the files of a version to ``<download_path>/<name>/<root>`` and return that path.
+
+        The name is joined under *download_path* by :func:`~openaml.paths.safe_join`, so even a
+        hostile stored name writes nowhere else. An existing ``<root>`` there is replaced only
+        with ``overwrite=True`` (atomically: the new files are staged, then renamed into place);
+        otherwise :class:`AlreadyExistsError` names it and nothing is written.
+        """
         record = self._get_record(kind, name, version, None if version else "latest")
         if not record.content_digest:
             raise ValidationError(
                 f"{kind} {name}:{record.version} points at {record.spec.get('path')!r}, which is not "
                 "stored in this workspace; read it from there", field="path")
-        dest = Path(download_path) / name
-        return self.ctx.artifacts.materialize(record.content_digest, dest, progress=progress, overwrite=True)
+        dest = safe_join(download_path, record.name, field="name")
+        return self.ctx.artifacts.materialize(record.content_digest, dest, progress=progress, overwrite=overwrite)
 
     # -- internals -----------------------------------------------------------------------------
     def _pin_environment(self, env: Any) -> Any:

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
+from openaml.paths import safe_join
+
 DEFAULT_WORKSPACE = "default"
 
 
@@ -49,4 +51,14 @@ class Settings:
         return self.home / "workspaces"
 
     def workspace_dir(self, name: str) -> Path:
-        return self.workspaces_dir / name
+        """The folder of workspace *name*; a name that is not one folder name is refused."""
+        return safe_join(self.workspaces_dir, name, field="workspace", names=True)
+
+    def job_scratch_dir(self, workspace: str, job: str) -> Path:
+        """A running job's scratch folder (removed before and after the run): always a folder
+        of its own under ``runs/<workspace>/``, whatever the job's name holds."""
+        return safe_join(self.runs_dir, workspace, job, field="name", names=True)
+
+    def agent_log_file(self, workspace: str, job: str) -> Path:
+        """Where a local job agent's own output goes."""
+        return safe_join(self.runs_dir, "agent-logs", workspace, f"{job}.log", field="name", names=True)

@@ -16,8 +16,9 @@ from typing import Any, Callable
 from openaml.entities import CommandComponent, Data, Environment, Model
 from openaml.entities._base import Asset
 from openaml.errors import MissingFileError, NotFoundError, ValidationError
+from openaml.paths import check_relative
 from openaml.services import contents
-from openaml.services.locations import ARTIFACTS_OUTPUTS, JOB_URI, LOCAL_UPLOAD_PREFIX, RUNS_URI
+from openaml.services.locations import ARTIFACTS_OUTPUTS, JOB_URI, LOCAL_UPLOAD_PREFIX, RUNS_URI, uri_path
 from openaml.services.snapshots import ignore_matcher
 from openaml.services.workspaces import WorkspaceContext
 
@@ -56,10 +57,13 @@ def _source(ctx: WorkspaceContext, path: str) -> Path | contents.Content | None:
     job, run = JOB_URI.match(path), RUNS_URI.match(path)
     if not (job or run):
         return None
+    # Checked before anything is looked up: MLflow's runs:/ URIs are not percent-decoded (as
+    # MLflow), azureml:// ones are, once.
+    inner = uri_path(job["path"]) if job else check_relative(run["path"], field="path", allow_empty=True)
     try:
         if job:
-            return contents.job_output(ctx, job["job"], job["output"], job["path"] or "")
-        return contents.job_output(ctx, run["job"], ARTIFACTS_OUTPUTS[0], run["path"])
+            return contents.job_output(ctx, job["job"], job["output"], inner)
+        return contents.job_output(ctx, run["job"], ARTIFACTS_OUTPUTS[0], inner)
     except NotFoundError as exc:
         raise MissingFileError(f"path: {path}: {exc.message}", field="path") from None
 

@@ -25,7 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import BinaryIO
 
-from openaml.errors import AlreadyExistsError, IntegrityError, MissingFileError, NotFoundError
+from openaml.errors import AlreadyExistsError, IntegrityError, MissingFileError, NotFoundError, ValidationError
 from openaml.store._blobs import BlobBackend, backend_for
 from openaml.store.digest_cache import DigestCache, file_key
 from openaml.store.folders import (LinkPolicy, Skipped, make_folders_read_only, remove_tree, scan_keeping_links,
@@ -38,6 +38,9 @@ CHUNK = 1024 * 1024
 # Files of a folder are hashed by a few threads at once (hashlib releases the GIL on large
 # buffers): sha256 is the bottleneck of publishing an output, not the disk.
 HASH_WORKERS = max(1, min(4, os.cpu_count() or 1))
+# A manifest is read whole; this bounds the memory a digest naming some other, large blob (a
+# LocalUpload URI written by hand) can take. ~200 bytes a file: a million files fit.
+MAX_MANIFEST_BYTES = 256 * 1024 * 1024
 
 #: ``progress(bytes_done_increment, total_bytes)``; may raise to abort the transfer.
 Progress = Callable[[int, int], None]
@@ -199,6 +202,14 @@ class ArtifactStore:
         sub = self.get_manifest(manifest_digest).sub(path)
         return self.put_bytes(sub.to_json()).digest, sub
 
+    def as_folder(self, manifest_digest: str, root: str) -> str:
+        """The digest of the same content as a folder named *root*: a folder manifest renamed,
+        or a file manifest as a folder holding that one file."""
+        manifest = self.get_manifest(manifest_digest)
+        files = manifest.files if manifest.kind == "folder" else {manifest.root: manifest.files[manifest.root]}
+        renamed = Manifest(root=root, kind="folder", files=files, links=manifest.links)
+        return self.put_bytes(renamed.to_json()).digest
+
     def sweep_temp(self, older_than: float = 86400.0) -> int:
         """Remove uploads in flight older than *older_than* seconds (left by killed processes);
         return how many were removed."""
@@ -218,10 +229,14 @@ class ArtifactStore:
         except FileNotFoundError:
             raise NotFoundError(f"no blob {digest} in {self.root_url}", digest=digest) from None
 
-    def read_bytes(self, digest: str) -> bytes:
-        """The blob's bytes, verified against *digest*."""
+    def read_bytes(self, digest: str, *, limit: int | None = None) -> bytes:
+        """The blob's bytes, verified against *digest*; with *limit*, a blob larger than that
+        many bytes raises :class:`ValidationError` instead of being read into memory."""
         with self.open(digest) as f:
-            data = f.read()
+            data = f.read() if limit is None else f.read(limit + 1)
+        if limit is not None and len(data) > limit:
+            raise ValidationError(f"blob {digest} is larger than {limit} bytes; it is not what was expected "
+                                  "here (a manifest)", digest=digest)
         if hashlib.sha256(data).hexdigest() != digest:
             raise IntegrityError(f"blob {digest} in {self.root_url} is corrupt: its content does not "
                                  "match its digest", digest=digest)
@@ -229,7 +244,7 @@ class ArtifactStore:
 
     def get_manifest(self, manifest_digest: str) -> Manifest:
         """The (verified, validated) manifest stored under *manifest_digest*."""
-        return Manifest.from_json(self.read_bytes(manifest_digest))
+        return Manifest.from_json(self.read_bytes(manifest_digest, limit=MAX_MANIFEST_BYTES))
 
     def materialize(
         self, manifest_digest: str, dest_dir: str | os.PathLike[str], *,
@@ -247,10 +262,12 @@ class ArtifactStore:
         """
         manifest = self.get_manifest(manifest_digest)
         dest_dir = Path(dest_dir)
-        dest_dir.mkdir(parents=True, exist_ok=True)
         target = dest_dir / manifest.root
         if (target.exists() or target.is_symlink()) and not overwrite:
-            raise AlreadyExistsError(f"{target} already exists", path=str(target))
+            raise AlreadyExistsError(f"{target} already exists; nothing was written. Ask for overwrite to "
+                                     "replace it (overwrite=True, or --overwrite on the command line)",
+                                     path=str(target))
+        dest_dir.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=".openaml-materialize-", dir=dest_dir))
         try:
             (staging / "new").mkdir()

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from openaml.errors import ValidationError
+from openaml.paths import check_relative
 
 _DIGEST = re.compile(r"[0-9a-f]{64}")
 KINDS = ("file", "folder")
@@ -25,17 +26,11 @@ def check_digest(digest: str) -> str:
 
 
 def check_relative_path(path: str) -> str:
-    """Return *path* if it is a relative posix path that stays inside its root."""
-    parts = path.split("/")
-    if (
-        not path
-        or path.startswith("/")
-        or "\\" in path
-        or "\x00" in path
-        or any(p in ("", ".", "..") for p in parts)
-        or re.match(r"[A-Za-z]:", path)  # a Windows drive would escape the root too
-    ):
-        raise ValidationError(f"manifest path must be relative and stay inside the root: {path!r}",
+    """Return *path* if it is a relative posix path that stays inside its root, written the one
+    canonical way (no empty, ``.`` or ``..`` segments): :func:`openaml.paths.check_relative`'s
+    rules, so that two keys of a manifest never name the same file."""
+    if check_relative(path, field="files") != path:
+        raise ValidationError(f"manifest path must be written without empty or '.' segments: {path!r}",
                               field="files")
     return path
 

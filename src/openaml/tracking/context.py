@@ -12,6 +12,9 @@ from openaml.store.tracking import TrackingStore
 from openaml.tracking.wire import MlflowApiError
 
 ArtifactRoot = Callable[[str], Path]
+# JSON requests are parsed whole; MLflow's largest (log-batch: 1000 metrics, 100 params and tags
+# of at most 6000 characters each) is well under a megabyte. Artifacts stream and have no limit.
+MAX_JSON_BODY = 16 << 20
 
 
 @dataclass
@@ -27,8 +30,20 @@ class Request:
     _json: dict[str, Any] | None = None
     consumed: bool = False
 
-    def read_body(self) -> bytes:
-        return b"".join(self.stream())
+    def read_body(self, limit: int = MAX_JSON_BODY) -> bytes:
+        """The whole body, refused (MLflow's error shape, HTTP 413) past *limit* bytes: a client's
+        Content-Length never decides how much memory the server takes."""
+        parts, size = [], 0
+        chunks = self.stream()
+        for chunk in chunks:
+            size += len(chunk)
+            if size > limit:
+                for _ in chunks:  # read (and drop) the rest: the connection stays in step
+                    pass
+                raise MlflowApiError("INVALID_PARAMETER_VALUE",
+                                     f"The request body is larger than {limit // (1 << 20)} MiB.", 413)
+            parts.append(chunk)
+        return b"".join(parts)
 
     def stream(self) -> Iterator[bytes]:
         """The body in chunks; may be called once."""

@@ -41,7 +41,12 @@ def _body_reader(rfile: Any, headers: Any) -> Iterator[bytes]:
                 while rfile.readline() not in (b"\r\n", b"\n", b""):
                     pass  # trailers
                 return
-            yield rfile.read(size)
+            while size > 0:  # the client's chunk size never decides how much is read at once
+                piece = rfile.read(min(size, _CHUNK))
+                if not piece:
+                    raise ConnectionError("client closed the connection mid-body")
+                size -= len(piece)
+                yield piece
             rfile.readline()
     remaining = int(headers.get("Content-Length") or 0)
     while remaining > 0:

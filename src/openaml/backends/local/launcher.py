@@ -23,11 +23,11 @@ class LocalLauncher:
     whole process group."""
 
     def launch(self, settings: Settings, workspace: str, job_name: str) -> int:
-        log_dir = settings.runs_dir / "agent-logs" / workspace
-        log_dir.mkdir(parents=True, exist_ok=True)
+        log_file = settings.agent_log_file(workspace, job_name)
+        log_file.parent.mkdir(parents=True, exist_ok=True)
         env = dict(os.environ, OPENAML_HOME=str(settings.home),
                    OPENAML_ALLOW_HOST_PYTHON="1" if settings.allow_host_python else "0")
-        with open(log_dir / f"{job_name}.log", "ab") as log:
+        with open(log_file, "ab") as log:
             process = subprocess.Popen(
                 [sys.executable, "-m", "openaml.backends.local.agent", workspace, job_name],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env,

@@ -15,6 +15,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from openaml.paths import check_relative, safe_join
 from openaml.tracking.context import FileResponse, Request, TrackingContext
 from openaml.tracking.wire import MlflowApiError, invalid, required
 
@@ -22,12 +23,11 @@ _TEMP_PREFIX = ".openaml-upload-"
 
 
 def _segments(path: str) -> list[str]:
-    if "\\" in path or "\x00" in path or path.startswith("/"):
-        raise invalid(f"Invalid artifact path {path!r}.")
-    parts = [p for p in path.split("/") if p]
-    if any(p in (".", "..") for p in parts):
-        raise invalid(f"Invalid artifact path {path!r}: '..' and '.' are not allowed.")
-    return parts
+    """The segments of a client's artifact path, checked by :func:`openaml.paths.check_relative`
+    (``..``, absolute paths, backslashes and control characters are MLflow's 400
+    ``INVALID_PARAMETER_VALUE``)."""
+    checked = check_relative(path, field="path", allow_empty=True)
+    return checked.split("/") if checked else []
 
 
 def _run_root(ctx: TrackingContext, run_id: str) -> Path:
@@ -38,16 +38,18 @@ def _run_root(ctx: TrackingContext, run_id: str) -> Path:
 
 
 def resolve(ctx: TrackingContext, path: str) -> Path | None:
-    """The local path behind an mlflow-artifacts path; None above a run's (or model's) root."""
+    """The local path behind an mlflow-artifacts path; None above a run's (or model's) root.
+    The part below the root is joined by :func:`openaml.paths.safe_join`: a symbolic link
+    inside the run's folder never leads a client outside it."""
     parts = _segments(path)
     if len(parts) >= 3 and parts[2] == "artifacts":
-        return _run_root(ctx, parts[1]).joinpath(*parts[3:])
+        return safe_join(_run_root(ctx, parts[1]), *parts[3:])
     if len(parts) >= 4 and parts[1] == "models" and parts[3] == "artifacts":
         if ctx.artifact_root_for_model is None:
             raise invalid("This tracking server stores logged models only inside runs; "
                           "log the model from within a run.")
         ctx.store.get_logged_model(parts[2])
-        return Path(ctx.artifact_root_for_model(parts[2])).joinpath(*parts[4:])
+        return safe_join(ctx.artifact_root_for_model(parts[2]), *parts[4:])
     return None
 
 
@@ -125,7 +127,7 @@ def list_run(ctx: TrackingContext, req: Request) -> dict[str, Any]:
     run_id = str(required(req.args, "run_id", "run_uuid"))
     run = ctx.store.get_run(run_id)
     path = "/".join(_segments(req.args.get("path") or ""))
-    files = _entries(_run_root(ctx, run_id).joinpath(path) if path else _run_root(ctx, run_id), path or None)
+    files = _entries(safe_join(_run_root(ctx, run_id), path), path or None)
     response: dict[str, Any] = {"root_uri": run.artifact_uri}
     if files:
         response["files"] = files
