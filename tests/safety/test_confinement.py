@@ -424,3 +424,16 @@ def test_mlflow_artifact_paths_outside_the_run_are_invalid_parameter_values(
     assert (status, body["error_code"]) == (400, "INVALID_PARAMETER_VALUE"), body
     assert (tmp_path / "x").read_text() == "outside the run"
     assert sorted(p.name for p in (tmp_path / "outside").iterdir()) == ["secret.txt"]
+
+
+def test_deleting_a_runs_artifacts_keeps_the_jobs_logs(tracking_server):
+    server, run_root = tracking_server
+    write(run_root / "user_logs" / "std_log.txt", "the job's log")
+    write(run_root / "system_logs" / "agent.txt", "the agent's log")
+    write(run_root / "model" / "MLmodel", "flavors: {}")
+    status, body = _request(server, "DELETE", "/api/2.0/mlflow-artifacts/artifacts/0/run1/artifacts/user_logs")
+    assert (status, body["error_code"]) == (400, "INVALID_PARAMETER_VALUE"), body
+    status, _ = _request(server, "DELETE", "/api/2.0/mlflow-artifacts/artifacts/0/run1/artifacts")
+    assert status == 200
+    assert sorted(p.name for p in run_root.iterdir()) == ["system_logs", "user_logs"]
+    assert (run_root / "user_logs" / "std_log.txt").read_text() == "the job's log"

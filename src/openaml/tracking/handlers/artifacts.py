@@ -20,6 +20,8 @@ from openaml.tracking.context import FileResponse, Request, TrackingContext
 from openaml.tracking.wire import MlflowApiError, invalid, required
 
 _TEMP_PREFIX = ".openaml-upload-"
+# Folders of a job's folder that hold its logs (see services.job_runtime), not MLflow artifacts.
+_JOB_LOGS = frozenset({"user_logs", "system_logs"})
 
 
 def _segments(path: str) -> list[str]:
@@ -86,13 +88,22 @@ def download(ctx: TrackingContext, req: Request) -> FileResponse:
 
 
 def delete(ctx: TrackingContext, req: Request) -> dict[str, Any]:
-    import shutil
+    """Delete artifacts. A run's folder is its job's folder, whose logs are the job's record and
+    not MLflow artifacts: they are never deleted (the run's root is emptied of everything else)."""
+    from openaml.store.folders import remove_tree
 
-    target = _target(ctx, req.path_params["path"])
-    if target.is_dir():
-        shutil.rmtree(target)
-    elif target.exists():
-        target.unlink()
+    path = req.path_params["path"]
+    target = _target(ctx, path)
+    parts = _segments(path)
+    in_run = len(parts) >= 3 and parts[2] == "artifacts"
+    if in_run and len(parts) > 3 and parts[3] in _JOB_LOGS:
+        raise invalid(f"Artifact path {path!r} is in the job's logs, which cannot be deleted.")
+    if in_run and len(parts) == 3:  # the run's root: everything but the job's logs
+        for entry in list(target.iterdir()) if target.is_dir() else []:
+            if entry.name not in _JOB_LOGS:
+                remove_tree(entry)
+        return {}
+    remove_tree(target)
     return {}
 
 
