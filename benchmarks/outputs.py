@@ -45,27 +45,37 @@ def copy(src: Path, dst: Path) -> None:
     subprocess.run(["cp", "-r", str(src), str(dst)], check=True)
 
 
+def settle() -> None:
+    """Write back dirty pages before a timed phase, so no side pays for the previous one's."""
+    subprocess.run(["sync"], check=False)
+
+
 def one_round(src: Path, work: Path) -> dict[str, float]:
     """One timing of each side, in a fresh folder (and a fresh store) of its own."""
     work.mkdir()
     timed: dict[str, float] = {}
     # The peer: cp -r of the same folder on the same disk.
+    settle()
     timed["cp"] = cmp.repeat("cp -r", lambda: copy(src, work / "cp"), 1).wall
 
     def old_publish() -> None:  # before this issue: copytree to a temp folder, then rename
         shutil.copytree(src, work / "old-tmp")
         os.replace(work / "old-tmp", work / "old")
 
+    settle()
     timed["old"] = cmp.repeat("copytree + rename", old_publish, 1).wall
     # Now: the job's scratch output (a fresh copy, not timed) published into a new store.
     store = ArtifactStore(str(work / "store"))
     copy(src, work / "scratch")
+    settle()
     timed["first"] = cmp.repeat("publish", lambda: store.put_path(work / "scratch", links="keep", move=True), 1).wall
     # Another job producing the same bytes in new files.
     copy(src, work / "scratch2")
+    settle()
     timed["other"] = cmp.repeat("again", lambda: store.put_path(work / "scratch2", links="keep", move=True), 1).wall
     # The same unchanged files stored again (the first pass, not timed, fills the digest cache).
     store.put_path(src)
+    settle()
     timed["same"] = cmp.repeat("same files", lambda: store.put_path(src), 1).wall
     remove_tree(work)
     return timed
