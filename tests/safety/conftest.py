@@ -3,29 +3,13 @@ tracker chosen per test (the cgroup path skipped, with its reason, where the hos
 
 from __future__ import annotations
 
-import time
-from pathlib import Path
-from typing import Callable, TypeVar
-
-import psutil
 import pytest
 
 from openaml.entities import Environment
 
+from .procs import cgroup_unavailable
+
 HOST_ENV = Environment(image="python:3.11-slim")  # runs on the host Python: no environment build
-T = TypeVar("T")
-
-
-def cgroup_unavailable() -> str | None:
-    """Why this host cannot give a job a cgroup, or None when it can."""
-    from openaml.services.cgroups import open_cgroup
-    from openaml.services.process_tracking import new_token
-
-    tracker, reason = open_cgroup(new_token())
-    if tracker is None:
-        return reason
-    tracker.close()
-    return None
 
 
 @pytest.fixture(params=["cgroup", "token"])
@@ -46,35 +30,3 @@ def fast_kill(monkeypatch: pytest.MonkeyPatch) -> float:
     """A short grace between SIGTERM and SIGKILL, so SIGTERM-ignoring trees cost 1 s, not 5."""
     monkeypatch.setenv("OPENAML_KILL_GRACE_SECONDS", "1")
     return 1.0
-
-
-def poll(check: Callable[[], T], timeout: float, what: str, every: float = 0.02) -> T:
-    """``check()`` once it is truthy; fails after ``timeout`` seconds naming ``what``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"timed out after {timeout} s waiting for {what}"
-        time.sleep(every)
-
-
-def read_pids(path: Path, count: int, timeout: float = 30) -> list[psutil.Process]:
-    """The processes whose pids a job wrote to ``path`` (one per line), once there are ``count``.
-    psutil.Process remembers each start time, so a reused pid never counts as the same process."""
-    def ready() -> list[int] | None:
-        lines = path.read_text().split() if path.exists() else []
-        return [int(p) for p in lines] if len(lines) >= count else None
-    return [psutil.Process(pid) for pid in poll(ready, timeout, f"{count} pids in {path}")]
-
-
-def survivors(processes: list[psutil.Process]) -> list[int]:
-    """The pids among ``processes`` that still run (a zombie has ended)."""
-    alive = []
-    for proc in processes:
-        try:
-            if proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE:
-                alive.append(proc.pid)
-        except psutil.NoSuchProcess:
-            continue
-    return alive

@@ -28,7 +28,8 @@ from openaml.services.process_tracking import TOKEN_ENV, new_token
 from openaml.services.settings import Settings
 from openaml.store.jobs import AgentIdentity
 
-from .conftest import HOST_ENV, poll, read_pids, survivors
+from .conftest import HOST_ENV
+from .procs import poll, read_pids, survivors
 
 LEASE = 2.0
 

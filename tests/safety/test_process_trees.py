@@ -23,7 +23,8 @@ from openaml.services.process_tracking import TOKEN_ENV, TokenTracker, new_token
 
 from tests.helpers import use_home
 
-from .conftest import HOST_ENV, poll, read_pids, survivors
+from .conftest import HOST_ENV
+from .procs import poll, read_pids, survivors
 
 pytestmark = pytest.mark.slow
 
