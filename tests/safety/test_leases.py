@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 import time
 import uuid
 from datetime import datetime, timedelta, timezone
@@ -22,7 +23,9 @@ import pytest
 from openaml import MLClient, command
 from openaml.entities import Workspace
 from openaml.entities.job_status import JobStatus, is_terminal
-from openaml.services.job_leases import HUNG_AFTER_LEASES, Reaper, Verdict, host_id, judge, process_started_at
+from openaml.services.job_leases import (
+    AGENT_MODULE, HUNG_AFTER_LEASES, Reaper, Verdict, host_id, judge, process_started_at,
+)
 from openaml.services.jobs import JobService
 from openaml.services.process_tracking import TOKEN_ENV, new_token
 from openaml.services.settings import Settings
@@ -89,17 +92,25 @@ def test_a_reused_pid_never_passes_for_the_agent(client: MLClient):
 
 def test_a_live_agent_late_on_its_lease_is_waited_for_then_treated_as_hung(client: MLClient):
     ctx = client._context()
-    with _stranger() as agent_process:
-        agent = AgentIdentity(agent_process.pid, host_id(), process_started_at(agent_process.pid))
-        name = _queued_job(client)
-        ctx.jobs.heartbeat(ctx.name, name, agent, LEASE)
+    name = _queued_job(client)
+    fake_agent = ["-c", "import time; time.sleep(120)", AGENT_MODULE, ctx.name, name]  # an agent's arguments
+    with _stranger(argv=[sys.executable, *fake_agent]) as agent_process, _stranger() as not_an_agent:
         now = datetime.now(timezone.utc)
+        hung = Reaper(ctx, clock=lambda: now + timedelta(seconds=(HUNG_AFTER_LEASES + 1) * LEASE))
+        agent = AgentIdentity(agent_process.pid, host_id(), process_started_at(agent_process.pid))
+        ctx.jobs.heartbeat(ctx.name, name, agent, LEASE)
         late = Reaper(ctx, clock=lambda: now + timedelta(seconds=2 * LEASE))
         assert late.reap(ctx.jobs.get_job(ctx.name, name)).status == "Queued"
-        hung = Reaper(ctx, clock=lambda: now + timedelta(seconds=(HUNG_AFTER_LEASES + 1) * LEASE))
         record = hung.reap(ctx.jobs.get_job(ctx.name, name))
         assert record.status == "Failed" and record.error["code"] == "AgentHung"
         assert agent_process.wait(timeout=10) == -signal.SIGKILL  # the hung agent is stopped too
+
+        # A record naming a process that is no agent of this workspace never gets it killed.
+        other = _queued_job(client)
+        ctx.jobs.heartbeat(ctx.name, other, AgentIdentity(not_an_agent.pid, host_id(),
+                                                          process_started_at(not_an_agent.pid)), LEASE)
+        assert hung.reap(ctx.jobs.get_job(ctx.name, other)).error["code"] == "AgentHung"
+        assert not_an_agent.poll() is None
 
 
 def test_an_agent_of_another_boot_is_judged_by_its_lease_and_its_processes_are_not_ours(client: MLClient):
@@ -175,10 +186,10 @@ def test_the_watchdog_runs_once_per_home_and_exits_when_idle(tmp_path: Path, mon
 # -- helpers ------------------------------------------------------------------------------------
 
 class _stranger:
-    """A ``sleep`` process of this machine, ended on exit."""
+    """A process of this machine (``sleep`` unless told), ended on exit."""
 
-    def __init__(self, env: dict[str, str] | None = None) -> None:
-        self.process = subprocess.Popen(["sleep", "120"], env={**os.environ, **(env or {})})
+    def __init__(self, env: dict[str, str] | None = None, argv: list[str] | None = None) -> None:
+        self.process = subprocess.Popen(argv or ["sleep", "120"], env={**os.environ, **(env or {})})
 
     def __enter__(self) -> subprocess.Popen:
         return self.process

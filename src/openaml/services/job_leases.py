@@ -41,6 +41,9 @@ from openaml.store.jobs import AgentIdentity, JobRecord
 
 #: A live agent that has not renewed its lease for this many leases is treated as hung.
 HUNG_AFTER_LEASES = 4
+#: How a local agent is started (``python -m <this> WORKSPACE JOB``): only such a process is
+#: ever killed as a hung agent.
+AGENT_MODULE = "openaml.backends.local.agent"
 # psutil derives start times from the boot time, which the kernel reports to the second.
 _START_TOLERANCE = 1.0
 
@@ -163,7 +166,7 @@ class Reaper:
         self.stop_processes(record)
         agent = record.agent
         if verdict is Verdict.HUNG and agent is not None and agent.started_at is not None:
-            _kill_agent(agent)
+            _kill_agent(agent, self.ctx.name)
         if record.status == JobStatus.CANCEL_REQUESTED.value:
             status, error = JobStatus.CANCELED, None
         else:
@@ -191,10 +194,20 @@ class Reaper:
             f"the job's agent (pid {pid}) stopped without finishing the job{where}; its logs are kept")}
 
 
-def _kill_agent(agent: AgentIdentity) -> None:
-    """SIGKILL a hung agent, if its pid still is that very process."""
-    if agent_running(agent):
-        try:
-            os.kill(agent.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
+def _kill_agent(agent: AgentIdentity, workspace: str) -> None:
+    """SIGKILL a hung agent, if its pid still is that very process and an agent of this
+    workspace (a record in a shared database must not be able to name any other process)."""
+    import psutil
+
+    if not agent_running(agent):
+        return
+    try:
+        args = psutil.Process(agent.pid).cmdline()
+    except psutil.Error:
+        return
+    if AGENT_MODULE not in args or workspace not in args:
+        return
+    try:
+        os.kill(agent.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass

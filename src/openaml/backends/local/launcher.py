@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from openaml.backends.local.spawn import spawn_detached
+from openaml.services.job_leases import AGENT_MODULE
 from openaml.services.settings import Settings
 
 if TYPE_CHECKING:
@@ -25,7 +26,7 @@ class LocalLauncher:
 
         log_dir = settings.runs_dir / "agent-logs" / workspace
         log_dir.mkdir(parents=True, exist_ok=True)
-        pid = spawn_detached(settings, ["openaml.backends.local.agent", workspace, job_name],
+        pid = spawn_detached(settings, [AGENT_MODULE, workspace, job_name],
                              log_dir / f"{job_name}.log")
         ensure_watchdog(settings)
         return pid
