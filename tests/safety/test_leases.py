@@ -59,8 +59,8 @@ def test_the_only_agent_killed_is_noticed_with_no_client_call(client: MLClient, 
         command=f"echo started; setsid sleep 300 & echo $! > {pid_file}; wait", environment=HOST_ENV))
     ctx = client._context()
     sleeper = read_pids(pid_file, 1)
-    agent = ctx.jobs.get_job(ctx.name, job.name).agent
-    assert agent is not None and agent.started_at is not None  # claimed by the agent itself
+    claimed = lambda: (a := ctx.jobs.get_job(ctx.name, job.name).agent) and a.started_at is not None and a
+    agent = poll(claimed, 10, "the agent to claim its job")  # with its start time: the agent's own claim
     assert _agents(client) == [agent.pid], "the test needs the killed agent to be the only one"
     os.kill(agent.pid, signal.SIGKILL)
     killed_at = time.monotonic()
