@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -159,3 +160,61 @@ def test_cgroup_files_are_parsed():
     assert cgroups.own_cgroup("0::/\n") == "/" and cgroups.own_cgroup("4:memory:/x\n") is None
     nested = Path("/sys/fs/cgroup/a/openaml-job-1/openaml-job-2/b")
     assert cgroups.outside_jobs(nested) == Path("/sys/fs/cgroup/a")  # job cgroups never nest
+
+
+def test_a_cgroup_is_removed_even_while_a_killed_process_s_threads_still_exit():
+    """A multi-threaded process leaves cgroup.procs before its last threads have exited; the
+    cgroup is removable only once it is no longer populated, which close() waits for."""
+    code = ("import sys, threading\n"
+            "for _ in range(8): threading.Thread(target=lambda: [sum(range(9999)) for _ in iter(int, 1)], "
+            "daemon=True).start()\n"
+            "print('ready', flush=True)\nthreading.Event().wait()\n")
+    for _ in range(8):
+        tracker = _cgroup_tracker()
+        busy = subprocess.Popen(tracker.command([sys.executable, "-c", code]), stdout=subprocess.PIPE, text=True,
+                                env={**os.environ, TOKEN_ENV: tracker.token})
+        assert busy.stdout.readline() == "ready\n"
+        assert stop(tracker, 0.0)
+        tracker.close()
+        busy.wait()
+        busy.stdout.close()
+        assert not tracker.path.exists()
+
+
+def test_empty_job_cgroups_left_long_ago_are_removed_by_the_next_job(monkeypatch):
+    probe = _cgroup_tracker()
+    parent = probe.path.parent / f"openaml-test-{probe.token}"  # a private parent: no other test's cgroups
+    probe.close()
+    parent.mkdir()
+    left, busy_group = parent / f"{cgroups.PREFIX}{new_token()}", parent / f"{cgroups.PREFIX}{new_token()}"
+    left.mkdir()
+    busy_group.mkdir()
+    busy = subprocess.Popen(["/bin/sh", "-c", 'echo $$ > "$0"; exec sleep 30', str(busy_group / "cgroup.procs")])
+    try:
+        poll(lambda: (busy_group / "cgroup.procs").read_text().strip(), 10, "the sleeper to join")
+        cgroups._remove_stale(parent)
+        assert left.exists()  # not old yet
+        monkeypatch.setattr(cgroups, "STALE_SECONDS", 0.0)
+        cgroups._remove_stale(parent)
+        assert not left.exists() and busy_group.exists()  # empty and old: gone; populated: kept
+    finally:
+        busy.kill()
+        busy.wait()
+        cgroups.CgroupTracker(busy_group, busy_group.name[len(cgroups.PREFIX):]).close()
+        parent.rmdir()
+
+
+def test_signals_reach_parents_before_their_children(tracker, tmp_path: Path):
+    """One at a time, a child signalled first could die and let its parent run on; oldest
+    first (and, in a cgroup, frozen meanwhile) the parent never gets to (``echo never``)."""
+    from openaml.services.process_tracking import oldest_first
+
+    out, pid_file = tmp_path / "out", tmp_path / "child"
+    with open(out, "w") as log:
+        main = subprocess.Popen(tracker.command(["/bin/bash", "-c", f"(sleep 60 & echo $! > {pid_file}; wait); echo never"]),
+                                env={**os.environ, TOKEN_ENV: tracker.token}, stdout=log, start_new_session=True)
+    child = read_pids(pid_file, 1)[0].pid
+    assert oldest_first([child, main.pid, 2 ** 22 + 7]) == [main.pid, child, 2 ** 22 + 7]  # gone: last
+    assert stop(tracker, grace=5.0)
+    main.wait(timeout=5)
+    assert "never" not in out.read_text()

@@ -12,14 +12,22 @@ a root process can move itself out of a cgroup, not out of its environment.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from openaml.services.process_tracking import TokenTracker, Usage, send
 
 #: Every job cgroup's name starts with this; the rest is the job's token.
 PREFIX = "openaml-job-"
+# How long close() waits for the last exiting threads to leave the cgroup before removing it.
+CLOSE_WAIT_SECONDS = 2.0
+# An empty job cgroup this old is a leftover (an agent killed between creating it and using
+# it): the next job created beside it removes it.
+STALE_SECONDS = 600.0
 # $0 is the cgroup.procs file, "$@" the command. A failed join leaves the process outside the
 # cgroup but still carrying the token, and says so in the job's log.
 _JOIN = ('{ echo $$ > "$0"; } 2>/dev/null || echo "openaml: could not join cgroup ${0%/cgroup.procs}; '
@@ -64,6 +72,7 @@ def open_cgroup(token: str) -> tuple["CgroupTracker | None", str]:
         return None, "this process is in no cgroup2 group"
     parent = outside_jobs(mount / own.lstrip("/"))
     path = parent / f"{PREFIX}{token}"
+    _remove_stale(parent)
     try:
         path.mkdir()
     except OSError as exc:
@@ -137,8 +146,11 @@ class CgroupTracker:
         return self._members() | self._tokens.pids()
 
     def terminate(self) -> None:
-        send(self._members(), signal.SIGTERM, self._is_member)
-        self._tokens.terminate()
+        # Frozen, no process runs between two of the signals: all of them see SIGTERM at once,
+        # as a process group would.
+        with self._frozen():
+            send(self._members(), signal.SIGTERM, self._is_member)
+            self._tokens.terminate()
 
     def kill(self) -> None:
         if self.use_kill_file:
@@ -148,6 +160,11 @@ class CgroupTracker:
         self._tokens.kill()
 
     def close(self) -> Usage:
+        # A process can leave cgroup.procs while its other threads still exit; the cgroup is
+        # empty (and removable) only once cgroup.events says it is no longer populated.
+        deadline = time.monotonic() + CLOSE_WAIT_SECONDS
+        while self._populated() and time.monotonic() < deadline:
+            time.sleep(0.005)
         usage = self.usage()
         for folder, _, _ in sorted(os.walk(self.path), key=lambda entry: -len(entry[0])):
             _rmdir(Path(folder))  # sub-cgroups the job made, then its own
@@ -170,6 +187,12 @@ class CgroupTracker:
         return Usage(cpu_seconds=cpu, memory_peak_bytes=peak)
 
     # -- internals ------------------------------------------------------------------------------
+    def _populated(self) -> bool:
+        try:
+            return "populated 1" in (self.path / "cgroup.events").read_text()
+        except OSError:
+            return False
+
     def _members(self) -> set[int]:
         found: set[int] = set()
         for folder, _, _ in os.walk(self.path):
@@ -190,13 +213,35 @@ class CgroupTracker:
         return mine == self._name or mine.startswith(self._name + "/")
 
     def _freeze_and_kill(self) -> None:
-        freeze = self.path / "cgroup.freeze"
-        frozen = freeze.exists() and _write(freeze, "1")  # no new fork while we kill
-        try:
+        with self._frozen():  # no new fork while we kill
             send(self._members(), signal.SIGKILL, self._is_member)  # frozen tasks still die of it
+
+    @contextlib.contextmanager
+    def _frozen(self) -> Iterator[None]:
+        """The cgroup frozen (where the kernel has cgroup.freeze, Linux 5.2+): every member is
+        marked when the write returns, and none runs user code again until the thaw."""
+        freeze = self.path / "cgroup.freeze"
+        frozen = freeze.exists() and _write(freeze, "1")
+        try:
+            yield
         finally:
             if frozen:
                 _write(freeze, "0")
+
+
+def _remove_stale(parent: Path) -> None:
+    """Remove empty job cgroups left under ``parent`` long ago (rmdir refuses populated ones)."""
+    try:
+        entries = [e for e in os.scandir(parent) if e.name.startswith(PREFIX) and e.is_dir(follow_symlinks=False)]
+    except OSError:
+        return
+    for entry in entries:
+        try:
+            old = time.time() - entry.stat(follow_symlinks=False).st_mtime > STALE_SECONDS
+            if old and "populated 0" in Path(entry.path, "cgroup.events").read_text():
+                _rmdir(Path(entry.path))
+        except OSError:
+            continue
 
 
 def _write(path: Path, text: str) -> bool:

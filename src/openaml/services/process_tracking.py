@@ -227,16 +227,38 @@ def _proc_has(pid: str, token: str) -> bool:
 
 
 def send(pids: Iterable[int], sig: int, still_ours: Callable[[int], bool]) -> None:
-    """Signal each pid that ``still_ours`` confirms. On Linux the pid is pinned with a pidfd
-    before the check, so a pid that is reused between the scan and the signal is never hit."""
+    """Signal each pid that ``still_ours`` confirms, oldest process first: a parent is hit before
+    its children, so it cannot see one die and run on (``(sleep & wait); echo never``). On
+    Linux the pid is pinned with a pidfd before the check, so a pid that is reused between the
+    scan and the signal is never hit."""
     me = os.getpid()
-    for pid in pids:
+    for pid in oldest_first(pids):
         if pid == me:
             continue
         try:
             _send_one(pid, sig, still_ours)
         except (ProcessLookupError, PermissionError):
             continue
+
+
+def oldest_first(pids: Iterable[int]) -> list[int]:
+    """``pids`` by start time, then pid; a pid that is gone sorts last (it needs no signal)."""
+    return sorted(pids, key=lambda pid: (_start_time(pid), pid))
+
+
+def _start_time(pid: int) -> float:
+    if os.path.exists("/proc/self/stat"):
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as fh:
+                return float(fh.read().rsplit(b")", 1)[1].split()[19])  # starttime, in clock ticks
+        except (OSError, IndexError, ValueError):
+            return float("inf")
+    import psutil
+
+    try:
+        return psutil.Process(pid).create_time()
+    except psutil.Error:
+        return float("inf")
 
 
 def _send_one(pid: int, sig: int, still_ours: Callable[[int], bool]) -> None:
