@@ -17,6 +17,7 @@ NOT_AT_START = [
     "openaml.services.registry",       # registering named outputs only
     "openaml.services.jobs",           # submission; the agent takes job_constants instead
     "openaml.entities.job",
+    "psutil",                          # the heartbeat thread loads it (~8 ms), off the main thread
 ]
 
 

@@ -66,9 +66,7 @@ def test_timeout_fails_the_job(ml_client):
     assert done.status == "Failed" and done.error["code"] == "JobTimeout"
 
 
-def test_a_job_whose_agent_died_is_failed_with_logs_kept(ml_client, home: Path, monkeypatch, tmp_path: Path):
-    import openaml.services.jobs as jobs_module
-    monkeypatch.setattr(jobs_module, "STALE_AFTER", 1.0)
+def test_a_job_whose_agent_died_is_failed_with_logs_kept(ml_client, home: Path, tmp_path: Path):
     pid_file = tmp_path / "sleeper.pid"
     job = ml_client.jobs.create_or_update(command(
         command=f"echo started; sleep 120 & echo $! > {pid_file}; wait", environment=HOST_ENV))

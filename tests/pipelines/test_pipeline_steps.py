@@ -80,4 +80,4 @@ def test_sweep_step_feeds_its_best_trial_output_downstream(ml_client, tmp_path: 
     assert len(list(ml_client.jobs.list(parent_job_name=steps["tune"].name))) == 3
     log = tmp_path / "use-log"
     ml_client.jobs.download(steps["use"].name, download_path=log)
-    assert (log / "artifacts" / "user_logs" / "std_log.txt").read_text().strip() == "0.3"
+    assert (log / "artifacts" / "user_logs" / "std_log.txt").read_text().splitlines()[-1] == "0.3"

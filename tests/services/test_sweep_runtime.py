@@ -46,9 +46,6 @@ class FakeLauncher:
             self.ctx.jobs.transition(workspace, name, "Completed")
         return None
 
-    def is_alive(self, pid):
-        return False
-
 
 @pytest.fixture
 def ws(tmp_path: Path):

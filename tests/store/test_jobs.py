@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import importlib.util
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
 from openaml.constants import ListViewType
 from openaml.errors import AlreadyExistsError, InvalidTransitionError, NotFoundError, ValidationError
-from openaml.store.jobs import JobStore
+from openaml.store.jobs import AgentIdentity, JobStore
 from tests.store._job_rules import check_transition
 
 
@@ -117,17 +117,56 @@ def test_heartbeat_update_fields_and_list_active(jobs, workspace_name):
     create(jobs, workspace_name, "a")
     create(jobs, workspace_name, "b")
     walk(jobs, workspace_name, "b", "Queued", "Failed")
-    jobs.heartbeat(workspace_name, "a", 99)
+    jobs.heartbeat(workspace_name, "a", AgentIdentity(99, "host"), 15)
     rec = jobs.get_job(workspace_name, "a")
     assert rec.agent_pid == 99 and rec.heartbeat_at is not None
     with pytest.raises(NotFoundError):
-        jobs.heartbeat(workspace_name, "nope", 1)
+        jobs.heartbeat(workspace_name, "nope", AgentIdentity(1, "host"), 15)
     rec = jobs.update_fields(workspace_name, "a", display_name="shown", tags={"k": "v"}, description="d")
     assert rec.display_name == "shown"
     assert rec.spec["tags"] == {"k": "v"} and rec.spec["description"] == "d" and rec.spec["display_name"] == "shown"
     with pytest.raises(ValidationError):
         jobs.update_fields(workspace_name, "a", command="rm -rf /")
     assert [r.name for r in jobs.list_active(workspace_name)] == ["a"]
+
+
+def test_an_agent_holds_its_jobs_by_pid_host_and_start_time(jobs, workspace_name):
+    ws = workspace_name
+    for name in ("own", "step", "elsewhere", "done", "fresh"):
+        create(jobs, ws, name)
+    me = AgentIdentity(10, "host-a/boot-1", 1796459745.93)
+    jobs.heartbeat(ws, "step", me, 30)
+    jobs.heartbeat(ws, "done", me, 30)
+    walk(jobs, ws, "done", "Queued", "Failed")
+    jobs.heartbeat(ws, "elsewhere", AgentIdentity(10, "host-b/boot-1", me.started_at), 30)
+    before = {r.name: r for r in jobs.list_jobs(ws)}
+    assert before["step"].agent == me
+    assert before["step"].lease_expires_at - before["step"].heartbeat_at == timedelta(seconds=30)
+
+    assert jobs.heartbeat(ws, "own", me, 60)  # claims its own job, renews the step it also holds
+    after = {r.name: r for r in jobs.list_jobs(ws)}
+    assert after["own"].agent == me
+    assert after["step"].lease_expires_at - after["step"].heartbeat_at == timedelta(seconds=60)
+    for untouched in ("elsewhere", "done"):  # another host's agent of the same pid; a finished job
+        assert after[untouched].lease_expires_at == before[untouched].lease_expires_at
+
+    assert jobs.renew_leases(ws, me, 5) == 2
+    assert jobs.renew_leases(ws, AgentIdentity(10, "host-a/boot-1", me.started_at - 50), 5) == 0  # pid reused
+    assert jobs.renew_leases(ws, AgentIdentity(10, "host-a/boot-1"), 5) == 0  # no start time: renews nothing
+    # The launcher's note of the pid it started never replaces an agent's own claim.
+    assert not jobs.heartbeat(ws, "own", AgentIdentity(11, "host-a/boot-1"), 15, if_unclaimed=True)
+    assert jobs.get_job(ws, "own").agent == me
+    assert jobs.heartbeat(ws, "fresh", AgentIdentity(11, "host-a/boot-1"), 15, if_unclaimed=True)
+    assert jobs.get_job(ws, "fresh").agent == AgentIdentity(11, "host-a/boot-1", None)
+
+
+def test_process_tracking_is_recorded_before_processes_start(jobs, workspace_name):
+    create(jobs, workspace_name, "j")
+    jobs.record_processes(workspace_name, "j", token="ab" * 16, cgroup="/sys/fs/cgroup/openaml-job-" + "ab" * 16)
+    rec = jobs.get_job(workspace_name, "j")
+    assert rec.process_token == "ab" * 16 and rec.process_cgroup.endswith("ab" * 16)
+    with pytest.raises(NotFoundError):
+        jobs.record_processes(workspace_name, "nope", token="ab" * 16, cgroup=None)
 
 
 def test_default_rules_come_from_the_entities_module(store, workspace_name):

@@ -107,3 +107,31 @@ def test_0003_ignores_integer_versions_too_large_to_count(empty_db_url: sa.URL) 
         assert store.create_asset_version(WS, "models", "huge", None, {}, None, identity="new").version == "6"
     finally:
         store.close()
+
+
+def test_0005_adds_lease_columns_to_existing_jobs(empty_db_url: sa.URL) -> None:
+    from openaml.store.jobs import AgentIdentity, JobStore
+
+    engine = _db.create_engine(empty_db_url)
+    try:
+        _upgrade(engine, "0004")
+        with _db.transaction(engine, write=True) as conn:
+            conn.execute(sa.text(
+                "INSERT INTO jobs (workspace, name, type, status, experiment_name, spec, archived, created_at, "
+                "updated_at, agent_pid, heartbeat_at, seq) VALUES (:w, 'old', 'command', 'Running', 'exp', "
+                "'{}', :a, '2024-12-06 12:00:00', '2024-12-06 12:00:00', 42, '2024-12-06 12:00:00', 1)"),
+                {"w": WS, "a": False})
+    finally:
+        engine.dispose()
+
+    store = MetadataStore(empty_db_url)  # upgrades to head, running 0005 over the row above
+    try:
+        jobs = JobStore(store)
+        old = jobs.get_job(WS, "old")
+        assert (old.agent_pid, old.agent_boot_id, old.agent_started_at, old.lease_expires_at) == (42, None, None, None)
+        assert old.agent is None and old.process_token is None and old.process_cgroup is None
+        agent = AgentIdentity(7, "host/boot", 1234.25)
+        jobs.heartbeat(WS, "old", agent, 15)
+        assert jobs.get_job(WS, "old").agent == agent
+    finally:
+        store.close()

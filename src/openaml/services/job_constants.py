@@ -8,5 +8,6 @@ from __future__ import annotations
 
 #: The compute of jobs that name none (or serverless): one slot pool per machine.
 LOCAL_POOL = "local"
-#: An agent records a heartbeat this often (seconds); readers judge liveness by it.
+#: An agent renews its lease at most this often (seconds; more often when the lease is shorter
+#: than three of these). Readers judge liveness by the lease, not by this pace.
 HEARTBEAT_SECONDS = 2.0

@@ -8,7 +8,6 @@ transition; the job's logs live in its folder so they survive whatever happens t
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
 import threading
@@ -25,6 +24,7 @@ from openaml.constants import MODEL_TYPES
 from openaml.services import contents, job_io
 from openaml.services.expressions import expand_command
 from openaml.services.locations import job_folder
+from openaml.services.process_tracking import TOKEN_ENV, ProcessTracker, open_tracker, stop
 from openaml.services.settings import Settings
 from openaml.services.workspaces import WorkspaceContext, workspace_arm_id
 from openaml.store.folders import copy_tree_keeping_links, remove_tree
@@ -34,7 +34,6 @@ from openaml.store.folders import copy_tree_keeping_links, remove_tree
 
 STD_LOG = "user_logs/std_log.txt"
 ENV_LOG = "system_logs/environment_build.txt"
-KILL_GRACE_SECONDS = 5.0
 # How often a running job looks at the cancel request and the deadline. A process's exit is
 # noticed at once (a thread waits on it), not at this pace.
 CANCEL_CHECK_SECONDS = 0.05
@@ -163,31 +162,70 @@ class JobRuntime:
 
     # -- execution ----------------------------------------------------------------------------
     def _execute(self, plan: "Plan") -> int:
+        """Run the command (one process per rank) inside the job's process tracker; whatever
+        way it ends, every process it started has ended when this returns or raises."""
         ranks = _rank_layout(self.job)
         env = self._process_env(plan)
         timeout = (self.job.get("limits") or {}).get("timeout")
-        deadline = time.monotonic() + timeout if timeout else None
         processes = []
         master_port = _free_port() if len(ranks) > 1 else None
-        for rank, local_rank in ranks:
-            log_name = STD_LOG if len(ranks) == 1 else f"user_logs/std_log_process_{rank}.txt"
-            rank_env = dict(env, **_rank_env(self.job, rank, local_rank, len(ranks), master_port))
-            log = open(self.folder / log_name, "ab", buffering=0)
-            processes.append((subprocess.Popen(
-                ["/bin/bash", "-c", plan.command], cwd=plan.code_dir, env=rank_env, stdout=log,
-                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
-                # PR_SET_PDEATHSIG follows the *thread* that forks, and preexec_fn is unsafe with
-                # threads: only the agent's main thread asks for it (steps a pipeline's
-                # orchestrator runs in threads rely on stop_orphans instead).
-                preexec_fn=_die_with_parent if threading.current_thread() is threading.main_thread() else None),
-                log))
+        tracker = self._open_tracker()
+        env[TOKEN_ENV] = tracker.token  # after the user's variables: a job cannot choose its token
+        deadline = time.monotonic() + timeout if timeout else None
         try:
+            for rank, local_rank in ranks:
+                log_name = STD_LOG if len(ranks) == 1 else f"user_logs/std_log_process_{rank}.txt"
+                rank_env = dict(env, **_rank_env(self.job, rank, local_rank, len(ranks), master_port))
+                log = open(self.folder / log_name, "ab", buffering=0)
+                # No preexec_fn (it is unsafe with threads, and forces a full fork where vfork would
+                # do): if the agent dies, the job's tracker lets the reaper find every process.
+                processes.append((subprocess.Popen(
+                    tracker.command(["/bin/bash", "-c", plan.command]), cwd=plan.code_dir, env=rank_env,
+                    stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True),
+                    log))
             return self._wait(processes, deadline, timeout)
         finally:
+            self._stop_tracked(tracker)
             for _, log in processes:
                 log.close()
 
+    def _open_tracker(self) -> ProcessTracker:
+        """Choose how this job's processes are tracked, note it on the job before any starts,
+        and say so in the first line of its log."""
+        tracker = open_tracker(self.settings.process_tracking)
+        try:
+            self.ctx.jobs.record_processes(self.ctx.name, self.name, token=tracker.token, cgroup=tracker.cgroup)
+            with open(self.folder / STD_LOG, "a") as log:
+                log.write(tracker.describe() + "\n")
+        except BaseException:
+            tracker.close()
+            raise
+        return tracker
+
+    def _stop_tracked(self, tracker: ProcessTracker) -> None:
+        """Stop whatever the job left running (daemons of a completed job too): SIGTERM, SIGKILL
+        after the grace period. Returns once they are gone, so no status is recorded before."""
+        try:
+            gone = stop(tracker, self.settings.kill_grace_seconds)
+        finally:
+            usage = tracker.close()
+        if not gone:
+            self._system_log(f"some processes of the job could not be stopped: {sorted(tracker.pids())}")
+        properties = {"openaml.process_tracking": tracker.kind}
+        if usage.cpu_seconds is not None:
+            properties["openaml.cpu_seconds"] = f"{usage.cpu_seconds:.3f}"
+        if usage.memory_peak_bytes is not None:
+            properties["openaml.memory_peak_bytes"] = str(usage.memory_peak_bytes)
+        try:
+            job = dict(self.ctx.jobs.get_job(self.ctx.name, self.name).spec["job"])
+            job["properties"] = {**(job.get("properties") or {}), **properties}
+            self.ctx.jobs.update_fields(self.ctx.name, self.name, spec={"job": job})
+        except OpenAMLError as exc:  # accounting must not fail a job
+            self._system_log(f"could not record the job's resource usage: {exc.message}")
+
     def _wait(self, processes, deadline: float | None, timeout: float | None) -> int:
+        """The exit code once every process ended (or the first that failed); raises on cancel
+        and timeout. The caller stops what is still running."""
         exited = threading.Event()  # set each time one of the processes ends
         for p, _ in processes:
             threading.Thread(target=_wait_and_set, args=(p, exited), daemon=True,
@@ -197,14 +235,10 @@ class JobRuntime:
             codes = [p.returncode for p, _ in processes]
             failed = [c for c in codes if c not in (None, 0)]
             if failed or all(c is not None for c in codes):
-                if failed:
-                    _kill(p for p, _ in processes)
                 return failed[0] if failed else 0
             if self.run_ctx.cancel.is_set():
-                _kill(p for p, _ in processes)
                 raise JobCanceled()
             if deadline is not None and time.monotonic() > deadline:
-                _kill(p for p, _ in processes)
                 raise _Timeout(f"The job ran longer than limits.timeout ({int(timeout)} s) and was stopped.")
             left = CANCEL_CHECK_SECONDS if deadline is None else deadline - time.monotonic()
             exited.wait(max(0.0, min(CANCEL_CHECK_SECONDS, left)))
@@ -351,15 +385,6 @@ def _rank_env(job: dict[str, Any], rank: int, local_rank: int, world: int, port:
     return env
 
 
-def _die_with_parent() -> None:
-    """Linux: the user's process gets SIGKILL if the agent dies, so no job runs unsupervised."""
-    try:
-        import ctypes
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
-
-
 def _wait_and_set(process: subprocess.Popen, exited: threading.Event) -> None:
     """Block until *process* ends (reaping it, so ``returncode`` is set), then set *exited*."""
     process.wait()
@@ -372,22 +397,3 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _kill(processes) -> None:
-    """Stop whole process groups: SIGTERM, then SIGKILL after a grace period."""
-    processes = list(processes)
-    for p in processes:
-        _signal_group(p, signal.SIGTERM)
-    deadline = time.monotonic() + KILL_GRACE_SECONDS
-    for p in processes:
-        try:
-            p.wait(timeout=max(0.0, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            _signal_group(p, signal.SIGKILL)
-            p.wait()
-
-
-def _signal_group(process: subprocess.Popen, sig: int) -> None:
-    try:
-        os.killpg(process.pid, sig)
-    except ProcessLookupError:
-        pass

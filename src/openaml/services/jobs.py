@@ -12,11 +12,9 @@ import json
 import os
 import random
 import re
-import signal
 import string
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -31,6 +29,7 @@ from openaml.names import check_name
 from openaml.services import curated, job_io, locations
 from openaml.services.compute import ComputeService
 from openaml.services.job_constants import LOCAL_POOL
+from openaml.services.job_leases import Reaper, host_id
 from openaml.services.environments import EnvironmentBuilder
 from openaml.services.references import parse_asset_reference
 from openaml.services.registry import RegistryService
@@ -38,12 +37,9 @@ from openaml.services.settings import Settings
 from openaml.services.snapshots import ignore_matcher
 from openaml.services.uploads import _environment_spec, is_local_path, upload_uri
 from openaml.services.workspaces import WorkspaceContext
-from openaml.store.jobs import JobRecord
+from openaml.store.jobs import AgentIdentity, JobRecord
 
 _SERVERLESS = {None, "", "local", "serverless", "azureml:serverless", "azureml:local"}
-# An agent heartbeats every HEARTBEAT_SECONDS; one silent for STALE_AFTER and whose process is
-# gone is dead, and its job is failed with its logs kept.
-STALE_AFTER = 10.0
 _ADJECTIVES = ("amber", "bold", "brave", "calm", "clever", "coral", "crisp", "eager", "gentle",
                "golden", "happy", "ivory", "jolly", "keen", "lively", "lucid", "mellow", "nifty",
                "olive", "plucky", "quiet", "rapid", "shy", "silver", "sleepy", "sunny", "tender",
@@ -59,9 +55,6 @@ class JobLauncher(Protocol):
 
     def launch(self, settings: Settings, workspace: str, job_name: str) -> int | None:
         """Start the job's agent; return its process id when it is a local process."""
-
-    def is_alive(self, pid: int) -> bool:
-        """Whether the agent process ``pid`` still runs."""
 
 
 def new_job_name() -> str:
@@ -147,8 +140,9 @@ class JobService:
         except OSError as exc:
             self._fail(name, "LaunchFailed", f"could not start the job's agent: {exc}")
         else:
-            if pid is not None:
-                self.ctx.jobs.heartbeat(self.ctx.name, name, pid)
+            if pid is not None:  # the agent's first lease, until it claims the job itself
+                self.ctx.jobs.heartbeat(self.ctx.name, name, AgentIdentity(pid, host_id()),
+                                        self.settings.job_lease_seconds, if_unclaimed=True)
 
     def _runnable(self, job: Any) -> Any:
         """The component form (``component:`` plus inputs) becomes the command it describes."""
@@ -315,14 +309,15 @@ class JobService:
 
     # -- change --------------------------------------------------------------------------------
     def cancel(self, name: str) -> JobRecord:
-        """Ask the agent to stop the job; a job whose agent is gone is canceled at once."""
+        """Ask the agent to stop the job; it records Canceled once the job's processes are gone.
+        A job no agent holds is canceled here, after its leftover processes are stopped."""
         record = self._reap(self._record(name))
         if is_terminal(JobStatus(record.status)) or record.status == JobStatus.CANCEL_REQUESTED.value:
             return record
         record = self.ctx.jobs.transition(self.ctx.name, name, JobStatus.CANCEL_REQUESTED.value)
-        if not self._agent_alive(record):
-            record = self.ctx.jobs.transition(self.ctx.name, name, JobStatus.CANCELED.value)
-        return record
+        if record.agent_pid is None and record.lease_expires_at is None:  # never launched
+            return self._cancel_now(record)
+        return self._reap(record)  # Canceled at once if its agent is gone
 
     def wait(self, name: str, timeout: float | None = None, poll: float = 0.2) -> JobRecord:
         """Block until the job is terminal (or ``timeout`` seconds pass)."""
@@ -364,25 +359,20 @@ class JobService:
                                 "See recent jobs with: openaml job list", name=name)
         return record
 
-    def _agent_alive(self, record: JobRecord) -> bool:
-        if record.agent_pid is None or self.launcher is None:
-            return False
-        return self.launcher.is_alive(record.agent_pid)
+    def _reaper(self) -> Reaper:
+        # With a launcher, a job it never started (the client died between storing and
+        # launching it) counts as abandoned once a lease's time has passed since it was created.
+        grace = self.settings.job_lease_seconds if self.launcher is not None else None
+        return Reaper(self.ctx, unleased_grace=grace)
 
     def _reap(self, record: JobRecord) -> JobRecord:
-        """Fail a non-terminal job whose agent is gone (killed, machine restarted)."""
-        if is_terminal(JobStatus(record.status)) or self.launcher is None:
-            return record
-        beat = record.heartbeat_at or record.created_at
-        age = (datetime.now(timezone.utc) - _aware(beat)).total_seconds()
-        if age < STALE_AFTER or self._agent_alive(record):
-            return record
-        stop_orphans(record)
-        if record.status == JobStatus.CANCEL_REQUESTED.value:
-            return self.ctx.jobs.transition(self.ctx.name, record.name, JobStatus.CANCELED.value)
-        return self._fail(record.name, "AgentDied",
-                          f"the job's agent (pid {record.agent_pid}) stopped without finishing the job "
-                          f"(no heartbeat for {int(age)} s); its logs are kept")
+        """Fail (or, when a cancel was asked, cancel) a job whose agent is dead or hung, after
+        stopping its leftover processes; see :mod:`openaml.services.job_leases`."""
+        return self._reaper().reap(record)
+
+    def _cancel_now(self, record: JobRecord) -> JobRecord:
+        self._reaper().stop_processes(record)
+        return self.ctx.jobs.transition(self.ctx.name, record.name, JobStatus.CANCELED.value)
 
     def _fail(self, name: str, code: str, message: str) -> JobRecord:
         return self.ctx.jobs.transition(self.ctx.name, name, JobStatus.FAILED.value,
@@ -464,19 +454,3 @@ def job_kinds() -> list[JobKind]:
                 raise
     return kinds
 
-
-def stop_orphans(record: JobRecord) -> None:
-    """Kill what a dead agent left running: every process whose environment names this job
-    (``AZUREML_RUN_ID``, which each process of a job inherits), so nothing depends on the agent
-    having recorded its children before it died."""
-    marker = f"AZUREML_RUN_ID={record.name}".encode()
-    for proc in Path("/proc").glob("[0-9]*"):
-        try:
-            if marker in (proc / "environ").read_bytes().split(b"\0"):
-                os.kill(int(proc.name), signal.SIGKILL)
-        except (OSError, ValueError):
-            continue
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)

@@ -24,6 +24,7 @@ from openaml.names import step_job_name
 from openaml.services import contents, job_io, locations
 from openaml.services.environments import EnvironmentBuilder
 from openaml.services.job_runtime import JobCanceled, Outcome, RunContext, end_job
+from openaml.services.job_leases import this_agent
 from openaml.services.jobs import JobService
 from openaml.services.reuse import changed_parts, digest_json, reuse_key
 from openaml.services.settings import Settings
@@ -178,7 +179,8 @@ class PipelineRuntime:
     def _run_inline(self, step: str, child: str) -> None:
         run = RunContext(tracking_url=self.run_ctx.tracking_url)
         self.step_runs[step] = run
-        self.ctx.jobs.heartbeat(self.ctx.name, child, os.getpid())
+        # The step is held by this process: its lease is renewed with the orchestrator's own.
+        self.ctx.jobs.heartbeat(self.ctx.name, child, this_agent(), self.settings.job_lease_seconds)
 
         def work() -> None:
             try:
@@ -195,16 +197,17 @@ class PipelineRuntime:
         threading.Thread(target=work, name=f"step-{step}", daemon=True).start()
 
     def _heartbeat_inline(self) -> None:
-        """Steps run in this process beat with its pid, and learn of a cancel of their own."""
+        """Steps run in this process renew their leases (the agent's heartbeat does too, when
+        this loop is busy), and learn of a cancel of their own."""
         now = time.monotonic()
         if not self.step_runs or now - self._last_beat < 1.0:
             return
         self._last_beat = now
+        self.ctx.jobs.renew_leases(self.ctx.name, this_agent(), self.settings.job_lease_seconds)
         for step, run in self.step_runs.items():
             if self.state[step] != "running":
                 continue
             child = self.children[step]
-            self.ctx.jobs.heartbeat(self.ctx.name, child, os.getpid())
             record = self.ctx.jobs.get_job(self.ctx.name, child)
             if record is not None and record.status == JobStatus.CANCEL_REQUESTED.value:
                 run.cancel.set()

@@ -9,28 +9,56 @@ from pathlib import Path
 from typing import Mapping
 
 from openaml.paths import safe_join
+from openaml.errors import ValidationError
 
 DEFAULT_WORKSPACE = "default"
+#: Values of ``OPENAML_PROCESS_TRACKING``.
+PROCESS_TRACKING = ("auto", "token")
 
 
 @dataclass(frozen=True)
 class Settings:
-    """Where local workspaces live.
+    """Where local workspaces live, and how local jobs are supervised.
 
     ``home`` defaults to ``~/.openaml`` and moves with the ``OPENAML_HOME`` variable.
+    ``job_lease_seconds``: how long an agent's lease on its job lasts without renewal before the
+    job counts as abandoned (``OPENAML_JOB_LEASE_SECONDS``, default 15).
+    ``kill_grace_seconds``: between SIGTERM and SIGKILL when a job's processes are stopped
+    (``OPENAML_KILL_GRACE_SECONDS``, default 5).
+    ``process_tracking``: ``auto`` (a cgroup where the host lets us create one, else a token
+    scan) or ``token`` (always the token scan) (``OPENAML_PROCESS_TRACKING``).
     """
 
     home: Path
     allow_host_python: bool = False
+    job_lease_seconds: float = 15.0
+    kill_grace_seconds: float = 5.0
+    process_tracking: str = "auto"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, home: str | Path | None = None) -> "Settings":
         """``OPENAML_HOME`` moves the home; ``OPENAML_ALLOW_HOST_PYTHON=1`` lets jobs whose
-        environment is only a Docker image run on this machine's Python when no engine runs."""
+        environment is only a Docker image run on this machine's Python when no engine runs;
+        the job supervision variables are described on the class."""
         env = os.environ if environ is None else environ
         chosen = home or env.get("OPENAML_HOME") or Path.home() / ".openaml"
         allow = env.get("OPENAML_ALLOW_HOST_PYTHON", "").lower() in ("1", "true", "yes")
-        return cls(home=Path(chosen).expanduser().resolve(), allow_host_python=allow)
+        tracking = env.get("OPENAML_PROCESS_TRACKING", "auto").strip().lower() or "auto"
+        if tracking not in PROCESS_TRACKING:
+            raise ValidationError(f"OPENAML_PROCESS_TRACKING must be one of {', '.join(PROCESS_TRACKING)}, "
+                             f"not {tracking!r}", field="OPENAML_PROCESS_TRACKING")
+        return cls(home=Path(chosen).expanduser().resolve(), allow_host_python=allow,
+                   job_lease_seconds=_positive(env, "OPENAML_JOB_LEASE_SECONDS", 15.0),
+                   kill_grace_seconds=_positive(env, "OPENAML_KILL_GRACE_SECONDS", 5.0, allow_zero=True),
+                   process_tracking=tracking)
+
+    def agent_env(self) -> dict[str, str]:
+        """These settings as the variables a detached agent (or watchdog) rebuilds them from."""
+        return {"OPENAML_HOME": str(self.home),
+                "OPENAML_ALLOW_HOST_PYTHON": "1" if self.allow_host_python else "0",
+                "OPENAML_JOB_LEASE_SECONDS": repr(self.job_lease_seconds),
+                "OPENAML_KILL_GRACE_SECONDS": repr(self.kill_grace_seconds),
+                "OPENAML_PROCESS_TRACKING": self.process_tracking}
 
     @property
     def envs_dir(self) -> Path:
@@ -62,3 +90,17 @@ class Settings:
     def agent_log_file(self, workspace: str, job: str) -> Path:
         """Where a local job agent's own output goes."""
         return safe_join(self.runs_dir, "agent-logs", workspace, f"{job}.log", field="name", names=True)
+
+
+def _positive(env: Mapping[str, str], name: str, default: float, *, allow_zero: bool = False) -> float:
+    text = env.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if value < 0 or (value == 0 and not allow_zero) or value != value or value == float("inf"):
+        raise ValidationError(f"{name} must be a {'non-negative' if allow_zero else 'positive'} number of "
+                         f"seconds, not {text!r}", field=name)
+    return value

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -26,7 +26,7 @@ from openaml.store.tables import jobs as J
 if TYPE_CHECKING:
     from openaml.store.metadata import MetadataStore
 
-__all__ = ["TERMINAL_STATUSES", "JobRecord", "JobStore"]
+__all__ = ["TERMINAL_STATUSES", "AgentIdentity", "JobRecord", "JobStore"]
 
 #: Statuses a job never leaves; entering one sets ``ended_at``.
 TERMINAL_STATUSES = frozenset({"Completed", "Failed", "Canceled"})
@@ -37,6 +37,17 @@ _TRANSITION_FIELDS = frozenset({"agent_pid", "heartbeat_at", "spec"})
 _UPDATABLE_FIELDS = frozenset({"display_name", "description", "tags", "properties", "spec"})
 
 CheckTransition = Callable[[str, str], None]
+
+
+@dataclass(frozen=True)
+class AgentIdentity:
+    """The process supervising a job: its pid, the host it runs on (``boot_id``: host name, boot
+    and pid namespace, so a pid is only compared on the machine and boot that issued it) and its
+    start time (seconds since the epoch; None until the agent itself claims the job)."""
+
+    pid: int
+    boot_id: str
+    started_at: float | None = None
 
 
 @dataclass(frozen=True)
@@ -60,6 +71,18 @@ class JobRecord:
     agent_pid: int | None
     heartbeat_at: datetime | None
     seq: int
+    agent_boot_id: str | None = None
+    agent_started_at: float | None = None
+    lease_expires_at: datetime | None = None
+    process_token: str | None = None
+    process_cgroup: str | None = None
+
+    @property
+    def agent(self) -> AgentIdentity | None:
+        """Who holds the job, or None when no agent ever claimed it."""
+        if self.agent_pid is None or self.agent_boot_id is None:
+            return None
+        return AgentIdentity(self.agent_pid, self.agent_boot_id, self.agent_started_at)
 
 
 def _now() -> datetime:
@@ -79,11 +102,20 @@ def _record(row: Any) -> JobRecord:
         created_at=as_utc(row.created_at), updated_at=as_utc(row.updated_at),
         started_at=_utc_or_none(row.started_at), ended_at=_utc_or_none(row.ended_at),
         agent_pid=row.agent_pid, heartbeat_at=_utc_or_none(row.heartbeat_at), seq=row.seq,
+        agent_boot_id=row.agent_boot_id, agent_started_at=row.agent_started_at,
+        lease_expires_at=_utc_or_none(row.lease_expires_at), process_token=row.process_token,
+        process_cgroup=row.process_cgroup,
     )
 
 
 def _key(workspace: str, name: str) -> list[Any]:
     return [J.c.workspace == workspace, J.c.name == name]
+
+
+def _held_by(workspace: str, agent: AgentIdentity) -> list[Any]:
+    """Unfinished jobs claimed by exactly this agent (pid, host and start time)."""
+    return [J.c.workspace == workspace, J.c.agent_pid == agent.pid, J.c.agent_boot_id == agent.boot_id,
+            J.c.agent_started_at == agent.started_at, J.c.status.not_in(TERMINAL_STATUSES)]
 
 
 def _not_found(workspace: str, name: str) -> NotFoundError:
@@ -209,11 +241,48 @@ class JobStore:
             conn.execute(sa.update(J).where(*_key(workspace, name)).values(**values))
             return _record(conn.execute(sa.select(J).where(*_key(workspace, name))).one())
 
-    def heartbeat(self, workspace: str, name: str, pid: int) -> None:
-        """Record that agent *pid* is alive (one UPDATE)."""
+    def heartbeat(self, workspace: str, name: str, agent: AgentIdentity, lease_seconds: float, *,
+                  if_unclaimed: bool = False) -> bool:
+        """Record that *agent* holds job *name* until ``now + lease_seconds``, and renew the lease
+        of every other unfinished job of the workspace the same agent holds (the steps a
+        pipeline's orchestrator runs in its own process). One transaction.
+
+        With *if_unclaimed* (the launcher's note of the pid it just started) nothing changes when
+        an agent already claimed the job. Returns whether job *name* was updated.
+        """
+        now = _now()
+        lease = {"heartbeat_at": now, "lease_expires_at": now + timedelta(seconds=lease_seconds)}
+        where = _key(workspace, name)
+        if if_unclaimed:
+            where.append(J.c.agent_pid.is_(None))
+        with self._tx(write=True) as conn:
+            done = conn.execute(sa.update(J).where(*where).values(
+                agent_pid=agent.pid, agent_boot_id=agent.boot_id, agent_started_at=agent.started_at, **lease))
+            if done.rowcount == 0:
+                if conn.execute(sa.select(J.c.name).where(*_key(workspace, name))).first() is None:
+                    raise _not_found(workspace, name)
+                return False
+            if agent.started_at is not None:
+                conn.execute(sa.update(J).where(*_held_by(workspace, agent), J.c.name != name).values(**lease))
+            return True
+
+    def renew_leases(self, workspace: str, agent: AgentIdentity, lease_seconds: float) -> int:
+        """Renew the lease of every unfinished job of *workspace* that *agent* holds; return how
+        many there are (0: the agent holds nothing any more, e.g. its job was failed by a reaper)."""
+        if agent.started_at is None:  # only an agent that claimed its jobs itself renews them
+            return 0
+        now = _now()
+        with self._tx(write=True) as conn:
+            done = conn.execute(sa.update(J).where(*_held_by(workspace, agent)).values(
+                heartbeat_at=now, lease_expires_at=now + timedelta(seconds=lease_seconds)))
+            return done.rowcount
+
+    def record_processes(self, workspace: str, name: str, *, token: str, cgroup: str | None) -> None:
+        """Note how the job's processes are found, before the first one starts: the token in
+        their environment and, where the host has one, their cgroup."""
         with self._tx(write=True) as conn:
             done = conn.execute(sa.update(J).where(*_key(workspace, name))
-                                .values(heartbeat_at=_now(), agent_pid=pid))
+                                .values(process_token=token, process_cgroup=cgroup))
             if done.rowcount == 0:
                 raise _not_found(workspace, name)
 

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 #: ``alembic_version`` with this in one query and skips Alembic entirely when they match
 #: (loading Alembic's script directory costs more than the rest of opening a store).
 #: A test fails when it differs from the script directory's head.
-HEAD_REVISION = "0004"
+HEAD_REVISION = "0005"
 
 
 class _JSONDocument(sa.types.TypeDecorator):
@@ -117,10 +117,18 @@ jobs = sa.Table(
     sa.Column("ended_at", sa.DateTime(timezone=True), nullable=True),
     sa.Column("agent_pid", sa.Integer, nullable=True),
     sa.Column("heartbeat_at", sa.DateTime(timezone=True), nullable=True),
+    # Revision 0005: the agent holding the job (its host's boot and its process start time, so a
+    # reused pid never passes for it), its lease, and how the job's processes are found.
+    sa.Column("agent_boot_id", sa.String(255), nullable=True),
+    sa.Column("agent_started_at", sa.Float, nullable=True),
+    sa.Column("lease_expires_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("process_token", sa.String(64), nullable=True),
+    sa.Column("process_cgroup", sa.Text, nullable=True),
     # Allocated under a per-workspace lock: orders jobs newest first even within one timestamp.
     sa.Column("seq", sa.BigInteger, nullable=False),
     sa.UniqueConstraint("workspace", "seq", name="uq_jobs_seq"),
     sa.Index("ix_jobs_parent", "workspace", "parent_job_name"),
+    sa.Index("ix_jobs_agent", "workspace", "agent_pid"),
 )
 
 # ---- MLflow tracking (revision 0002): MLflow's data model, keyed by workspace ---------------

@@ -6,13 +6,13 @@ MLflow's tracking API for the job, and runs the job through the shared :class:`J
 
 from __future__ import annotations
 
-import os
 import sys
 import threading
 
-from openaml.entities.job_status import JobStatus
+from openaml.entities.job_status import JobStatus, is_terminal
+from openaml.services.cgroups import leave_job_cgroup
 from openaml.services.environments import EnvironmentBuilder
-from openaml.services.job_runtime import JobRuntime, RunContext
+from openaml.services.job_runtime import JobRuntime, RunContext, end_job
 from openaml.services.job_constants import HEARTBEAT_SECONDS
 from openaml.services.locations import job_folder
 from openaml.services.settings import Settings
@@ -23,44 +23,54 @@ CANCEL_POLL_SECONDS = 0.25
 
 
 class Heartbeat(threading.Thread):
-    """Records that the agent lives, and turns a stored cancel request into an event."""
+    """Renews the agent's lease on its job (and on the pipeline steps it runs in-process), turns
+    a stored cancel request into an event, and, once a lease, reaps the workspace's abandoned
+    jobs (so a dead agent is noticed even while no client looks)."""
 
-    def __init__(self, ctx: WorkspaceContext, job_name: str, run: RunContext) -> None:
+    def __init__(self, ctx: WorkspaceContext, job_name: str, run: RunContext, settings: Settings) -> None:
         super().__init__(daemon=True, name="heartbeat")
-        self.ctx, self.job_name, self.run_ctx = ctx, job_name, run
+        self.ctx, self.job_name, self.run_ctx, self.settings = ctx, job_name, run, settings
         self.stopped = threading.Event()
 
     def run(self) -> None:
-        ticks_per_beat = max(1, int(HEARTBEAT_SECONDS / CANCEL_POLL_SECONDS))
+        from openaml.services.job_leases import Reaper, this_agent
+
+        lease = self.settings.job_lease_seconds
+        me = this_agent()
+        ticks_per_beat = max(1, int(min(HEARTBEAT_SECONDS, lease / 3) / CANCEL_POLL_SECONDS))
+        ticks_per_reap = max(1, int(lease / CANCEL_POLL_SECONDS))
         tick = 0
         while not self.stopped.wait(CANCEL_POLL_SECONDS if tick else 0):
             try:
                 if tick % ticks_per_beat == 0:
-                    self.ctx.jobs.heartbeat(self.ctx.name, self.job_name, os.getpid())
+                    self.ctx.jobs.heartbeat(self.ctx.name, self.job_name, me, lease)
                 record = self.ctx.jobs.get_job(self.ctx.name, self.job_name)
-                if record is not None and record.status == JobStatus.CANCEL_REQUESTED.value:
+                # A job someone else ended (a reaper that judged us gone) must stop running too.
+                if record is not None and (record.status == JobStatus.CANCEL_REQUESTED.value
+                                           or is_terminal(record.status)):
                     self.run_ctx.cancel.set()
+                if tick % ticks_per_reap == ticks_per_reap - 1:
+                    Reaper(self.ctx, unleased_grace=lease).sweep()
             except Exception as exc:  # noqa: BLE001 - a passing DB hiccup must not kill the agent
                 print(f"heartbeat: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
             tick += 1
 
 
-
-
 def run_agent(workspace: str, job_name: str) -> int:
+    leave_job_cgroup()  # an agent started from inside a job must not end with that job
     settings = Settings.from_env()
     ctx = WorkspaceService(settings).open(workspace)
     record = ctx.jobs.get_job(workspace, job_name)
     run = RunContext(tracking_url=None)
-    heartbeat = Heartbeat(ctx, job_name, run)
+    heartbeat = Heartbeat(ctx, job_name, run, settings)
     heartbeat.start()
     try:
         if record.type != "command":
             return _run_orchestrator(settings, ctx, record, run)
         resolved = record.spec["resolved"]
         slot = pool_for(settings.slots_dir, ctx.name, resolved).acquire(should_stop=run.cancel.is_set)
-        if slot is None:
-            ctx.jobs.transition(workspace, job_name, JobStatus.CANCELED.value)
+        if slot is None:  # canceled (or ended by a reaper) while waiting for a slot
+            end_job(ctx, job_name, JobStatus.CANCELED)
             return 0
         try:
             return _run_with_tracking(settings, ctx, job_name, run, resolved)
