@@ -72,6 +72,8 @@ def test_the_only_agent_killed_is_noticed_with_no_client_call(client: MLClient, 
     assert time.monotonic() - killed_at < LEASE + 5
     assert record.status == JobStatus.FAILED.value and record.error["code"] == "AgentDied"
     assert survivors(sleeper) == []  # killed through the job's tracker before the status was written
+    scratch = Path(os.environ["OPENAML_HOME"]) / "runs" / ctx.name / job.name
+    assert not scratch.exists()  # the dead job's inputs and unpublished outputs are gone too
 
 
 def test_a_reused_pid_never_passes_for_the_agent(client: MLClient):

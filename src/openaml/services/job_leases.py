@@ -34,9 +34,11 @@ from pathlib import Path
 from typing import Callable
 
 from openaml.entities.job_status import JobStatus, is_terminal
-from openaml.errors import InvalidTransitionError
+from openaml.errors import InvalidTransitionError, ValidationError
+from openaml.paths import safe_join
 from openaml.services.process_tracking import stop, tracker_for
 from openaml.services.workspaces import WorkspaceContext
+from openaml.store.folders import remove_tree
 from openaml.store.jobs import AgentIdentity, JobRecord
 
 #: A live agent that has not renewed its lease for this many leases is treated as hung.
@@ -131,8 +133,8 @@ class Reaper:
     """Ends the jobs of one workspace whose agent is dead or hung."""
 
     def __init__(self, ctx: WorkspaceContext, *, unleased_grace: float | None = None,
-                 clock: Callable[[], datetime] | None = None) -> None:
-        self.ctx, self.unleased_grace = ctx, unleased_grace
+                 clock: Callable[[], datetime] | None = None, runs_dir: Path | None = None) -> None:
+        self.ctx, self.unleased_grace, self.runs_dir = ctx, unleased_grace, runs_dir
         self.clock = clock or (lambda: datetime.now(timezone.utc))
 
     def reap(self, record: JobRecord) -> JobRecord:
@@ -163,7 +165,8 @@ class Reaper:
             tracker.close()
 
     def _end(self, record: JobRecord, verdict: Verdict) -> JobRecord:
-        self.stop_processes(record)
+        if self.stop_processes(record):
+            self._remove_scratch(record)
         agent = record.agent
         if verdict is Verdict.HUNG and agent is not None and agent.started_at is not None:
             _kill_agent(agent, self.ctx.name)
@@ -181,6 +184,16 @@ class Reaper:
         except Exception:  # noqa: BLE001 - the job's status is what matters; its MLflow run may be missing
             pass
         return ended
+
+    def _remove_scratch(self, record: JobRecord) -> None:
+        """A dead job's scratch folder (inputs, unpublished outputs) on this host: nothing of it
+        is kept, and nothing would remove it otherwise."""
+        if self.runs_dir is None or (record.agent is not None and record.agent.boot_id != host_id()):
+            return
+        try:
+            remove_tree(safe_join(self.runs_dir, self.ctx.name, record.name, field="name", names=True))
+        except (ValidationError, OSError):  # a stored name that is no folder name has no scratch
+            pass
 
     def _error(self, record: JobRecord, verdict: Verdict) -> dict[str, str]:
         pid = record.agent_pid

@@ -363,7 +363,7 @@ class JobService:
         # With a launcher, a job it never started (the client died between storing and
         # launching it) counts as abandoned once a lease's time has passed since it was created.
         grace = self.settings.job_lease_seconds if self.launcher is not None else None
-        return Reaper(self.ctx, unleased_grace=grace)
+        return Reaper(self.ctx, unleased_grace=grace, runs_dir=self.settings.runs_dir)
 
     def _reap(self, record: JobRecord) -> JobRecord:
         """Fail (or, when a cancel was asked, cancel) a job whose agent is dead or hung, after

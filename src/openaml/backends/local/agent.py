@@ -50,7 +50,7 @@ class Heartbeat(threading.Thread):
                                            or is_terminal(record.status)):
                     self.run_ctx.cancel.set()
                 if tick % ticks_per_reap == ticks_per_reap - 1:
-                    Reaper(self.ctx, unleased_grace=lease).sweep()
+                    Reaper(self.ctx, unleased_grace=lease, runs_dir=self.settings.runs_dir).sweep()
             except Exception as exc:  # noqa: BLE001 - a passing DB hiccup must not kill the agent
                 print(f"heartbeat: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
             tick += 1

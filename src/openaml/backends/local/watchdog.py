@@ -60,7 +60,8 @@ class Watchdog:
             name = folder.parent.name
             try:
                 ctx = self.workspaces.open(name)
-                active += Reaper(ctx, unleased_grace=self.settings.job_lease_seconds).sweep()
+                active += Reaper(ctx, unleased_grace=self.settings.job_lease_seconds,
+                                 runs_dir=self.settings.runs_dir).sweep()
             except Exception as exc:  # noqa: BLE001 - one broken workspace must not blind the others
                 print(f"watchdog: workspace {name}: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
         return active
