@@ -89,10 +89,13 @@ class LocalBlobs:
         if not stat.S_ISREG(info.st_mode) or info.st_nlink != 1:
             return False
         final = self.root / key
-        final.parent.mkdir(parents=True, exist_ok=True)
         try:
             os.chmod(local_path, 0o444)
-            os.rename(local_path, final)
+            try:
+                os.rename(local_path, final)
+            except FileNotFoundError:  # the blob's folder is new (a rename first saves a syscall)
+                final.parent.mkdir(parents=True, exist_ok=True)
+                os.rename(local_path, final)
         except OSError:  # another file system: the caller copies instead
             return False
         return True
