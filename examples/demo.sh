@@ -14,7 +14,8 @@ run openaml data list -w demo -o table
 run openaml environment list -w demo -o table
 run openaml component list -w demo -o table
 run openaml datastore list -w demo -o table
-run openaml model download -n credit-default-model -w demo -p "${TMPDIR:-/tmp}/openaml-demo-download"
+# A second run replaces the first download: only --overwrite lets a download replace files.
+run openaml model download -n credit-default-model -w demo -p "${TMPDIR:-/tmp}/openaml-demo-download" --overwrite
 printf '\nWorkspace folder: %s/workspaces/demo\n' "${OPENAML_HOME:-$HOME/.openaml}"
 
 # A real training job: scikit-learn in the curated sklearn-1.5 environment (built once with uv,
