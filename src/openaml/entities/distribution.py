@@ -7,28 +7,29 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import Field
 
 from ._base import Entity
+from .bindings import BindableInt
 
 
 class MpiDistribution(Entity):
     """MPI: ``process_count_per_instance`` processes on each node."""
 
     type: Literal["mpi"] = "mpi"
-    process_count_per_instance: int | None = None
+    process_count_per_instance: BindableInt = None
 
 
 class PyTorchDistribution(Entity):
     """PyTorch (torchrun-style): ``process_count_per_instance`` workers per node."""
 
     type: Literal["pytorch"] = "pytorch"
-    process_count_per_instance: int | None = None
+    process_count_per_instance: BindableInt = None
 
 
 class TensorFlowDistribution(Entity):
     """TensorFlow parameter-server / worker layout (``TF_CONFIG``)."""
 
     type: Literal["tensorflow"] = "tensorflow"
-    worker_count: int | None = None
-    parameter_server_count: int | None = 0
+    worker_count: BindableInt = None
+    parameter_server_count: BindableInt = 0
 
 
 class RayDistribution(Entity):

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 from pydantic import BeforeValidator, Discriminator, Field, Tag, ValidationInfo, field_validator
 
 from ._base import Entity, none_is_empty
+from .bindings import PositiveBindableInt, bindable_text
 from .component import (CommandComponent, EnvironmentRef, invalid_bindings, optional_blocks,
                         outputs_named_apart)
 from .distribution import Distribution, lower_distribution_type
@@ -76,15 +77,17 @@ _IGNORED_RESOURCES = ("instance_type", "docker_args", "shm_size", "locations",
 
 
 def _as_env_value(value: Any) -> Any:
+    value = to_port_value(value)  # a @dsl.pipeline parameter becomes its binding
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value) if isinstance(value, (int, float)) else value
 
 
 class CommandJobLimits(Entity):
-    """Limits of a command job: ``timeout`` in seconds, after which the job is canceled."""
+    """Limits of a command job: ``timeout`` in seconds, after which the job is canceled (in a
+    pipeline step, possibly ``${{parent.inputs.<name>}}``)."""
 
-    timeout: int | None = Field(default=None, gt=0)
+    timeout: PositiveBindableInt = None
 
 
 class CommandJob(Entity):
@@ -102,7 +105,7 @@ class CommandJob(Entity):
     tags: dict[str, str] | None = None
     properties: dict[str, str] | None = None
     experiment_name: str | None = None
-    compute: str | None = None
+    compute: Annotated[str | None, BeforeValidator(bindable_text)] = None
     component: ComponentRef | None = None
     inputs: dict[str, JobInput] = Field(default_factory=dict)
     outputs: dict[str, NodeOutputValue] = Field(default_factory=dict, validate_default=True)

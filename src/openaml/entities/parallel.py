@@ -18,6 +18,7 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import AfterValidator, Field, ValidationInfo, field_validator
 
 from ._base import Asset, Entity, none_is_empty
+from .bindings import bindable_int, input_binding_name
 from .component import EnvironmentRef, invalid_bindings, outputs_named_apart
 from .inputs_outputs import DATA_PORT_TYPES, Input, Output
 from .job import JobInput, NodeOutputValue
@@ -58,8 +59,8 @@ class RetrySettings(Entity):
     """How often a failed or timed-out mini-batch is retried, and the per-mini-batch ``timeout``
     in seconds of ``run()`` (azure-ai-ml's ``RetrySettings``)."""
 
-    max_retries: int = Field(default=2, ge=0)
-    timeout: int = Field(default=60, gt=0)
+    max_retries: bindable_int(ge=0) = 2  # type: ignore[valid-type]
+    timeout: bindable_int(gt=0) = 60  # type: ignore[valid-type]
 
 
 class ParallelTask(Entity):
@@ -76,15 +77,26 @@ class ParallelTask(Entity):
 MiniBatchSize = Annotated[int | str | None, AfterValidator(_check_mini_batch_size)]
 
 
-class ParallelSettings(Entity):
-    """The run settings a :class:`Parallel` node may override; None means the component's."""
+def _check_node_mini_batch_size(value: int | str | None) -> int | str | None:
+    return value if input_binding_name(value) else _check_mini_batch_size(value)
 
-    mini_batch_size: MiniBatchSize = None
+
+NodeMiniBatchSize = Annotated[int | str | None, AfterValidator(_check_node_mini_batch_size)]
+"""A step's ``mini_batch_size``: as the component's, or ``${{parent.inputs.<name>}}``."""
+_AtLeastOne = bindable_int(ge=1)
+_AtLeastMinusOne = bindable_int(ge=-1)
+
+
+class ParallelSettings(Entity):
+    """The run settings a :class:`Parallel` node may override; None means the component's.
+    Numbers may be ``${{parent.inputs.<name>}}`` (see :mod:`.bindings`)."""
+
+    mini_batch_size: NodeMiniBatchSize = None
     partition_keys: list[str] | None = None
     logging_level: LoggingLevel | None = None
-    max_concurrency_per_instance: int | None = Field(default=None, ge=1)
-    error_threshold: int | None = Field(default=None, ge=-1)
-    mini_batch_error_threshold: int | None = Field(default=None, ge=-1)
+    max_concurrency_per_instance: _AtLeastOne = None  # type: ignore[valid-type]
+    error_threshold: _AtLeastMinusOne = None  # type: ignore[valid-type]
+    mini_batch_error_threshold: _AtLeastMinusOne = None  # type: ignore[valid-type]
     retry_settings: RetrySettings | None = None
     resources: JobResourceConfiguration | None = None
     environment_variables: dict[str, str] | None = None

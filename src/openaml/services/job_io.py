@@ -126,6 +126,17 @@ def output_location(ctx: WorkspaceContext, resolved: dict[str, Any], name: str |
     return datastore_path(ctx, resolved["datastore"], resolved["path"], field=field)
 
 
+def deliver_output(ctx: WorkspaceContext, job_name: str, name: str, resolved: dict[str, Any],
+                   content: contents.Content) -> None:
+    """An output path the user chose receives the published files too (merged, each file
+    renamed into place whole); a ``uri_file`` output is the file at that path itself (its
+    content's root is the path's last part). The default place lives only in the store."""
+    if resolved["path"] == contents.default_output_path(job_name, name):
+        return
+    location = output_location(ctx, resolved, name)
+    ctx.artifacts.materialize_into(content.digest, location.parent if content.kind == "file" else location)
+
+
 def materialize_input(ctx: WorkspaceContext, name: str, resolved: dict[str, Any], dest: Path) -> str | None:
     """Make an input available locally; return the path (or value) the command sees.
 

@@ -286,10 +286,7 @@ class JobRuntime:
         for name, resolved in self.resolved["outputs"].items():
             if name not in published:
                 continue
-            if resolved["path"] != contents.default_output_path(self.name, name):
-                # An output path the user chose: the files appear there too (merged, each whole).
-                self.ctx.artifacts.materialize_into(published[name].digest,
-                                                    job_io.output_location(self.ctx, resolved, name))
+            job_io.deliver_output(self.ctx, self.name, name, resolved, published[name])
             if resolved.get("name"):
                 self._register_output(name, resolved)
 

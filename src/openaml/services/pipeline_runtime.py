@@ -65,6 +65,7 @@ class PipelineRuntime:
         (self.folder / "user_logs").mkdir(parents=True, exist_ok=True)
         self._log_file = open(self.folder / "user_logs" / "std_log.txt", "a", buffering=1)
         try:
+            self._log_warnings()
             self._transition(JobStatus.PREPARING)
             self._transition(JobStatus.RUNNING)
             self._loop()
@@ -99,6 +100,7 @@ class PipelineRuntime:
             plan.append((step, spec, inputs, hit, parts))
         (self.folder / "user_logs").mkdir(parents=True, exist_ok=True)
         with open(self.folder / "user_logs" / "std_log.txt", "a", buffering=1) as self._log_file:
+            self._log_warnings()
             self._transition(JobStatus.PREPARING)
             self._transition(JobStatus.RUNNING)
             for step, spec, inputs, hit, parts in plan:
@@ -247,7 +249,9 @@ class PipelineRuntime:
                 return Input(type=declared.get("type", "string"), optional=True)
             return self._input_from_resolved(resolved, declared)
         upstream, output = parts[1], parts[3]
-        out_type = self.steps[upstream]["declared_outputs"].get(output, {}).get("type", "uri_folder")
+        produced = self.steps[upstream]
+        out_type = ((produced["outputs"].get(output) or {}).get("output", {}).get("type")
+                    or produced["declared_outputs"].get(output, {}).get("type", "uri_folder"))
         return Input(type=out_type, path=f"azureml://jobs/{self.children[upstream]}/outputs/{output}",
                      mode=declared.get("mode"))
 
@@ -359,10 +363,18 @@ class PipelineRuntime:
                                    experiment=self.record.experiment_name, display_name=spec["display_name"],
                                    parent_job_name=self.name, status=JobStatus.COMPLETED.value)
         self._link_artifacts(hit.job_name, child)
+        self._deliver_outputs(child, job, earlier)
         self.children[step] = child
         self.digests[step] = dict(hit.output_digests)
         self.state[step] = "done"
         self._log(f"step {step}: reused job {hit.job_name} (same component, code, environment, inputs and settings)")
+
+    def _deliver_outputs(self, child: str, job: CommandJob, earlier: Any) -> None:
+        """A reused step's outputs still reach the paths this pipeline chose for them."""
+        for key, content in contents.published_outputs(earlier).items():
+            if key in (job.outputs or {}):
+                resolved = job_io.resolve_output(self.ctx, child, key, job.outputs[key], self.ctx.default_datastore)
+                job_io.deliver_output(self.ctx, child, key, resolved, content)
 
     def _link_artifacts(self, earlier: str, child: str) -> None:
         source, target = locations.job_folder(self.ctx, earlier), locations.job_folder(self.ctx, child)
@@ -459,6 +471,11 @@ class PipelineRuntime:
 
     def _transition(self, status: JobStatus) -> None:
         self.ctx.jobs.transition(self.ctx.name, self.name, status.value)
+
+    def _log_warnings(self) -> None:
+        """What submission warned about (undeclared inputs of a pipeline component...), once."""
+        for warning in self.resolved.get("warnings", []):
+            self._log(f"warning: {warning}")
 
     def _log(self, line: str) -> None:
         self._log_file.write(f"[{datetime.now().strftime('%H:%M:%S')}] {line}\n")

@@ -19,6 +19,7 @@ from openaml.errors import NotFoundError, ValidationError
 from openaml.names import JOB, shown, step_job_name, trial_job_name
 from openaml.services import job_io
 from openaml.services.pipeline_flatten import flatten
+from openaml.services.pipeline_settings import bind_settings, pipeline_lookup
 from openaml.services.references import parse_asset_reference
 from openaml.services.registry import RegistryService
 from openaml.services.reuse import digest_json
@@ -33,7 +34,10 @@ _STEP_FIELDS = ("compute", "resources", "distribution", "environment_variables",
 
 
 def binding_of(value: Any) -> str | None:
-    """``"${{parent.jobs.a.outputs.b}}"`` -> ``"jobs.a.outputs.b"``; None when not a binding."""
+    """``"${{parent.jobs.a.outputs.b}}"`` -> ``"jobs.a.outputs.b"``; None when not a binding.
+    An :class:`Input`/:class:`Output` whose ``path`` is a binding is that binding."""
+    if isinstance(value, (Input, Output)):
+        return binding_of(value.path) if value.path else None
     if isinstance(value, str):
         match = _BINDING.match(value.strip())
         return match.group(1) if match else None
@@ -77,14 +81,17 @@ def resolve_pipeline(service: "JobService", job: PipelineJob) -> dict[str, Any]:
         raise ValidationError("a pipeline needs at least one step under 'jobs'", field="jobs")
     settings = _settings(job)
     inputs = {n: job_io.resolve_input(service.ctx, n, v) for n, v in (job.inputs or {}).items()}
-    nodes = flatten(job.jobs)
+    warnings: list[str] = []
+    nodes = flatten(job.jobs, lambda ref, step: _pipeline_component(service, ref, step), warnings.append)
+    lookup = pipeline_lookup(inputs)
+    nodes = {name: bind_settings(node, lookup, name) for name, node in nodes.items()}
     for name, node in nodes.items():
         _check_child_names(job.name, name, node)
     steps = {name: _resolve_step(service, job, name, node, settings) for name, node in nodes.items()}
     _check_bindings(job, steps, inputs)
     order = _topological_order(steps)
     outputs_map = _pipeline_outputs(job, steps)
-    warnings = [w for step in steps.values() for w in step.pop("warnings", [])]
+    warnings += [w for step in steps.values() for w in step.pop("warnings", [])]
     return {"steps": steps, "order": order, "inputs": inputs, "outputs_map": outputs_map,
             "settings": settings, "warnings": warnings}
 
@@ -111,17 +118,34 @@ def _settings(job: PipelineJob) -> dict[str, Any]:
             "force_rerun": bool(raw.get("force_rerun", False))}
 
 
+def registered_component(service: "JobService", reference: str, step: str, expected: str) -> Any:
+    """The registered component an ``azureml:name[:version|@label]`` step names, of type ``expected``."""
+    ref = reference.removeprefix("azureml:")
+    comp_name, version, label = parse_asset_reference(reference)
+    try:
+        found = RegistryService(service.ctx).get("components", comp_name, version=version, label=label)
+    except NotFoundError:
+        raise NotFoundError(f"step '{step}': component '{ref}' not found in workspace "
+                            f"'{service.ctx.name}'", field=f"jobs.{step}.component") from None
+    if found.type != expected:
+        raise ValidationError(f"step '{step}': component '{ref}' is a {found.type} component; write "
+                              f"'type: {found.type}' on the step (it is a {expected} step)",
+                              field=f"jobs.{step}.type")
+    return found
+
+
+def _pipeline_component(service: "JobService", reference: str, step: str) -> Any:
+    """A nested pipeline step's component given as a string: registered, or a file."""
+    if reference.startswith("azureml:"):
+        return registered_component(service, reference, step, "pipeline")
+    return service._load_component(reference)
+
+
 def _component_of(service: "JobService", name: str, node: Any) -> tuple[CommandComponent, str]:
     """The step's component and a stable id of it (registered ``name:version`` or a hash)."""
     component = getattr(node, "component", None)
     if isinstance(component, str) and component:
-        ref = component[len("azureml:"):] if component.startswith("azureml:") else component
-        comp_name, version, label = parse_asset_reference(component)
-        try:
-            found = RegistryService(service.ctx).get("components", comp_name, version=version, label=label)
-        except NotFoundError:
-            raise NotFoundError(f"step '{name}': component '{ref}' not found in workspace "
-                                f"'{service.ctx.name}'", field=f"jobs.{name}.component") from None
+        found = registered_component(service, component, name, "command")
         return found, f"{found.name}:{found.version}"
     if component is not None and hasattr(component, "command"):
         # An inline or file component is anonymous: its version is the hash of its content,
@@ -136,10 +160,13 @@ def _component_of(service: "JobService", name: str, node: Any) -> tuple[CommandC
     return inline, f"{inline.name}:{digest_json(content)[:16]}"
 
 
-def _parallel_component(name: str, node: Any) -> tuple[CommandComponent, str]:
+def _parallel_component(service: "JobService", name: str, node: Any) -> tuple[CommandComponent, str]:
     """A parallel step runs as a command component that starts openaml's mini-batch driver."""
     from openaml.services.parallel import to_command_component
-    component = to_command_component(node)
+    registered = None
+    if isinstance(node.component, str):
+        registered = registered_component(service, node.component, name, "parallel")
+    component = to_command_component(node, component=registered)
     return component, "parallel:" + digest_json(component.model_dump(mode="json", exclude_none=True,
                                                                      exclude={"id", "creation_context"}))[:16]
 
@@ -172,7 +199,7 @@ def _resolve_step(service: "JobService", job: PipelineJob, name: str, node: Any,
     if node_type == "sweep":
         return _resolve_sweep_step(service, name, node)
     if node_type == "parallel":
-        component, component_id = _parallel_component(name, node)
+        component, component_id = _parallel_component(service, name, node)
     elif node_type == "command":
         component, component_id = _component_of(service, name, node)
     else:
@@ -186,7 +213,7 @@ def _resolve_step(service: "JobService", job: PipelineJob, name: str, node: Any,
         if key not in declared_out:
             raise ValidationError(f"step '{name}' has no output '{key}' (component {component.name} "
                                   f"declares: {', '.join(declared_out) or 'none'})", field=f"jobs.{name}.outputs.{key}")
-        outputs[key] = _output_override(value)
+        outputs[key] = _bound_output(job, _output_override(value))
     env = service._checked(service._environment(component.environment))
     step = {
         "component_id": component_id,
@@ -213,6 +240,10 @@ def _resolve_step(service: "JobService", job: PipelineJob, name: str, node: Any,
             value = value.model_dump(mode="json", exclude_none=True)
         step[field] = value
     step["compute"] = step["compute"] or settings["default_compute"]
+    try:  # an unknown compute fails the submission, not the step
+        service._compute(step["compute"])
+    except NotFoundError as exc:
+        raise NotFoundError(f"step '{name}': {exc.message}", field=f"jobs.{name}.compute") from None
     return step
 
 
@@ -253,11 +284,28 @@ def _output_override(value: Any) -> dict[str, Any]:
         return {}
     binding = binding_of(value)
     if binding:
-        return {"bind": binding}
+        kept = value.model_dump(mode="json", exclude_none=True, exclude={"path"}) if isinstance(value, Output) else {}
+        return {"bind": binding, "output": kept} if kept else {"bind": binding}
     if isinstance(value, Output):
         return {"output": value.model_dump(mode="json", exclude_none=True)}
     data = {k: getattr(value, k) for k in ("type", "mode", "path", "name", "version") if getattr(value, k, None)}
     return {"output": data} if data else {}
+
+
+def _bound_output(job: PipelineJob, override: dict[str, Any]) -> dict[str, Any]:
+    """A step output bound to ``${{parent.outputs.o}}`` takes the pipeline output's ``type``,
+    ``mode``, ``path``, ``name`` and ``version`` (``${{output_name}}`` in its path is ``o``)."""
+    binding = override.get("bind") or ""
+    if not binding.startswith("outputs."):
+        return override
+    port = binding.split(".")[1]
+    declared = (job.outputs or {}).get(port)
+    if not isinstance(declared, Output):
+        return override
+    config = declared.model_dump(mode="json", exclude_none=True, exclude={"description"})
+    if isinstance(config.get("path"), str):
+        config["path"] = config["path"].replace("${{output_name}}", port)
+    return {**override, "output": {**override.get("output", {}), **config}}
 
 
 def _step_inputs(service: "JobService", step: str, node: Any, declared: dict[str, Input]) -> dict[str, Any]:

@@ -85,7 +85,8 @@ def _prepare_step(step: dict[str, Any], ctx: SpecContext) -> None:
         step.pop(key, None)
     if step.get("component") is not None:
         step["component"] = _component(step["component"], ctx, kind)
-        _check_input_names(step, ctx)
+        if kind != "pipeline":  # Azure takes undeclared inputs of a pipeline component (see pipeline_flatten)
+            _check_input_names(step, ctx)
     if kind == "command":
         if step.get("code") is not None:
             step["code"] = ctx.local_path(step["code"], "code")
