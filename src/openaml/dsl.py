@@ -116,6 +116,29 @@ class _PipelineDefinition:
                                 if n not in self.raw and v is not None})
         return self._job(values, specs, jobs, outputs)
 
+    def as_component(self) -> PipelineComponent:
+        """The function's pipeline component, built from its parameters' defaults (what
+        ``ml_client.components.create_or_update(pipeline_function)`` registers, as azure-ai-ml)."""
+        if self.raw:
+            raise ValidationError(f"pipeline {self.name!r} has non_pipeline_inputs "
+                                  f"({', '.join(sorted(self.raw))}) and cannot be registered as a component",
+                                  field="non_pipeline_inputs")
+        values: dict[str, Any] = {}
+        for name, param in self.signature.parameters.items():
+            if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+                raise ValidationError(f"pipeline {self.name!r}: *{name} cannot be a component input", field=name)
+            if param.annotation is inspect.Parameter.empty and param.default is inspect.Parameter.empty:
+                raise ValidationError(f"pipeline {self.name!r}: parameter {name!r} has neither a type "
+                                      "annotation nor a default; annotate it to register the component",
+                                      field=f"inputs.{name}")
+            values[name] = None if param.default is inspect.Parameter.empty else param.default
+        specs = {n: self._input_spec(n, v) for n, v in values.items()}
+        jobs, outputs = self._build(values)
+        o = self.options
+        return PipelineComponent(name=self.name, version=o.get("version"), display_name=o.get("display_name"),
+                                 description=o.get("description"), tags=o.get("tags"), inputs=specs,
+                                 outputs=outputs, jobs=jobs)
+
     def _build(self, values: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Output]]:
         builder = PipelineBuilder(self.name)
         placeholders = {n: v if n in self.raw else PipelineInput(n, v) for n, v in values.items()}

@@ -6,12 +6,13 @@ Each group is a thin edge over one service; business rules live in ``openaml.ser
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Union
 
 from openaml.client.poller import LROPoller
 from openaml.client.progress import transfer_progress
 from openaml.constants import ListViewType
-from openaml.entities import CommandComponent, Data, Environment, Model, Workspace
+from openaml.entities import (CommandComponent, Data, Environment, Model, ParallelComponent, PipelineComponent,
+                              Workspace)
 from openaml.entities.compute import Compute
 from openaml.entities.datastore import Datastore
 from openaml.entities._base import Asset
@@ -21,6 +22,9 @@ from openaml.services.registry import RegistryService
 
 if TYPE_CHECKING:
     from openaml.client.ml_client import MLClient
+
+COMPONENT_TYPES = (CommandComponent, ParallelComponent, PipelineComponent)
+Component = Union[CommandComponent, ParallelComponent, PipelineComponent]
 
 
 class _Operations:
@@ -94,16 +98,25 @@ class EnvironmentOperations(_AssetOperations):
 
 
 class ComponentOperations(_AssetOperations):
-    """``ml_client.components``."""
+    """``ml_client.components``: command, parallel and pipeline components."""
 
     _kind, _entity = "components", CommandComponent
 
-    def create_or_update(self, component: CommandComponent, version: str | None = None, *,
-                         skip_validation: bool = False, **kwargs) -> CommandComponent:
-        """Register a component; ``version`` overrides the component's own."""
+    def create_or_update(self, component: Component | Callable[..., Any], version: str | None = None, *,
+                         skip_validation: bool = False, **kwargs) -> Component:
+        """Register a component (``CommandComponent``, ``ParallelComponent``,
+        ``PipelineComponent``, or a ``@dsl.pipeline`` function, whose pipeline component is
+        built from its parameters' defaults); ``version`` overrides the component's own."""
+        definition = getattr(component, "_pipeline_definition", None)
+        if definition is not None:
+            component = definition.as_component()
+        if not isinstance(component, COMPONENT_TYPES):
+            raise TypeError(f"expected a component (CommandComponent, ParallelComponent, PipelineComponent) "
+                            f"or a @dsl.pipeline function, got {type(component).__name__}")
         if version is not None:
             component = component.model_copy(update={"version": str(version)})
-        return super().create_or_update(component)
+        with transfer_progress(f"Uploading {component.name}", self._client._show_progress) as progress:
+            return self._registry().create_or_update(component, progress=progress)
 
     def download(self, name: str, download_path: str | Path = ".", *, version: str | None = None,
                  overwrite: bool = False) -> None:

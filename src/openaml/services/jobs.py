@@ -35,7 +35,8 @@ from openaml.services.references import parse_asset_reference
 from openaml.services.registry import RegistryService
 from openaml.services.settings import Settings
 from openaml.services.snapshots import ignore_matcher
-from openaml.services.uploads import _environment_spec, is_local_path, upload_uri
+from openaml.services.pipeline_settings import unbound_settings
+from openaml.services.uploads import environment_spec, is_local_path, upload_uri
 from openaml.services.workspaces import WorkspaceContext
 from openaml.store.jobs import AgentIdentity, JobRecord
 
@@ -193,6 +194,7 @@ class JobService:
     def _resolve(self, job: CommandJob) -> dict[str, Any]:
         if not job.command:
             raise ValidationError("a command job needs a command", field="command")
+        unbound_settings(job)  # ${{parent.inputs.x}} belongs to pipeline steps
         warnings = [f"'{f}' does not apply to local compute and is ignored" for f in ignored_fields(job)]
         pool, slots = self._compute(job.compute)
         code = self._snapshot_code(job.code)
@@ -274,7 +276,7 @@ class JobService:
             raise ValidationError("a command job needs an environment (a registered one, a curated name "
                                   "or an inline definition)", field="environment")
         if isinstance(env, Environment):
-            spec, digest = _environment_spec(self.ctx, env, None, "environment.")
+            spec, digest = environment_spec(self.ctx, env, None, "environment.")
             if digest is None and env.build is not None and env.build.path:
                 uploaded = job_io.local_upload(env.build.path)
                 digest = uploaded[0] if uploaded else None

@@ -14,25 +14,26 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from openaml.constants import ListViewType
-from openaml.entities import CommandComponent, Data, Environment, Model
+from openaml.entities import Data, Environment, Model
 from openaml.entities._base import Asset
 from openaml.errors import (ArchivedError, ImmutableFieldError, NotFoundError, ValidationError)
 from openaml.names import check_name, check_version
 from openaml.paths import safe_join
 from openaml.services import uploads
+from openaml.services.component_assets import COMPONENT_CLASSES, component_class, pin_references
 from openaml.services.references import parse_asset_reference
 from openaml.services.workspaces import WorkspaceContext
 from openaml.store.metadata import AssetRecord
 
 Progress = Callable[[int, int], None]
 
-ENTITY_BY_KIND: dict[str, type[Asset]] = {
-    "models": Model,
-    "data": Data,
-    "environments": Environment,
-    "components": CommandComponent,
+ENTITY_BY_KIND: dict[str, tuple[type[Asset], ...]] = {
+    "models": (Model,),
+    "data": (Data,),
+    "environments": (Environment,),
+    "components": tuple(COMPONENT_CLASSES.values()),  # chosen by the stored spec's type
 }
-KIND_BY_ENTITY = {cls: kind for kind, cls in ENTITY_BY_KIND.items()}
+KIND_BY_ENTITY = {cls: kind for kind, classes in ENTITY_BY_KIND.items() for cls in classes}
 # Fields a registered version may change; everything else is immutable content.
 MUTABLE_FIELDS: dict[str, frozenset[str]] = {
     "models": frozenset({"description", "tags", "stage"}),
@@ -74,7 +75,7 @@ class RegistryService:
         spec, digest = uploads.prepare(self.ctx, kind, asset, progress=progress)
         spec = {k: v for k, v in spec.items() if k not in _READ_ONLY}
         if kind == "components":
-            spec["environment"] = self._pin_environment(spec.get("environment"))
+            pin_references(spec, self._pin)
         identity = _identity(kind, spec)
         if asset.version is None and kind == "environments":
             # Azure re-puts the latest version first: an identical definition adds no version.
@@ -171,12 +172,10 @@ class RegistryService:
         return self.ctx.artifacts.materialize(record.content_digest, dest, progress=progress, overwrite=overwrite)
 
     # -- internals -----------------------------------------------------------------------------
-    def _pin_environment(self, env: Any) -> Any:
-        """A workspace environment reference is resolved now and pinned to its version, as
-        Azure does; registry URIs (curated environments) and inline definitions stay as given."""
-        if not isinstance(env, str) or env.startswith("azureml://") or not env.startswith("azureml:"):
-            return env
-        resolved = self.resolve("environments", env)
+    def _pin(self, kind: str, reference: str) -> str:
+        """A workspace reference (``azureml:name@latest``) resolved now and pinned to its
+        version, as Azure does for a component's environment and a pipeline's components."""
+        resolved = self.resolve(kind, reference)
         return f"azureml:{resolved.name}:{resolved.version}"
 
     def _get_record(self, kind: str, name: str, version: str | None, label: str | None) -> AssetRecord:
@@ -229,7 +228,8 @@ class RegistryService:
                     creation_context={"created_at": record.created_at.isoformat(),
                                       "last_modified_at": record.updated_at.isoformat(),
                                       "archived": record.archived})
-        return ENTITY_BY_KIND[record.kind].model_validate(data)
+        cls = component_class(data) if record.kind == "components" else ENTITY_BY_KIND[record.kind][0]
+        return cls.model_validate(data)
 
 
 def _noun(kind: str) -> str:

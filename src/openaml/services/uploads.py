@@ -13,12 +13,13 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
-from openaml.entities import CommandComponent, Data, Environment, Model
+from openaml.entities import Data, Environment, Model
 from openaml.entities._base import Asset
 from openaml.errors import MissingFileError, NotFoundError, ValidationError
 from openaml.paths import check_relative
 from openaml.services import contents
-from openaml.services.locations import ARTIFACTS_OUTPUTS, JOB_URI, LOCAL_UPLOAD_PREFIX, RUNS_URI, uri_path
+from openaml.services.locations import (ARTIFACTS_OUTPUTS, JOB_URI, LOCAL_UPLOAD_PREFIX, RUNS_URI, local_upload,
+                                        uri_path)
 from openaml.services.snapshots import ignore_matcher
 from openaml.services.workspaces import WorkspaceContext
 
@@ -79,8 +80,10 @@ def _stored_file(ctx: WorkspaceContext, content: contents.Content, name: str, fo
 def prepare(ctx: WorkspaceContext, kind: str, asset: Asset, *, progress: Progress | None = None
             ) -> tuple[dict[str, Any], str | None]:
     """Upload what is local and return ``(spec to store, content digest or None)``."""
-    handler = {"models": _prepare_model, "data": _prepare_data,
-               "environments": _prepare_environment, "components": _prepare_component}[kind]
+    if kind == "components":  # command, parallel and pipeline components (and their steps' code)
+        from openaml.services.component_assets import prepare_component
+        return prepare_component(ctx, asset, progress)
+    handler = {"models": _prepare_model, "data": _prepare_data, "environments": _prepare_environment}[kind]
     return handler(ctx, asset, progress)
 
 
@@ -144,8 +147,10 @@ def _prepare_data(ctx: WorkspaceContext, data: Data, progress: Progress | None):
     return spec, digest
 
 
-def _environment_spec(ctx: WorkspaceContext, env: Environment, progress: Progress | None,
-                      field_prefix: str = "") -> tuple[dict[str, Any], str | None]:
+def environment_spec(ctx: WorkspaceContext, env: Environment, progress: Progress | None,
+                     field_prefix: str = "") -> tuple[dict[str, Any], str | None]:
+    """The stored spec of an environment (its conda file read in, its build context uploaded)
+    and the build context's digest; ``field_prefix`` goes in front of field names in errors."""
     env.validate_for_registration()
     spec = env.model_dump(mode="json", exclude_none=True)
     if isinstance(env.conda_file, str):
@@ -163,15 +168,16 @@ def _environment_spec(ctx: WorkspaceContext, env: Environment, progress: Progres
 
 
 def _prepare_environment(ctx: WorkspaceContext, env: Environment, progress: Progress | None):
-    return _environment_spec(ctx, env, progress)
+    return environment_spec(ctx, env, progress)
 
 
-def _prepare_component(ctx: WorkspaceContext, comp: CommandComponent, progress: Progress | None):
-    spec = comp.model_dump(mode="json", exclude_none=True)
-    digest = None
-    if isinstance(comp.environment, Environment):
-        spec["environment"], _ = _environment_spec(ctx, comp.environment, progress, "environment.")
-    if comp.code and is_local_path(comp.code):
-        local = _local(comp.code, "code")
-        digest, spec["code"] = _upload(ctx, local, progress, ignore_matcher(local) if local.is_dir() else None)
-    return spec, digest
+def upload_code(ctx: WorkspaceContext, code: str, progress: Progress | None, field: str = "code"
+                ) -> tuple[str | None, str]:
+    """A component's ``code``: a local file or folder is uploaded (``.amlignore``/``.gitignore``
+    honoured) and named by its upload URI; an upload already in the store keeps its URI. Returns
+    ``(manifest digest or None, the code to store)``."""
+    if is_local_path(code):
+        local = _local(code, field)
+        return _upload(ctx, local, progress, ignore_matcher(local) if local.is_dir() else None)
+    upload = local_upload(code)
+    return (upload[0] if upload else None), code
