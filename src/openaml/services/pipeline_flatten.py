@@ -94,10 +94,12 @@ def _flatten(jobs: dict[str, Any], resolve: Resolve | None, warn: Callable[[str]
 
 
 def _config(value: Any) -> dict[str, Any]:
-    """The output settings (type, mode, path...) an :class:`Output` holds, without bindings."""
+    """The output settings (type, mode, path...) an :class:`Output` was given, without bindings
+    (a ``type`` left to its default does not override a component's)."""
     if not isinstance(value, Output):
         return {}
-    data = {k: getattr(value, k) for k in _OUTPUT_FIELDS if getattr(value, k, None) is not None}
+    data = {k: getattr(value, k) for k in _OUTPUT_FIELDS
+            if k in value.model_fields_set and getattr(value, k, None) is not None}
     if _binding(data.get("path")):
         del data["path"]
     return data

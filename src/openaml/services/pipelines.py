@@ -284,7 +284,8 @@ def _output_override(value: Any) -> dict[str, Any]:
         return {}
     binding = binding_of(value)
     if binding:
-        kept = value.model_dump(mode="json", exclude_none=True, exclude={"path"}) if isinstance(value, Output) else {}
+        kept = (value.model_dump(mode="json", exclude_none=True, exclude_unset=True, exclude={"path"})
+                if isinstance(value, Output) else {})
         return {"bind": binding, "output": kept} if kept else {"bind": binding}
     if isinstance(value, Output):
         return {"output": value.model_dump(mode="json", exclude_none=True)}
@@ -302,7 +303,8 @@ def _bound_output(job: PipelineJob, override: dict[str, Any]) -> dict[str, Any]:
     declared = (job.outputs or {}).get(port)
     if not isinstance(declared, Output):
         return override
-    config = declared.model_dump(mode="json", exclude_none=True, exclude={"description"})
+    # What the pipeline output says (a type left to its default does not override the step's)
+    config = declared.model_dump(mode="json", exclude_none=True, exclude_unset=True, exclude={"description"})
     if isinstance(config.get("path"), str):
         config["path"] = config["path"].replace("${{output_name}}", port)
     return {**override, "output": {**override.get("output", {}), **config}}
