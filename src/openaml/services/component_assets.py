@@ -7,11 +7,11 @@ What a registered version stores, by type:
 * parallel: the same for ``task.code`` and ``task.environment``.
 * pipeline: every step's component inline, with the same done to it (recursively for nested
   pipeline components, and for inline command steps and sweep trials); a step naming a
-  registered component keeps the reference, pinned to its version by the registry
-  (:func:`pin_references`), as is a registered component object given inline. The version's
+  registered component keeps the reference, pinned to its version (the registry's ``pin``), as
+  is a registered component object given inline; environment references are pinned too. The version's
   content is one folder holding each step's code under its step's name
   (``<step>/<code files>``, ``<step>/<inner step>/...`` for nested pipelines), so
-  ``component download`` writes the code the pipeline runs.
+  ``component download`` writes the code the pipeline runs (referenced components' too).
 """
 
 from __future__ import annotations
@@ -25,6 +25,9 @@ from openaml.services.workspaces import WorkspaceContext
 from openaml.store.manifest import Manifest
 
 Progress = Callable[[int, int], None]
+Pin = Callable[[str, str], "tuple[str, str | None]"]
+"""``pin(kind, reference)`` -> (``azureml:name:version``, its content digest or None), for kind
+``environments`` or ``components``: a workspace reference resolved and pinned to its version."""
 COMPONENT_CLASSES: dict[str, type[Asset]] = {
     "command": CommandComponent, "parallel": ParallelComponent, "pipeline": PipelineComponent}
 """The entity of a stored component spec, by its ``type``."""
@@ -38,55 +41,67 @@ def component_class(spec: dict[str, Any]) -> type[Asset]:
 
 
 class _Collected:
-    """The code snapshots met while preparing a component, by their path in its content."""
+    """One preparation: where it uploads, how it pins, and the code snapshots it met, by their
+    path in the component's content."""
 
-    def __init__(self) -> None:
+    def __init__(self, ctx: WorkspaceContext, progress: Progress | None, pin: Pin | None) -> None:
+        self.ctx, self.progress, self._pin = ctx, progress, pin
         self.parts: list[tuple[str, str]] = []
 
     def add(self, prefix: str, digest: str | None) -> None:
         if digest:
             self.parts.append((prefix, digest))
 
+    def pinned(self, value: Any, kind: str, prefix: str = "") -> Any:
+        """A workspace reference pinned (a component's code collected under ``prefix``);
+        registry URIs, inline definitions and anything else as given."""
+        if self._pin is None or not isinstance(value, str) or value.startswith("azureml://") \
+                or not value.startswith("azureml:"):
+            return value
+        reference, digest = self._pin(kind, value)
+        if kind == "components":
+            self.add(prefix, digest)
+        return reference
 
-def prepare_component(ctx: WorkspaceContext, comp: Asset, progress: Progress | None
+
+def prepare_component(ctx: WorkspaceContext, comp: Asset, progress: Progress | None, pin: Pin | None = None
                       ) -> tuple[dict[str, Any], str | None]:
-    """Upload what is local and return ``(spec to store, content digest or None)``."""
+    """Upload what is local, pin workspace references with ``pin`` (when given), and return
+    ``(spec to store, content digest or None)``."""
     spec = comp.model_dump(mode="json", exclude_none=True)
-    collected = _Collected()
-    _prepare(ctx, spec, progress, "", collected, field="")
+    collected = _Collected(ctx, progress, pin)
+    _prepare(spec, "", collected, field="")
     if spec.get("type") != "pipeline":
         return spec, (collected.parts[0][1] if collected.parts else None)
     return spec, _combined(ctx, collected)
 
 
-def _prepare(ctx: WorkspaceContext, spec: dict[str, Any], progress: Progress | None, prefix: str,
-             collected: _Collected, field: str) -> None:
+def _prepare(spec: dict[str, Any], prefix: str, collected: _Collected, field: str) -> None:
     """Prepare one component spec (a dict) in place."""
     kind = spec.get("type") or "command"
     for key in _SERVICE_FIELDS:
         spec.pop(key, None)
     if kind == "pipeline":
-        _prepare_jobs(ctx, spec.get("jobs") or {}, progress, prefix, collected, f"{field}jobs.")
+        _prepare_jobs(spec.get("jobs") or {}, prefix, collected, f"{field}jobs.")
         return
     holder = spec.get("task") if kind == "parallel" else spec
-    if not isinstance(holder, dict):
-        return
-    where = f"{field}task." if kind == "parallel" else field
-    _prepare_code_and_environment(ctx, holder, progress, prefix, collected, where)
+    if isinstance(holder, dict):
+        _prepare_code_and_environment(holder, prefix, collected, f"{field}task." if kind == "parallel" else field)
 
 
-def _prepare_code_and_environment(ctx: WorkspaceContext, holder: dict[str, Any], progress: Progress | None,
-                                  prefix: str, collected: _Collected, field: str) -> None:
+def _prepare_code_and_environment(holder: dict[str, Any], prefix: str, collected: _Collected, field: str) -> None:
+    ctx, progress = collected.ctx, collected.progress
     if isinstance(holder.get("code"), str):
         digest, holder["code"] = uploads.upload_code(ctx, holder["code"], progress, f"{field}code")
         collected.add(prefix, digest)
     if isinstance(holder.get("environment"), dict):
         env = Environment.model_validate(holder["environment"])
         holder["environment"], _ = uploads.environment_spec(ctx, env, progress, f"{field}environment.")
+    elif "environment" in holder:
+        holder["environment"] = collected.pinned(holder["environment"], "environments")
 
 
-def _prepare_jobs(ctx: WorkspaceContext, jobs: dict[str, Any], progress: Progress | None, prefix: str,
-                  collected: _Collected, field: str) -> None:
+def _prepare_jobs(jobs: dict[str, Any], prefix: str, collected: _Collected, field: str) -> None:
     for name, step in jobs.items():
         if not isinstance(step, dict):
             continue
@@ -95,13 +110,14 @@ def _prepare_jobs(ctx: WorkspaceContext, jobs: dict[str, Any], progress: Progres
             value = step.get(key)
             if isinstance(value, str) and not value.startswith("azureml:") and uploads.is_local_path(value):
                 step[key] = value = _load_file(value)
+            if isinstance(value, dict) and _is_registered(value):  # a registered component: referenced
+                step[key] = value = f"azureml:{value['name']}:{value['version']}"
             if isinstance(value, dict):
-                if _is_registered(value):  # a registered component object: referenced, not copied
-                    step[key] = f"azureml:{value['name']}:{value['version']}"
-                else:
-                    _prepare(ctx, value, progress, path, collected, f"{where}{key}.")
+                _prepare(value, path, collected, f"{where}{key}.")
+            elif value is not None:
+                step[key] = collected.pinned(value, "components", path)
         if step.get("component") is None and (step.get("type") or "command") == "command":
-            _prepare_code_and_environment(ctx, step, progress, path, collected, where)
+            _prepare_code_and_environment(step, path, collected, where)
 
 
 def _load_file(path: str) -> dict[str, Any]:
@@ -125,35 +141,3 @@ def _combined(ctx: WorkspaceContext, collected: _Collected) -> str:
         links.update({f"{prefix}{rel}": target for rel, target in manifest.links.items()})
     combined = Manifest(root=PIPELINE_CONTENT_ROOT, kind="folder", files=files, links=links)
     return ctx.artifacts.put_bytes(combined.to_json()).digest
-
-
-def pin_references(spec: dict[str, Any], pin: Callable[[str, str], str]) -> None:
-    """Pin, in place, the workspace references a component spec holds: ``pin(kind, reference)``
-    returns ``azureml:name:version`` (kind ``environments`` or ``components``); registry URIs
-    and inline definitions stay as given."""
-    kind = spec.get("type") or "command"
-    if kind == "pipeline":
-        for step in (spec.get("jobs") or {}).values():
-            if isinstance(step, dict):
-                _pin_step(step, pin)
-        return
-    holder = spec.get("task") if kind == "parallel" else spec
-    if isinstance(holder, dict):
-        holder["environment"] = _pinned(holder.get("environment"), "environments", pin)
-
-
-def _pin_step(step: dict[str, Any], pin: Callable[[str, str], str]) -> None:
-    for key in ("component", "trial"):
-        value = step.get(key)
-        if isinstance(value, dict):
-            pin_references(value, pin)
-        elif value is not None:
-            step[key] = _pinned(value, "components", pin)
-    if "environment" in step:
-        step["environment"] = _pinned(step.get("environment"), "environments", pin)
-
-
-def _pinned(value: Any, kind: str, pin: Callable[[str, str], str]) -> Any:
-    if not isinstance(value, str) or value.startswith("azureml://") or not value.startswith("azureml:"):
-        return value
-    return pin(kind, value)

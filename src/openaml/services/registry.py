@@ -20,7 +20,7 @@ from openaml.errors import (ArchivedError, ImmutableFieldError, NotFoundError, V
 from openaml.names import check_name, check_version
 from openaml.paths import safe_join
 from openaml.services import uploads
-from openaml.services.component_assets import COMPONENT_CLASSES, component_class, pin_references
+from openaml.services.component_assets import COMPONENT_CLASSES, component_class
 from openaml.services.references import parse_asset_reference
 from openaml.services.workspaces import WorkspaceContext
 from openaml.store.metadata import AssetRecord
@@ -72,10 +72,8 @@ class RegistryService:
         check_name(_noun(kind), asset.name)
         if asset.version is not None:
             check_version(asset.version)
-        spec, digest = uploads.prepare(self.ctx, kind, asset, progress=progress)
+        spec, digest = uploads.prepare(self.ctx, kind, asset, progress=progress, pin=self._pin)
         spec = {k: v for k, v in spec.items() if k not in _READ_ONLY}
-        if kind == "components":
-            pin_references(spec, self._pin)
         identity = _identity(kind, spec)
         if asset.version is None and kind == "environments":
             # Azure re-puts the latest version first: an identical definition adds no version.
@@ -172,11 +170,13 @@ class RegistryService:
         return self.ctx.artifacts.materialize(record.content_digest, dest, progress=progress, overwrite=overwrite)
 
     # -- internals -----------------------------------------------------------------------------
-    def _pin(self, kind: str, reference: str) -> str:
+    def _pin(self, kind: str, reference: str) -> tuple[str, str | None]:
         """A workspace reference (``azureml:name@latest``) resolved now and pinned to its
-        version, as Azure does for a component's environment and a pipeline's components."""
-        resolved = self.resolve(kind, reference)
-        return f"azureml:{resolved.name}:{resolved.version}"
+        version, as Azure does for a component's environment and a pipeline's components;
+        with the version's content digest."""
+        name, version, label = parse_asset_reference(reference)
+        record = self._get_record(kind, name, version, label)
+        return f"azureml:{record.name}:{record.version}", record.content_digest
 
     def _get_record(self, kind: str, name: str, version: str | None, label: str | None) -> AssetRecord:
         if version is not None and label is not None:

@@ -77,12 +77,13 @@ def _stored_file(ctx: WorkspaceContext, content: contents.Content, name: str, fo
     return ctx.artifacts.materialize(digest, folder)
 
 
-def prepare(ctx: WorkspaceContext, kind: str, asset: Asset, *, progress: Progress | None = None
-            ) -> tuple[dict[str, Any], str | None]:
-    """Upload what is local and return ``(spec to store, content digest or None)``."""
+def prepare(ctx: WorkspaceContext, kind: str, asset: Asset, *, progress: Progress | None = None,
+            pin: Callable[[str, str], tuple[str, str | None]] | None = None) -> tuple[dict[str, Any], str | None]:
+    """Upload what is local and return ``(spec to store, content digest or None)``; ``pin``
+    resolves the workspace references a component holds (see ``component_assets``)."""
     if kind == "components":  # command, parallel and pipeline components (and their steps' code)
         from openaml.services.component_assets import prepare_component
-        return prepare_component(ctx, asset, progress)
+        return prepare_component(ctx, asset, progress, pin)
     handler = {"models": _prepare_model, "data": _prepare_data, "environments": _prepare_environment}[kind]
     return handler(ctx, asset, progress)
 
