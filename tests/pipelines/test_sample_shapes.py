@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from openaml import load_job
+from openaml import load_component, load_job
 from openaml.cli.main import cli
 from openaml.entities import AmlCompute
+from openaml.errors import ValidationError
 
 from .conftest import children, wait, write
 
@@ -285,3 +286,29 @@ def test_steps_run_registered_pipeline_and_parallel_components(ml_client, cluste
     ml_client.jobs.download(steps["score"].name, download_path=target, output_name="scores")
     rows = (target / "named-outputs" / "scores" / "parallel_run_step.txt").read_text().splitlines()
     assert rows == ["row-a.txt alpha", "row-b.txt beta"]
+
+
+def test_a_pipeline_job_runs_a_registered_pipeline_component(ml_client, clusters, tmp_path: Path):
+    ml_client.components.create_or_update(
+        load_component(_train_pipeline_component(tmp_path / "components")))
+    spec = write(tmp_path / "job.yml", """
+        $schema: https://azuremlschemas.azureedge.net/latest/pipelineJob.schema.json
+        type: pipeline
+        experiment_name: samples
+        component: azureml:train_pipeline_component@latest
+        inputs:
+          train_node_compute: gpu-cluster
+        outputs:
+          trained_model:
+            mode: upload
+        """)
+    job = ml_client.jobs.create_or_update(load_job(spec))
+    done = wait(ml_client, job.name)
+    assert done.status == "Completed", done.error
+    assert children(ml_client, job.name)["train_job"].compute == "gpu-cluster"
+    target = tmp_path / "dl"
+    ml_client.jobs.download(job.name, download_path=target, output_name="trained_model")
+    assert (target / "named-outputs" / "trained_model" / "model_output").read_text() == "epochs= code\n"
+    missing = load_job(spec).model_copy(update={"inputs": {}})
+    with pytest.raises(ValidationError, match="needs input 'train_node_compute'"):
+        ml_client.jobs.validate(missing, raise_on_failure=True)

@@ -77,6 +77,8 @@ class PipelineKind:
 # -- resolution -------------------------------------------------------------------------------
 def resolve_pipeline(service: "JobService", job: PipelineJob) -> dict[str, Any]:
     """Pin the whole graph; raise on anything that would fail later."""
+    if job.component is not None and not job.jobs:
+        job = _from_component(service, job)
     if not job.jobs:
         raise ValidationError("a pipeline needs at least one step under 'jobs'", field="jobs")
     settings = _settings(job)
@@ -94,6 +96,33 @@ def resolve_pipeline(service: "JobService", job: PipelineJob) -> dict[str, Any]:
     warnings += [w for step in steps.values() for w in step.pop("warnings", [])]
     return {"steps": steps, "order": order, "inputs": inputs, "outputs_map": outputs_map,
             "settings": settings, "warnings": warnings}
+
+
+def _from_component(service: "JobService", job: PipelineJob) -> PipelineJob:
+    """A pipeline job given as ``component: azureml:my_pipeline:1`` (or a file, or the component):
+    the component's steps, its declared inputs and outputs under the job's values and settings."""
+    component = job.component
+    if isinstance(component, str):
+        component = (registered_component(service, component, "component", "pipeline")
+                     if component.startswith("azureml:") else service._load_component(component))
+    if getattr(component, "type", None) != "pipeline":
+        raise ValidationError(f"component {job.component!r} is not a pipeline component", field="component")
+    unknown = [k for k in job.inputs if k not in component.inputs]
+    if unknown:
+        raise ValidationError(f"pipeline component '{component.name}' has no input '{unknown[0]}' (declared: "
+                              f"{', '.join(component.inputs) or 'none'})", field=f"inputs.{unknown[0]}")
+    missing = [k for k, p in component.inputs.items() if k not in job.inputs and p.default is None and not p.optional]
+    if missing:
+        raise ValidationError(f"pipeline component '{component.name}' needs input '{missing[0]}'",
+                              field=f"inputs.{missing[0]}")
+    inputs = {k: port for k, port in component.inputs.items() if port.default is not None or port.optional}
+    inputs.update(job.inputs)
+    outputs = {}
+    for key, port in component.outputs.items():  # the job's settings for an output over the port's
+        given = (job.outputs or {}).get(key)
+        outputs[key] = Output(**{**port.model_dump(exclude_none=True),
+                                 **(given.model_dump(exclude_none=True, exclude_unset=True) if given else {})})
+    return job.model_copy(update={"component": None, "jobs": component.jobs, "inputs": inputs, "outputs": outputs})
 
 
 def _check_child_names(pipeline: str, step: str, node: Any) -> None:
