@@ -193,5 +193,5 @@ GROUPS = [
         help="Versioned environments: image, conda file, build context."),
     AssetGroup("component", "components", [
         _opt("--skip-validation", is_flag=True, help="Accepted for az ml compatibility."),
-    ], {"description": "description"}, download=True, help="Versioned command components."),
+    ], {"description": "description"}, download=True, help="Versioned components: command, parallel and pipeline."),
 ]
