@@ -272,6 +272,7 @@ def test_a_named_engine_that_cannot_run_is_an_error(tmp_path: Path) -> None:
         builder.normalise(Environment(image="python:3.10-slim"))
     assert err.value.details["field"] == "OPENAML_CONTAINER_RUNTIME"
     assert "OPENAML_CONTAINER_RUNTIME=podman" in err.value.message and "podman is not installed" in err.value.message
+    assert type(OpenAMLError.from_dict(err.value.to_dict())) is EnvironmentBuildError  # crosses the wire as itself
     assert builder.normalise(conda_env("numpy")).kind == "venv"  # only images need the engine
 
 
