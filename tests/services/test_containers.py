@@ -82,6 +82,20 @@ def test_rootless_podman_keeps_our_uid_and_other_platforms_use_the_gateway(tmp_p
     assert container_tracking_url("http://127.0.0.1:41234", "host") == "http://127.0.0.1:41234"
 
 
+def test_extra_read_only_mounts_and_a_checked_shm_size(tmp_path: Path) -> None:
+    root = scratch(tmp_path, inputs=False)
+    driver = tmp_path / "site-packages" / "openaml" / "services" / "parallel_driver.py"
+    run = job_container(DOCKER, "python:3.11", token=TOKEN, rank=0, job="j", workspace="ws", scratch=root,
+                        inputs=root / "inputs", code_dir=root, command=f"python {driver}", env_names=(),
+                        read_only=[driver])
+    assert [a for a in container_argv(run) if a.startswith("type=bind")] == [
+        f"type=bind,source={root},target={root}", f"type=bind,source={driver},target={driver},readonly"]
+    with pytest.raises(ValidationError) as err:
+        job_container(DOCKER, "python:3.11", token=TOKEN, rank=0, job="j", workspace="ws", scratch=root,
+                      inputs=root / "inputs", code_dir=root, command="true", env_names=(), shm_size="--privileged")
+    assert err.value.details["field"] == "resources.shm_size"
+
+
 def test_a_path_the_mount_syntax_cannot_carry_is_refused(tmp_path: Path) -> None:
     root = tmp_path / "odd,home" / "job"
     root.mkdir(parents=True)

@@ -31,6 +31,7 @@ The command line, and why:
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -39,7 +40,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Mapping
 from urllib.parse import urlsplit, urlunsplit
 
-from openaml.errors import EnvironmentBuildError
+from openaml.errors import EnvironmentBuildError, ValidationError
 from openaml.services.probe_cache import shared_answer
 
 #: Values of ``OPENAML_CONTAINER_RUNTIME``.
@@ -57,6 +58,8 @@ _PROBE_SECONDS = 3.0
 _ENGINE_CALL_SECONDS = 60.0
 # Runs the command in bash where the image has it (as on the host), else in sh (alpine, distroless).
 _SHELL = 'if command -v bash >/dev/null 2>&1; then exec bash -c "$1"; else exec sh -c "$1"; fi'
+
+_SHM_SIZE = re.compile(r"\d+(\.\d+)?[bkmgBKMG]?")
 
 Log = Callable[[str], None]
 
@@ -166,12 +169,17 @@ def container_name(token: str, rank: int) -> str:
 
 def job_container(engine: ContainerEngine, image: str, *, token: str, rank: int, job: str, workspace: str,
                   scratch: Path, inputs: Path, code_dir: Path, command: str, env_names: Iterable[str],
-                  shm_size: str | None = None, platform: str = sys.platform) -> ContainerRun:
+                  shm_size: str | None = None, read_only: Iterable[Path] = (),
+                  platform: str = sys.platform) -> ContainerRun:
     """One rank of a job as a :class:`ContainerRun`: the scratch folder at its own path (inputs
-    read-only on top), the code snapshot as the working folder, labelled with the token."""
+    read-only on top), the code snapshot as the working folder, labelled with the token;
+    ``read_only`` files or folders of this machine (the parallel driver) at their own paths too."""
     mounts = [Mount(scratch, str(scratch))]
     if inputs.is_dir():
         mounts.append(Mount(inputs, str(inputs), read_only=True))
+    mounts += [Mount(path, str(path), read_only=True) for path in read_only]
+    if shm_size is not None and not _SHM_SIZE.fullmatch(str(shm_size)):
+        raise ValidationError(f"{shm_size!r:.40} is not a size such as 2g or 512m", field="resources.shm_size")
     return ContainerRun(
         engine=engine, image=image, name=container_name(token, rank), command=command,
         workdir=str(code_dir), mounts=tuple(mounts), env_names=tuple(sorted(set(env_names))),

@@ -23,6 +23,7 @@ from openaml.paths import safe_join
 from openaml.constants import MODEL_TYPES
 from openaml.services import containers, contents, job_io
 from openaml.services.expressions import expand_command
+from openaml.services.job_constants import PARALLEL_DRIVER_PATH
 from openaml.services.locations import job_folder
 from openaml.services.process_tracking import TOKEN_ENV, ProcessTracker, open_tracker, stop
 from openaml.services.settings import Settings
@@ -223,7 +224,8 @@ class JobRuntime:
         run = containers.job_container(
             engine, plan.env.image, token=token, rank=rank, job=self.name, workspace=self.ctx.name,
             scratch=self.workdir, inputs=self.workdir / "inputs", code_dir=plan.code_dir, command=plan.command,
-            env_names=rank_vars, shm_size=(self.job.get("resources") or {}).get("shm_size"))
+            env_names=rank_vars, shm_size=(self.job.get("resources") or {}).get("shm_size"),
+            read_only=[PARALLEL_DRIVER_PATH] if str(PARALLEL_DRIVER_PATH) in plan.command else [])
         if self.run_ctx.tracking_url and rank_vars.get("MLFLOW_TRACKING_URI") == self.run_ctx.tracking_url:
             rank_vars = dict(rank_vars, MLFLOW_TRACKING_URI=containers.container_tracking_url(
                 rank_vars["MLFLOW_TRACKING_URI"], run.network))
