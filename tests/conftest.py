@@ -1,4 +1,5 @@
-"""Shared fixtures. Kept small: a temp workspace name and a throwaway PostgreSQL database."""
+"""Shared fixtures. Kept small: no container runtime, a temp workspace name and a throwaway
+PostgreSQL database."""
 
 from __future__ import annotations
 
@@ -8,6 +9,13 @@ import uuid
 import pytest
 
 PG_ADMIN_URL_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+
+
+@pytest.fixture(autouse=True)
+def _no_containers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Image-only environments never run in a container unless a test asks for one, so the
+    suite behaves the same on hosts with and without a container engine (and pulls nothing)."""
+    monkeypatch.setenv("OPENAML_CONTAINER_RUNTIME", "none")
 
 
 @pytest.fixture

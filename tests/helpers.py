@@ -25,11 +25,16 @@ def wait(client: MLClient, name: str, timeout: float = 90):
 
 
 def use_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *, host_python: bool) -> Path:
-    """A fresh OPENAML_HOME and current folder for one test."""
+    """A fresh OPENAML_HOME and current folder for one test. Image-only environments run in no
+    container (tests/conftest.py); with ``host_python`` they run on this very interpreter (no
+    venv build, and the job sees its packages: mlflow), without it in a venv for the image's
+    Python, as by default."""
     root = tmp_path / "home"
     monkeypatch.setenv("OPENAML_HOME", str(root))
-    if host_python:  # image-only environments run on this Python: no environment build
+    if host_python:
         monkeypatch.setenv("OPENAML_ALLOW_HOST_PYTHON", "1")
+    else:
+        monkeypatch.delenv("OPENAML_ALLOW_HOST_PYTHON", raising=False)
     monkeypatch.chdir(tmp_path)
     return root
 
@@ -39,3 +44,14 @@ def new_workspace_client(name: str) -> MLClient:
     client = MLClient(workspace_name=name)
     client.workspaces.begin_create(Workspace(name=name)).result()
     return client
+
+
+def wait_for_file(path: Path, timeout: float = 30) -> None:
+    """Return once ``path`` exists (a poll with a deadline, not a sleep)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{path} did not appear within {timeout} s")
+        time.sleep(0.02)

@@ -11,7 +11,9 @@ from openaml.entities import Environment
 
 from tests.helpers import new_workspace_client, use_home, wait, write  # noqa: F401 - used by the tests
 
-HOST_ENV = Environment(image="python:3.11-slim")  # image only: runs on the host Python when allowed
+# Image only: with the fixtures' OPENAML_ALLOW_HOST_PYTHON=1 and no container runtime it runs on
+# this very interpreter, with no environment to build.
+HOST_ENV = Environment(image="python:3.11-slim")
 
 
 @pytest.fixture

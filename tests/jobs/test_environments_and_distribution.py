@@ -47,17 +47,6 @@ def test_unknown_conda_package_fails_at_submission(ml_client):
     assert "cudatoolkit" in str(err.value)
 
 
-def test_image_only_environment_without_opt_in_says_what_works(ml_client, monkeypatch):
-    from openaml import MLClient
-    from openaml.errors import EnvironmentBuildError
-    monkeypatch.setenv("OPENAML_ALLOW_HOST_PYTHON", "0")
-    strict = MLClient(workspace_name="jobs")
-    with pytest.raises(EnvironmentBuildError) as err:
-        strict.jobs.create_or_update(command(command="echo", environment=HOST_ENV))
-    message = str(err.value)
-    assert "conda_file" in message and "OPENAML_ALLOW_HOST_PYTHON" in message
-
-
 def test_pytorch_distribution_starts_one_process_per_rank(ml_client, home: Path):
     job = ml_client.jobs.create_or_update(command(
         command='echo "rank=$RANK local=$LOCAL_RANK world=$WORLD_SIZE master=$MASTER_ADDR:$MASTER_PORT"',
@@ -71,19 +60,3 @@ def test_pytorch_distribution_starts_one_process_per_rank(ml_client, home: Path)
     assert {line.split()[1] for line in lines} == {"local=0", "local=1"}
     assert all("world=4" in line and "master=127.0.0.1:" in line for line in lines)
     assert len({line.split()[3] for line in lines}) == 1  # one rendezvous port for all ranks
-
-
-def test_image_only_environment_with_a_docker_engine_is_refused_not_run_on_the_host(ml_client, home: Path, monkeypatch):
-    """Where an engine answers, an image-only job must not silently run on the host Python."""
-    from openaml.errors import EnvironmentBuildError
-    from openaml.services import environments
-    from openaml import MLClient
-    monkeypatch.setattr(environments.EnvironmentBuilder, "docker_available", lambda self: True)
-    monkeypatch.setenv("OPENAML_ALLOW_HOST_PYTHON", "0")
-    strict = MLClient(workspace_name="jobs")
-    with pytest.raises(EnvironmentBuildError) as err:
-        strict.jobs.create_or_update(command(command="echo hi", environment=Environment(image="ubuntu:22.04")))
-    assert "Docker image" in str(err.value) and "conda_file" in str(err.value)
-    # opted in to the host Python: it runs there, even with an engine present
-    job = ml_client.jobs.create_or_update(command(command="echo on-host", environment=Environment(image="ubuntu:22.04")))
-    assert wait(ml_client, job.name).status == "Completed"

@@ -86,8 +86,9 @@ def test_no_process_of_the_tree_outlives_the_job(client: MLClient, tmp_path: Pat
     shown = client.jobs.get(job.name)
     assert shown.properties["openaml.process_tracking"] == tracking
     log = (_job_folder(tmp_path, job.name) / "user_logs" / "std_log.txt").read_text()
-    first_line = log.splitlines()[0]
-    assert first_line.startswith(f"openaml: processes tracked by {'cgroup' if tracking == 'cgroup' else 'process token'}")
+    first, second = log.splitlines()[:2]
+    assert first.startswith("openaml: image python:3.11-slim not run:")  # the environment comes first
+    assert second.startswith(f"openaml: processes tracked by {'cgroup' if tracking == 'cgroup' else 'process token'}")
     assert "tree ready" in log
     if tracking == "cgroup":
         assert record.process_cgroup and not Path(record.process_cgroup).exists()  # removed after use

@@ -77,7 +77,7 @@ def test_a_code_snapshot_keeps_inner_links_and_never_follows_outer_ones(ml_clien
     log = std_log(home, done.name)
     assert "pkg/real.py" in log and "VALUE = 1" in log
     listing = next(line for line in log.splitlines() if line.startswith("LS:"))
-    assert listing.split() == ["LS:", "alias.py", "pkg"]
+    assert listing.split() == ["LS:", "alias.py", "logs", "outputs", "pkg"]  # ./logs, ./outputs: Azure's
     assert "private" not in log
 
 

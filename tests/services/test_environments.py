@@ -12,12 +12,15 @@ from pathlib import Path
 import pytest
 
 from openaml.entities import BuildContext, Environment
-from openaml.errors import EnvironmentBuildError, ErrorCode, OpenAMLError
+from openaml.errors import EnvironmentBuildError, ErrorCode, OpenAMLError, ValidationError
 from openaml.services import curated
+from openaml.services.containers import ContainerEngine, EngineProbe
 from openaml.services.environments import (ALLOW_HOST_PYTHON_VAR, FORMAT_VERSION, EnvironmentBuilder,
                                            conda_version, translate_conda)
 
 HOST = f"{sys.version_info.major}.{sys.version_info.minor}"
+NO_ENGINE = EngineProbe(None, "docker: Cannot connect to the Docker daemon; podman is not installed")
+DOCKER = EngineProbe(ContainerEngine("docker", "/usr/bin/docker"))
 
 
 def conda_env(*deps, **extra) -> Environment:
@@ -27,7 +30,7 @@ def conda_env(*deps, **extra) -> Environment:
 
 @pytest.fixture
 def builder(tmp_path: Path) -> EnvironmentBuilder:
-    return EnvironmentBuilder(tmp_path / "envs", docker_available=False)
+    return EnvironmentBuilder(tmp_path / "envs", engine=NO_ENGINE, find_python=lambda version: None)
 
 
 # -- conda translation -------------------------------------------------------------------------
@@ -200,33 +203,88 @@ def test_curated_data_is_pinned_unique_and_has_mlflow() -> None:
 
 # -- images, Docker and the host Python --------------------------------------------------------
 
-def test_image_only_without_docker_fails_listing_what_works(builder: EnvironmentBuilder) -> None:
-    with pytest.raises(EnvironmentBuildError) as err:
-        builder.resolve(Environment(name="e", image="myregistry.azurecr.io/train:1"), log=lambda _: None)
-    message = err.value.message
-    for option in ("conda_file", "build context", "Docker engine", f"{ALLOW_HOST_PYTHON_VAR}=1"):
-        assert option in message
-    rebuilt = OpenAMLError.from_dict(err.value.to_dict())
-    assert type(rebuilt) is EnvironmentBuildError
+def test_image_only_without_an_engine_is_a_venv_for_the_host_python_saying_so(builder: EnvironmentBuilder) -> None:
+    spec = builder.normalise(Environment(name="e", image="myregistry.azurecr.io/train:1"))
+    assert (spec.kind, spec.python, spec.packages, spec.interpreter) == ("venv", HOST, (), None)
+    assert spec.headline == (f"openaml: image myregistry.azurecr.io/train:1 not run: no container engine; "
+                             f"ran on Python {HOST} in venv {spec.key[:12]}")
+    assert any("Cannot connect to the Docker daemon" in note for note in spec.notes)
+    # one empty venv per Python, whatever the image: the same as the curated minimal environment
+    assert builder.key(Environment(image="ubuntu:22.04")) == spec.key == builder.key("AzureML-minimal-ubuntu22.04-py311-cpu")
 
 
-def test_image_only_runs_on_the_host_python_when_allowed(tmp_path: Path) -> None:
-    builder = EnvironmentBuilder(tmp_path, allow_host_python=True, docker_available=False)
+def test_image_only_uses_the_python_the_image_names_when_uv_finds_it(tmp_path: Path) -> None:
+    asked: list[str] = []
+    other = "3.10" if HOST != "3.10" else "3.12"
+
+    def found(version: str) -> Path | None:
+        asked.append(version)
+        return Path(f"/opt/python{version}/bin/python{version}")
+
+    builder = EnvironmentBuilder(tmp_path, engine=NO_ENGINE, find_python=found)
+    spec = builder.normalise(Environment(image=f"python:{other}-slim"))
+    assert (spec.python, spec.interpreter, asked) == (other, f"/opt/python{other}/bin/python{other}", [other])
+    assert spec.headline.endswith(f"ran on Python {other} in venv {spec.key[:12]}")
+    same = builder.normalise(Environment(image=f"python:{HOST}-slim"))
+    assert (same.python, same.interpreter, asked) == (HOST, None, [other])  # this Python: nothing to find
+    assert same.key != spec.key
+    old = builder.normalise(Environment(image="python:3.6"))
+    assert old.python == HOST and asked == [other]  # older than uv builds venvs for: not even looked for
+
+
+def test_image_only_falls_back_to_this_python_when_the_named_one_is_missing(builder: EnvironmentBuilder) -> None:
+    other = "3.10" if HOST != "3.10" else "3.12"
+    spec = builder.normalise(Environment(image=f"python:{other}-slim"))
+    assert spec.python == HOST and spec.interpreter is None
+    assert spec.headline == (f"openaml: image python:{other}-slim not run: no container engine; ran on Python "
+                             f"{HOST} in venv {spec.key[:12]} (Python {other}, which the image names, is not "
+                             f"installed here)")
+
+
+def test_image_only_runs_on_this_interpreter_with_the_host_opt_in(tmp_path: Path) -> None:
+    builder = EnvironmentBuilder(tmp_path, allow_host_python=True, engine=NO_ENGINE)
     lines: list[str] = []
     resolved = builder.resolve(Environment(name="e", image="ubuntu:22.04"), log=lines.append)
     assert resolved.kind == "host" and resolved.python == Path(sys.executable)
-    assert any(ALLOW_HOST_PYTHON_VAR in line and "host Python" in line for line in lines)
+    assert resolved.headline == (f"openaml: image ubuntu:22.04 not run: no container engine; ran on Python "
+                                 f"{HOST} at {sys.executable} ({ALLOW_HOST_PYTHON_VAR}=1)")
+    assert any("Cannot connect to the Docker daemon" in line for line in lines)
     assert builder.builds == 0
 
 
-def test_image_only_runs_in_docker_when_an_engine_is_present(tmp_path: Path) -> None:
-    builder = EnvironmentBuilder(tmp_path, docker_available=True)
-    resolved = builder.resolve(Environment(name="e", image="ubuntu:22.04"), log=lambda _: None)
-    assert (resolved.kind, resolved.image, resolved.python) == ("docker", "ubuntu:22.04", None)
+def test_containers_off_is_said_as_such(tmp_path: Path) -> None:
+    builder = EnvironmentBuilder(tmp_path, container_runtime="none", find_python=lambda version: None)
+    spec = builder.normalise(Environment(image="ubuntu:22.04"))
+    assert spec.headline.startswith("openaml: image ubuntu:22.04 not run: OPENAML_CONTAINER_RUNTIME=none; ran on")
+
+
+def test_image_only_runs_in_a_container_when_an_engine_is_present(tmp_path: Path) -> None:
+    builder = EnvironmentBuilder(tmp_path, engine=DOCKER, allow_host_python=True)  # the engine wins
+    spec = builder.normalise(Environment(name="e", image="ubuntu:22.04"))
+    assert (spec.kind, spec.image) == ("container", "ubuntu:22.04")
+    assert spec.headline == "openaml: image ubuntu:22.04 runs in a docker container"
+
+
+def test_a_named_engine_that_cannot_run_is_an_error(tmp_path: Path) -> None:
+    builder = EnvironmentBuilder(tmp_path, container_runtime="podman", engine=EngineProbe(None, "podman is not installed"),
+                                 allow_host_python=True)
+    with pytest.raises(EnvironmentBuildError) as err:
+        builder.normalise(Environment(image="python:3.10-slim"))
+    assert err.value.details["field"] == "OPENAML_CONTAINER_RUNTIME"
+    assert "OPENAML_CONTAINER_RUNTIME=podman" in err.value.message and "podman is not installed" in err.value.message
+    assert type(OpenAMLError.from_dict(err.value.to_dict())) is EnvironmentBuildError  # crosses the wire as itself
+    assert builder.normalise(conda_env("numpy")).kind == "venv"  # only images need the engine
+
+
+@pytest.mark.parametrize("image", ["--privileged", "ubuntu:22.04 --rm", "a\nb", "-v=/:/host", "x" * 300])
+def test_what_is_not_an_image_reference_is_refused(builder: EnvironmentBuilder, image: str) -> None:
+    with pytest.raises(ValidationError) as err:
+        builder.normalise(Environment.model_construct(name="e", image=image, conda_file=None, build=None))
+    assert err.value.details["field"] == "environment.image"
 
 
 def test_image_with_conda_file_builds_a_venv_even_with_docker(tmp_path: Path) -> None:
-    spec = EnvironmentBuilder(tmp_path, docker_available=True).normalise(conda_env("numpy"))
+    spec = EnvironmentBuilder(tmp_path, engine=DOCKER).normalise(conda_env("numpy"))
     assert spec.kind == "venv"
 
 
@@ -295,15 +353,15 @@ def test_other_dockerfiles_are_refused_naming_the_instruction(tmp_path: Path, bu
     with pytest.raises(EnvironmentBuildError) as err:
         builder.normalise(build_context(tmp_path, dockerfile))
     assert named in err.value.message
-    assert "Docker engine" in err.value.message and ALLOW_HOST_PYTHON_VAR in err.value.message
+    assert "container engine" in err.value.message and ALLOW_HOST_PYTHON_VAR in err.value.message
 
 
-def test_untranslatable_dockerfiles_go_to_docker_or_the_host_when_those_work(tmp_path: Path) -> None:
+def test_untranslatable_dockerfiles_go_to_a_container_or_the_host_when_those_work(tmp_path: Path) -> None:
     env = build_context(tmp_path, "FROM ubuntu:22.04\nRUN apt-get install -y git\n")
-    spec = EnvironmentBuilder(tmp_path / "a", docker_available=True).normalise(env)
-    assert spec.kind == "docker" and spec.docker_context == env.build.path and spec.context_digest
-    spec = EnvironmentBuilder(tmp_path / "b", docker_available=False, allow_host_python=True).normalise(env)
-    assert spec.kind == "host"
+    spec = EnvironmentBuilder(tmp_path / "a", engine=DOCKER).normalise(env)
+    assert spec.kind == "container" and spec.docker_context == env.build.path and spec.context_digest
+    spec = EnvironmentBuilder(tmp_path / "b", engine=NO_ENGINE, allow_host_python=True).normalise(env)
+    assert spec.kind == "host" and spec.headline.startswith(f"openaml: Dockerfile {env.build.path}")
 
 
 def test_remote_build_contexts_are_refused(builder: EnvironmentBuilder) -> None:
@@ -325,7 +383,7 @@ def test_a_failed_build_leaves_nothing_and_names_the_package(tmp_path: Path) -> 
                            'echo "Resolved 3 packages"\n'
                            'echo "error: Failed to build \\`broken-pkg==1.0\\`"\n'
                            'echo "  Caused by: compiler exploded"\nexit 2\n')
-    builder = EnvironmentBuilder(tmp_path / "envs", uv_path=uv, docker_available=False)
+    builder = EnvironmentBuilder(tmp_path / "envs", uv_path=uv, engine=NO_ENGINE)
     lines: list[str] = []
     with pytest.raises(EnvironmentBuildError) as err:
         builder.resolve(conda_env({"pip": ["broken-pkg==1.0"]}), log=lines.append)
@@ -339,7 +397,7 @@ def test_a_failed_build_leaves_nothing_and_names_the_package(tmp_path: Path) -> 
 @pytest.mark.slow
 def test_real_build_is_reused_and_built_once_under_concurrency(tmp_path: Path) -> None:
     cache = tmp_path / "envs"
-    first = EnvironmentBuilder(cache, docker_available=False)
+    first = EnvironmentBuilder(cache, engine=NO_ENGINE)
     env = conda_env("python=3.11", {"pip": ["tomli"]}, variables={"RUN_ID": uuid.uuid4().hex})
     lines: list[str] = []
     resolved = first.resolve(env, log=lines.append)
@@ -359,7 +417,7 @@ def test_real_build_is_reused_and_built_once_under_concurrency(tmp_path: Path) -
     assert not any("Resolved" in line for line in again)  # uv did not run
 
     fresh = conda_env({"pip": ["tomli"]}, variables={"RUN_ID": uuid.uuid4().hex})
-    builders = [EnvironmentBuilder(cache, docker_available=False) for _ in range(3)]
+    builders = [EnvironmentBuilder(cache, engine=NO_ENGINE) for _ in range(3)]
     results: list = []
     threads = [threading.Thread(target=lambda b=b: results.append(b.resolve(fresh, log=lambda _: None)))
                for b in builders]

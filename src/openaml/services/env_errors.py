@@ -12,30 +12,31 @@ from openaml.errors import EnvironmentBuildError
 ALLOW_HOST_PYTHON_VAR = "OPENAML_ALLOW_HOST_PYTHON"
 
 __all__ = ["ALLOW_HOST_PYTHON_VAR", "build_error", "dockerfile_message", "failing_package",
-           "image_only_message"]
+           "runtime_unavailable_message"]
 
 _OPTIONS = (
-    "  - add a conda_file (with image) listing the packages: openaml builds a virtual environment "
-    "from it;\n"
+    "  - start a container engine (docker or podman): the build context then runs in a container;\n"
     "  - use a build context whose Dockerfile is simple: FROM python:* or an AzureML base image, "
     "RUN pip install ..., COPY requirements.txt + RUN pip install -r requirements.txt, ENV, "
     "WORKDIR;\n"
-    "  - start a Docker engine (then the image or build context runs in Docker);\n"
+    "  - add a conda_file (with image) listing the packages: openaml builds a virtual environment "
+    "from it;\n"
     f"  - or opt in to running on this machine's Python ({sys.version.split()[0]}) with "
     f"{ALLOW_HOST_PYTHON_VAR}=1 when submitting the job.")
 
 
-def image_only_message(image: str) -> str:
-    """Why an image-only environment cannot run here, and what works instead."""
-    return (f"The environment is only the Docker image '{image}', and no Docker engine is running "
-            f"here. What works instead:\n{_OPTIONS}")
+def runtime_unavailable_message(runtime: str, what: str, reason: str) -> str:
+    """Why ``what`` cannot run in the engine that ``OPENAML_CONTAINER_RUNTIME`` names."""
+    return (f"OPENAML_CONTAINER_RUNTIME={runtime}, but {runtime} cannot run containers here ({reason}), "
+            f"so {what} cannot run. Start {runtime}, or set OPENAML_CONTAINER_RUNTIME=auto (the default) "
+            f"to run image-only environments in a venv where no engine runs.")
 
 
 def dockerfile_message(dockerfile: Path, problems: list[str]) -> str:
     """Which Dockerfile instructions need Docker, and what works instead."""
     listed = "\n".join(f"  {p}" for p in problems)
-    return (f"{dockerfile} uses instructions openaml can only run in Docker, and no Docker engine "
-            f"is running here:\n{listed}\nWhat works instead:\n{_OPTIONS}")
+    return (f"{dockerfile} uses instructions openaml can only run in a container, and no container "
+            f"engine runs here:\n{listed}\nWhat works instead:\n{_OPTIONS}")
 
 
 def build_error(argv: list[str], code: int, tail: list[str], source: str, key: str) -> EnvironmentBuildError:

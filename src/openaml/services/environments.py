@@ -9,8 +9,10 @@ lock per key, so concurrent jobs asking for the same environment build it once.
 
 Sources, in order of precedence: a conda file (the image, if any, is only noted), a build
 context whose Dockerfile is simple enough to translate, a curated name or curated image, and a
-plain image (Docker when an engine runs, else the host Python when allowed, else an error that
-says what works). See ``docs/environments.md``.
+plain image: in a container where an engine can run one (``services/containers.py``), else in a
+venv for the Python the image names when uv finds that interpreter (else this machine's), or on
+this very interpreter with ``OPENAML_ALLOW_HOST_PYTHON=1``. The job's first log line says which
+(:attr:`ResolvedEnvironment.headline`). See ``docs/environments.md``.
 """
 
 from __future__ import annotations
@@ -25,35 +27,36 @@ import sys
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from openaml.errors import EnvironmentBuildError
-from openaml.services import curated
+from openaml.services import containers, curated
+from openaml.services.containers import ContainerEngine, EngineProbe
 from openaml.services.env_conda import conda_version, load_conda, translate_conda
 from openaml.services.env_dockerfile import Untranslatable, translate_dockerfile
 from openaml.services.env_errors import (ALLOW_HOST_PYTHON_VAR, build_error, dockerfile_message,
-                                         failing_package, image_only_message)
+                                         failing_package, runtime_unavailable_message)
+from openaml.services.env_images import check_image_reference, find_python, image_python_version
 from openaml.services.env_requirements import Translation
 
 if TYPE_CHECKING:
     from openaml.entities import BuildContext, Environment
+    from openaml.services.settings import Settings
 
 FORMAT_VERSION = 2  # 2: venvs ship compiled bytecode
 _TAIL_LINES = 25
-_DOCKER_PROBE_SECONDS = 2.0
-# How long one `docker info` answer is reused, by this and other processes (each job's agent
-# would otherwise pay for the probe); starting or stopping Docker is noticed within this time.
-_DOCKER_PROBE_TTL_SECONDS = 60.0
-_DOCKER_PROBE_FILE = ".docker-probe.json"
+# The oldest Python a venv is built for: uv's own floor. An image naming an older one runs on
+# this machine's Python.
+_OLDEST_PYTHON = (3, 8)
 
 Log = Callable[[str], None]
 
 # The translators and error helpers live in env_conda, env_dockerfile, env_errors and
 # env_requirements; the names other modules import from here stay importable from here.
 __all__ = ["ALLOW_HOST_PYTHON_VAR", "EnvironmentBuilder", "NormalisedSpec", "ResolvedEnvironment",
-           "Translation", "Untranslatable", "conda_version", "failing_package", "load_conda",
+           "Translation", "Untranslatable", "builder_for", "conda_version", "failing_package", "load_conda",
            "translate_conda", "translate_dockerfile"]
 
 
@@ -62,12 +65,14 @@ class ResolvedEnvironment:
     """Where and how a job's command runs once its environment is ready."""
 
     key: str
-    kind: str                 # "venv" | "host" | "docker"
-    python: Path | None       # interpreter for venv/host; None for docker
+    kind: str                 # "venv" | "host" | "container"
+    python: Path | None       # interpreter for venv/host; None for a container
     bin_dir: Path | None      # prepend to PATH
-    image: str | None         # docker only
+    image: str | None         # container only: the image (or the tag built from a context)
     env_vars: dict[str, str]
-    description: str          # one line for the job log
+    description: str          # one line for the environment log
+    headline: str = ""        # the job log's first line, where the environment is not what was asked
+    engine: ContainerEngine | None = None  # container only
 
 
 @dataclass(frozen=True)
@@ -75,8 +80,8 @@ class NormalisedSpec:
     """What an environment asks for, written one way. Only :meth:`identity` feeds the key;
     ``source`` and ``notes`` are for the log."""
 
-    kind: str                                   # "venv" | "host" | "docker"
-    python: str                                 # host Python major.minor
+    kind: str                                   # "venv" | "host" | "container"
+    python: str                                 # the venv's Python major.minor
     platform: str                               # sys.platform-machine
     packages: tuple[str, ...] = ()              # sorted PEP 508 lines
     index_args: tuple[str, ...] = ()            # --index-url/--extra-index-url/--find-links
@@ -87,6 +92,8 @@ class NormalisedSpec:
     context_digest: str | None = None
     source: str = ""
     notes: tuple[str, ...] = field(default=(), compare=False)
+    interpreter: str | None = field(default=None, compare=False)  # base interpreter; None: this one
+    headline: str = field(default="", compare=False)
 
     def identity(self) -> dict[str, Any]:
         """The keyed content: identical specs written differently give the same dict."""
@@ -106,18 +113,23 @@ class NormalisedSpec:
 class EnvironmentBuilder:
     """Normalises, keys, builds and reuses job environments under ``cache_dir``.
 
-    ``allow_host_python`` lets an image-only environment run on this interpreter when no Docker
-    engine runs (the job service sets it from ``OPENAML_ALLOW_HOST_PYTHON``).
-    ``docker_available=None`` probes ``docker info`` once, on first need (an answer another
-    process wrote under ``cache_dir`` in the last minute is reused).
+    ``container_runtime`` (``OPENAML_CONTAINER_RUNTIME``: auto, docker, podman, none) chooses the
+    engine that runs image-only environments; ``engine`` gives its answer instead of probing
+    (tests), else it is probed once, on first need (an answer another process wrote under
+    ``cache_dir`` in the last minute is reused). Where none runs, ``allow_host_python``
+    (``OPENAML_ALLOW_HOST_PYTHON``) runs them on this very interpreter instead of in a venv for
+    the image's Python; ``find_python`` (``version -> interpreter or None``) replaces uv's search.
     """
 
-    def __init__(self, cache_dir: Path, *, uv_path: str | None = None,
-                 allow_host_python: bool = False, docker_available: bool | None = None) -> None:
+    def __init__(self, cache_dir: Path, *, uv_path: str | None = None, allow_host_python: bool = False,
+                 container_runtime: str = "auto", engine: EngineProbe | None = None,
+                 find_python: Callable[[str], Path | None] | None = None) -> None:
         self.cache_dir = Path(cache_dir)
         self.allow_host_python = allow_host_python
+        self.container_runtime = container_runtime
         self._uv_path = uv_path
-        self._docker = docker_available
+        self._probe = engine
+        self._find_python = find_python
         self._python = f"{sys.version_info.major}.{sys.version_info.minor}"
         self._platform = f"{sys.platform}-{platform.machine().lower()}"
         self._count_lock = threading.Lock()
@@ -147,38 +159,29 @@ class EnvironmentBuilder:
         return self.normalise(env).key
 
     def is_cached(self, env: Environment | str) -> bool:
-        """True when :meth:`resolve` would not build anything."""
+        """True when :meth:`resolve` would not build (or pull) anything."""
         spec = self.normalise(env)
         if spec.kind == "venv":
             return _complete(self.cache_dir / spec.key)
-        if spec.kind == "docker" and spec.docker_context:
-            return self._docker_ok(["image", "inspect", _docker_tag(spec.key)])
+        engine = self.engine_probe().engine
+        if spec.kind == "container" and engine is not None:
+            return containers.image_exists(engine, _image_tag(spec.key) if spec.docker_context else str(spec.image))
         return True
 
-    def docker_available(self) -> bool:
-        """Whether a Docker engine answers ``docker info`` within two seconds (probed once)."""
-        if self._docker is None:
-            self._docker = shutil.which("docker") is not None and self._probe_docker()
-        return self._docker
+    def engine_probe(self) -> EngineProbe:
+        """The container engine jobs use here, or why there is none (probed once)."""
+        if self._probe is None:
+            self._probe = containers.find_engine(self.container_runtime, self.cache_dir)
+        return self._probe
 
-    def _probe_docker(self) -> bool:
-        """``docker info``'s answer, shared through a file for ``_DOCKER_PROBE_TTL_SECONDS``."""
-        record = self.cache_dir / _DOCKER_PROBE_FILE
-        try:
-            cached = json.loads(record.read_text())
-            if 0 <= time.time() - cached["at"] < _DOCKER_PROBE_TTL_SECONDS:
-                return bool(cached["available"])
-        except (OSError, ValueError, KeyError, TypeError):
-            pass  # missing, stale or unreadable: probe again
-        available = self._docker_ok(["info"])
-        try:
-            self.cache_dir.mkdir(parents=True, exist_ok=True)
-            tmp = record.with_name(f"{record.name}.{os.getpid()}.tmp")
-            tmp.write_text(json.dumps({"available": available, "at": time.time()}))
-            os.replace(tmp, record)  # readers see a whole record or none
-        except OSError:
-            pass  # a read-only cache only costs the next process a probe
-        return available
+    def _no_engine(self, what: str) -> str:
+        """Why ``what`` does not run in a container, short, for the job's first log line; an
+        engine named in ``OPENAML_CONTAINER_RUNTIME`` that cannot run is an error instead."""
+        probe = self.engine_probe()
+        if self.container_runtime in containers.ENGINES:
+            raise EnvironmentBuildError(runtime_unavailable_message(self.container_runtime, what, probe.reason),
+                                        field="OPENAML_CONTAINER_RUNTIME")
+        return "OPENAML_CONTAINER_RUNTIME=none" if self.container_runtime == "none" else "no container engine"
 
     def _venv(self, tr: Translation, source: str, notes: list[str] | None = None) -> NormalisedSpec:
         return NormalisedSpec(
@@ -200,14 +203,42 @@ class EnvironmentBuilder:
         return self._venv(Translation(packages=list(env.packages)), f"curated {env.name}", notes)
 
     def _from_image(self, image: str) -> NormalisedSpec:
+        check_image_reference(image)
         ref = curated.find_image(image)
         if ref is not None:
             return self._curated(ref, image)
-        if self.docker_available():
-            return self._other("docker", f"image {image}", image=image)
+        engine = self.engine_probe().engine
+        if engine is not None:
+            return self._other("container", f"image {image}", image=image,
+                               headline=f"openaml: image {image} runs in a {engine.name} container")
+        why = self._no_engine(f"image {image}")
         if self.allow_host_python:
-            return self._host(f"image {image}", image)
-        raise EnvironmentBuildError(image_only_message(image), image=image)
+            return self._host(f"image {image}", why, image)
+        return self._image_venv(image, why)
+
+    def _image_venv(self, image: str, why: str) -> NormalisedSpec:
+        """An empty venv (pip seeded, as the python images have it) for the Python ``image``
+        names when uv finds that interpreter here, else for this machine's Python."""
+        wanted = image_python_version(image)
+        version, interpreter, missing = self._python, None, ""
+        if wanted and wanted != self._python:
+            found = self._interpreter(wanted)
+            if found is not None:
+                version, interpreter = wanted, str(found)
+            else:
+                missing = f" (Python {wanted}, which the image names, is not installed here)"
+        spec = NormalisedSpec(kind="venv", python=version, platform=self._platform, source=f"image {image}",
+                              interpreter=interpreter, notes=(f"image {image} not run in a container: {self.engine_probe().reason}",))
+        return replace(spec, headline=f"openaml: image {image} not run: {why}; ran on Python {version} "
+                                      f"in venv {spec.key[:12]}{missing}")
+
+    def _interpreter(self, version: str) -> Path | None:
+        major, _, minor = version.partition(".")
+        if (int(major), int(minor)) < _OLDEST_PYTHON:
+            return None
+        if self._find_python is not None:
+            return self._find_python(version)
+        return find_python(version, self._uv(), self.cache_dir)
 
     def _from_build(self, build: BuildContext) -> NormalisedSpec:
         context = Path(build.path or "")
@@ -221,11 +252,14 @@ class EnvironmentBuilder:
         try:
             tr = translate_dockerfile(dockerfile.read_text(), context, self._python)
         except Untranslatable as exc:
-            if self.docker_available():
-                return self._other("docker", f"Dockerfile {dockerfile}", docker_context=str(context),
-                                   dockerfile=str(dockerfile), context_digest=_digest_tree(context))
+            engine = self.engine_probe().engine
+            if engine is not None:
+                return self._other("container", f"Dockerfile {dockerfile}", docker_context=str(context),
+                                   dockerfile=str(dockerfile), context_digest=_digest_tree(context),
+                                   headline=f"openaml: Dockerfile {dockerfile} runs in a {engine.name} container")
+            why = self._no_engine(f"Dockerfile {dockerfile}")
             if self.allow_host_python:
-                return self._host(f"Dockerfile {dockerfile}", None)
+                return self._host(f"Dockerfile {dockerfile}", why, None)
             raise EnvironmentBuildError(dockerfile_message(dockerfile, exc.problems),
                                         path=str(dockerfile), instructions=exc.problems) from None
         return self._venv(tr, f"Dockerfile {dockerfile}")
@@ -234,10 +268,12 @@ class EnvironmentBuilder:
         return NormalisedSpec(kind=kind, python=self._python, platform=self._platform,
                               source=source, notes=notes, **fields)
 
-    def _host(self, what: str, image: str | None) -> NormalisedSpec:
-        note = (f"{what} needs Docker, which is not running here; running on the host Python "
-                f"{self._python} ({sys.executable}) because {ALLOW_HOST_PYTHON_VAR} is set")
-        return self._other("host", f"host Python instead of {what}", (note,), image=image)
+    def _host(self, what: str, why: str, image: str | None) -> NormalisedSpec:
+        headline = (f"openaml: {what} not run: {why}; ran on Python {self._python} at {sys.executable} "
+                    f"({ALLOW_HOST_PYTHON_VAR}=1)")
+        note = (f"{what} not run in a container: {self.engine_probe().reason}; running on {sys.executable}: "
+                f"nothing is installed, the job sees this interpreter's packages")
+        return self._other("host", f"host Python instead of {what}", (note,), image=image, headline=headline)
 
     # -- resolution ----------------------------------------------------------------------------
 
@@ -249,9 +285,9 @@ class EnvironmentBuilder:
         if spec.kind == "host":
             exe = Path(sys.executable)
             return ResolvedEnvironment(spec.key, "host", exe, exe.parent, None, dict(spec.env_vars),
-                                       f"host Python {self._python} at {exe}")
-        if spec.kind == "docker":
-            return self._resolve_docker(spec, log)
+                                       f"host Python {self._python} at {exe}", spec.headline)
+        if spec.kind == "container":
+            return self._resolve_container(spec, log)
         return self._resolve_venv(spec, log)
 
     def _resolve_venv(self, spec: NormalisedSpec, log: Log) -> ResolvedEnvironment:
@@ -275,7 +311,7 @@ class EnvironmentBuilder:
         description = f"venv {spec.key[:12]}: {shown} ({status})"
         log(f"[environment] {description}")
         return ResolvedEnvironment(spec.key, "venv", python, bin_dir, None,
-                                   {"VIRTUAL_ENV": str(final), **dict(spec.env_vars)}, description)
+                                   {"VIRTUAL_ENV": str(final), **dict(spec.env_vars)}, description, spec.headline)
 
     def _build_venv(self, spec: NormalisedSpec, final: Path, log: Log) -> float:
         """Build into a temp folder and rename it into place; on failure leave nothing behind."""
@@ -286,7 +322,7 @@ class EnvironmentBuilder:
         log(f"[environment] building venv {spec.key[:12]} from {spec.source} with uv")
         try:
             uv = self._uv()
-            self._run([uv, "venv", str(tmp), "--python", sys.executable, "--seed", "--relocatable",
+            self._run([uv, "venv", str(tmp), "--python", spec.interpreter or sys.executable, "--seed", "--relocatable",
                        "--no-project", "--color", "never"], log, spec)
             if spec.packages:
                 requirements = tmp / "requirements.txt"
@@ -342,44 +378,52 @@ class EnvironmentBuilder:
         if code:
             raise build_error(argv, code, list(tail), spec.source, spec.key)
 
-    # -- docker --------------------------------------------------------------------------------
+    # -- containers ----------------------------------------------------------------------------
 
-    def _resolve_docker(self, spec: NormalisedSpec, log: Log) -> ResolvedEnvironment:
+    def _resolve_container(self, spec: NormalisedSpec, log: Log) -> ResolvedEnvironment:
+        """The image pulled (or built from the context) by the engine, before the job runs."""
+        engine = self.engine_probe().engine
+        if engine is None:  # the engine stopped between normalising and now
+            raise EnvironmentBuildError(f"{spec.source} needs a container engine, and none runs now: "
+                                        f"{self.engine_probe().reason}", key=spec.key)
         env_vars = dict(spec.env_vars)
         if not spec.docker_context:
-            return ResolvedEnvironment(spec.key, "docker", None, None, spec.image, env_vars,
-                                       f"docker image {spec.image}")
+            status = containers.ensure_image(engine, str(spec.image), log)
+            return ResolvedEnvironment(spec.key, "container", None, None, spec.image, env_vars,
+                                       f"{engine.name} image {spec.image} ({status})", spec.headline, engine)
         from filelock import FileLock
 
-        tag = _docker_tag(spec.key)
+        tag = _image_tag(spec.key)
         self.cache_dir.mkdir(parents=True, exist_ok=True)
         with FileLock(str(self._lock_path(spec.key))):
-            if self._docker_ok(["image", "inspect", tag]):
+            if containers.image_exists(engine, tag):
                 status = "cached"
             else:
-                log(f"[environment] docker build -t {tag} ({spec.source})")
-                self._run(["docker", "build", "-t", tag, "-f", str(spec.dockerfile),
+                log(f"[environment] {engine.name} build -t {tag} ({spec.source})")
+                self._run([engine.executable, "build", "-t", tag, "-f", str(spec.dockerfile),
                            str(spec.docker_context)], log, spec)
                 with self._count_lock:
                     self.builds += 1
                 status = "built"
-        return ResolvedEnvironment(spec.key, "docker", None, None, tag, env_vars,
-                                   f"docker image {tag} from {spec.source} ({status})")
+        return ResolvedEnvironment(spec.key, "container", None, None, tag, env_vars,
+                                   f"{engine.name} image {tag} from {spec.source} ({status})", spec.headline, engine)
 
-    def _docker_ok(self, args: list[str]) -> bool:
-        try:
-            done = subprocess.run(["docker", *args], capture_output=True,
-                                  timeout=_DOCKER_PROBE_SECONDS if args == ["info"] else 30)
-        except (OSError, subprocess.TimeoutExpired):
-            return False
-        return done.returncode == 0
+
+def builder_for(settings: Settings, pinned: Mapping[str, Any] | None = None) -> EnvironmentBuilder:
+    """The builder a job's environment resolves with: ``settings``, except the container runtime
+    and host-Python choice that the job's submission pinned (``pinned`` is its resolved spec)."""
+    pinned = pinned or {}
+    runtime = pinned.get("container_runtime")
+    return EnvironmentBuilder(
+        settings.envs_dir, allow_host_python=bool(pinned.get("allow_host_python", settings.allow_host_python)),
+        container_runtime=runtime if runtime in containers.CONTAINER_RUNTIMES else settings.container_runtime)
 
 
 def _complete(folder: Path) -> bool:
     return (folder / "spec.json").is_file()
 
 
-def _docker_tag(key: str) -> str:
+def _image_tag(key: str) -> str:
     return f"openaml-env:{key[:16]}"
 
 

@@ -36,7 +36,8 @@ from typing import Callable
 from openaml.entities.job_status import JobStatus, is_terminal
 from openaml.errors import InvalidTransitionError, ValidationError
 from openaml.paths import safe_join
-from openaml.services.process_tracking import stop, tracker_for
+from openaml.services.containers import remove_labelled
+from openaml.services.process_tracking import is_token, stop, tracker_for
 from openaml.services.workspaces import WorkspaceContext
 from openaml.store.folders import remove_tree
 from openaml.store.jobs import AgentIdentity, JobRecord
@@ -156,6 +157,9 @@ class Reaper:
         True once none is left. Processes on another host are that host's to stop."""
         if record.agent is not None and record.agent.boot_id != host_id():
             return True
+        engine = ((record.spec.get("job") or {}).get("properties") or {}).get("openaml.container_engine")
+        if engine and is_token(record.process_token):  # containers are the engine's children, not ours
+            remove_labelled(str(engine), record.process_token)
         tracker = tracker_for(record.process_token, record.process_cgroup)
         if tracker is None:
             return True

@@ -21,8 +21,9 @@ from openaml.entities.job_status import JobStatus, is_terminal
 from openaml.errors import OpenAMLError
 from openaml.paths import safe_join
 from openaml.constants import MODEL_TYPES
-from openaml.services import contents, job_io
+from openaml.services import containers, contents, job_io
 from openaml.services.expressions import expand_command
+from openaml.services.job_constants import PARALLEL_DRIVER_PATH
 from openaml.services.locations import job_folder
 from openaml.services.process_tracking import TOKEN_ENV, ProcessTracker, open_tracker, stop
 from openaml.services.settings import Settings
@@ -33,6 +34,9 @@ from openaml.store.folders import copy_tree_keeping_links, remove_tree
 # agent imports this module, and importing them here would add ~100 ms to each job's start.
 
 STD_LOG = "user_logs/std_log.txt"
+# Folders of the working folder that become the job's artifacts of the same name (Azure's
+# convention: ./outputs and ./logs are created for the command and uploaded after it).
+ARTIFACT_FOLDERS = ("outputs", "logs")
 ENV_LOG = "system_logs/environment_build.txt"
 # How often a running job looks at the cancel request and the deadline. A process's exit is
 # noticed at once (a thread waits on it), not at this pace.
@@ -74,6 +78,7 @@ class JobRuntime:
         """Drive the job from Queued to a terminal status."""
         (self.folder / "user_logs").mkdir(parents=True, exist_ok=True)
         (self.folder / "system_logs").mkdir(parents=True, exist_ok=True)
+        plan: Plan | None = None
         try:
             self._transition(JobStatus.PREPARING)
             with open(self.folder / ENV_LOG, "a", buffering=1) as env_log:
@@ -82,6 +87,7 @@ class JobRuntime:
             self._transition(JobStatus.RUNNING)
             code = self._execute(plan)
             if code != 0:
+                self._collect_artifacts(plan)  # as Azure: a failed run's ./outputs and ./logs are kept
                 return self._finish(JobStatus.FAILED, {
                     "code": "UserError", "message": f"Execution failed: the command exited with code {code}. "
                     f"See {STD_LOG} (openaml job stream -n {self.name}).", "exit_code": code})
@@ -89,8 +95,10 @@ class JobRuntime:
             self._finalize(plan)
             return self._finish(JobStatus.COMPLETED)
         except JobCanceled:
+            self._collect_artifacts(plan)
             return self._finish(JobStatus.CANCELED)
         except _Timeout as exc:
+            self._collect_artifacts(plan)
             return self._finish(JobStatus.FAILED, {"code": "JobTimeout", "message": str(exc)})
         except OpenAMLError as exc:
             self._system_log(f"{type(exc).__name__}: {exc.message}")
@@ -109,12 +117,18 @@ class JobRuntime:
 
         remove_tree(self.workdir)
         self.workdir.mkdir(parents=True)
+        env = self.builder.resolve(self._environment(), log=log)
+        log(f"Environment ready: {env.description}")
+        if env.headline:  # the first line of the job's log: the environment is not what was asked
+            with open(self.folder / STD_LOG, "a") as std_log:
+                std_log.write(env.headline + "\n")
+        self._check_cancel()
         for warning in (self.resolved.get("code") or {}).get("warnings", []):
             self._warn(warning)
         code_dir = self._materialize_code()
-        self._check_cancel()
-        env = self.builder.resolve(self._environment(), log=log)
-        log(f"Environment ready: {env.description}")
+        for folder in ARTIFACT_FOLDERS:  # Azure's convention: they exist when the command starts
+            if not (code_dir / folder).exists() and not (code_dir / folder).is_symlink():
+                (code_dir / folder).mkdir()
         self._check_cancel()
         values: dict[str, Any] = {}
         env_vars: dict[str, str] = {}
@@ -163,31 +177,59 @@ class JobRuntime:
     # -- execution ----------------------------------------------------------------------------
     def _execute(self, plan: "Plan") -> int:
         """Run the command (one process per rank) inside the job's process tracker; whatever
-        way it ends, every process it started has ended when this returns or raises."""
+        way it ends, every process it started has ended when this returns or raises. In a
+        container, the tracked process is the engine's client; the containers themselves are
+        stopped by name, as the engine (not this process) is their parent."""
         ranks = _rank_layout(self.job)
-        env = self._process_env(plan)
+        job_vars = self._job_vars(plan)
         timeout = (self.job.get("limits") or {}).get("timeout")
-        processes = []
+        processes, names = [], []
         master_port = _free_port() if len(ranks) > 1 else None
         tracker = self._open_tracker()
-        env[TOKEN_ENV] = tracker.token  # after the user's variables: a job cannot choose its token
+        job_vars[TOKEN_ENV] = tracker.token  # after the user's variables: a job cannot choose its token
+        engine = plan.env.engine if plan.env.kind == "container" else None
+        if engine is not None:
+            self._record_properties({"openaml.container_engine": engine.name})  # for a reaper
         deadline = time.monotonic() + timeout if timeout else None
+        ended = False
         try:
             for rank, local_rank in ranks:
                 log_name = STD_LOG if len(ranks) == 1 else f"user_logs/std_log_process_{rank}.txt"
-                rank_env = dict(env, **_rank_env(self.job, rank, local_rank, len(ranks), master_port))
+                rank_vars = dict(job_vars, **_rank_env(self.job, rank, local_rank, len(ranks), master_port))
+                if engine is None:
+                    argv, env = ["/bin/bash", "-c", plan.command], self._host_env(plan, rank_vars)
+                else:
+                    argv, env = self._container(plan, engine, tracker.token, rank, rank_vars)
+                    names.append(containers.container_name(tracker.token, rank))
                 log = open(self.folder / log_name, "ab", buffering=0)
                 # No preexec_fn (it is unsafe with threads, and forces a full fork where vfork would
                 # do): if the agent dies, the job's tracker lets the reaper find every process.
                 processes.append((subprocess.Popen(
-                    tracker.command(["/bin/bash", "-c", plan.command]), cwd=plan.code_dir, env=rank_env,
+                    tracker.command(argv), cwd=plan.code_dir, env=env,
                     stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True),
                     log))
-            return self._wait(processes, deadline, timeout)
+            code = self._wait(processes, deadline, timeout)
+            ended = True
+            return code
         finally:
+            if engine is not None:  # exited ones are gone already (--rm): only the rest is stopped
+                containers.remove_containers(engine, names, 0.0 if ended else self.settings.kill_grace_seconds)
             self._stop_tracked(tracker)
             for _, log in processes:
                 log.close()
+
+    def _container(self, plan: "Plan", engine: containers.ContainerEngine, token: str, rank: int,
+                   rank_vars: dict[str, str]) -> tuple[list[str], dict[str, str]]:
+        """The engine client's command line and environment for one rank's container."""
+        run = containers.job_container(
+            engine, plan.env.image, token=token, rank=rank, job=self.name, workspace=self.ctx.name,
+            scratch=self.workdir, inputs=self.workdir / "inputs", code_dir=plan.code_dir, command=plan.command,
+            env_names=rank_vars, shm_size=(self.job.get("resources") or {}).get("shm_size"),
+            read_only=[PARALLEL_DRIVER_PATH] if str(PARALLEL_DRIVER_PATH) in plan.command else [])
+        if self.run_ctx.tracking_url and rank_vars.get("MLFLOW_TRACKING_URI") == self.run_ctx.tracking_url:
+            rank_vars = dict(rank_vars, MLFLOW_TRACKING_URI=containers.container_tracking_url(
+                rank_vars["MLFLOW_TRACKING_URI"], run.network))
+        return containers.container_argv(run), containers.client_env(os.environ, rank_vars)
 
     def _open_tracker(self) -> ProcessTracker:
         """Choose how this job's processes are tracked, note it on the job before any starts,
@@ -216,12 +258,15 @@ class JobRuntime:
             properties["openaml.cpu_seconds"] = f"{usage.cpu_seconds:.3f}"
         if usage.memory_peak_bytes is not None:
             properties["openaml.memory_peak_bytes"] = str(usage.memory_peak_bytes)
+        self._record_properties(properties)
+
+    def _record_properties(self, properties: dict[str, str]) -> None:
         try:
             job = dict(self.ctx.jobs.get_job(self.ctx.name, self.name).spec["job"])
             job["properties"] = {**(job.get("properties") or {}), **properties}
             self.ctx.jobs.update_fields(self.ctx.name, self.name, spec={"job": job})
-        except OpenAMLError as exc:  # accounting must not fail a job
-            self._system_log(f"could not record the job's resource usage: {exc.message}")
+        except OpenAMLError as exc:  # bookkeeping must not fail a job
+            self._system_log(f"could not record the job's properties {sorted(properties)}: {exc.message}")
 
     def _wait(self, processes, deadline: float | None, timeout: float | None) -> int:
         """The exit code once every process ended (or the first that failed); raises on cancel
@@ -243,18 +288,18 @@ class JobRuntime:
             left = CANCEL_CHECK_SECONDS if deadline is None else deadline - time.monotonic()
             exited.wait(max(0.0, min(CANCEL_CHECK_SECONDS, left)))
 
-    def _process_env(self, plan: "Plan") -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAML_AGENT_", "VIRTUAL_ENV"))}
-        env.update(plan.env.env_vars or {})
-        if plan.env.bin_dir:
-            env["PATH"] = f"{plan.env.bin_dir}{os.pathsep}{env.get('PATH', '')}"
+    def _job_vars(self, plan: "Plan") -> dict[str, str]:
+        """The variables the job's command sees on top of its environment's own, wherever it
+        runs: the environment's, Azure's and MLflow's, inputs and outputs, then the user's."""
         experiment = self.record.experiment_name
+        arm = workspace_arm_id(self.ctx.name).split("/")
+        env = dict(plan.env.env_vars or {})
         env.update({
             "PYTHONUNBUFFERED": "1",
             "AZUREML_RUN_ID": self.name,
             "AZUREML_ARM_WORKSPACE_NAME": self.ctx.name,
-            "AZUREML_ARM_SUBSCRIPTION": workspace_arm_id(self.ctx.name).split("/")[2],
-            "AZUREML_ARM_RESOURCEGROUP": workspace_arm_id(self.ctx.name).split("/")[4],
+            "AZUREML_ARM_SUBSCRIPTION": arm[2],
+            "AZUREML_ARM_RESOURCEGROUP": arm[4],
             "AZUREML_ARM_PROJECT_NAME": experiment,
             "MLFLOW_RUN_ID": self.name,
             "MLFLOW_EXPERIMENT_NAME": experiment,
@@ -265,15 +310,22 @@ class JobRuntime:
         env.update({k: str(v) for k, v in (self.job.get("environment_variables") or {}).items()})
         return env
 
+    @staticmethod
+    def _host_env(plan: "Plan", job_vars: dict[str, str]) -> dict[str, str]:
+        """On this machine the command also inherits the agent's environment, with the
+        environment's ``bin`` first on ``PATH``."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAML_AGENT_", "VIRTUAL_ENV"))}
+        if plan.env.bin_dir:
+            env["PATH"] = f"{plan.env.bin_dir}{os.pathsep}{env.get('PATH', '')}"
+        env.update(job_vars)
+        return env
+
     # -- finalisation -------------------------------------------------------------------------
     def _finalize(self, plan: "Plan") -> None:
         """Publish every output into the content-addressed store (the commit point is the
         job record naming the manifests), then write explicit datastore paths and register
         named outputs from those manifests."""
-        for folder in ("outputs", "logs"):  # Azure's legacy convention: ./outputs, ./logs are artifacts
-            source = plan.code_dir / folder
-            if source.is_dir() and not source.is_symlink():
-                copy_tree_keeping_links(source, self.folder / folder, on_skip=self._skipped(f"./{folder}"))
+        self._collect_artifacts(plan)
         published: dict[str, contents.Content] = {}
         for name in self.resolved["outputs"]:
             content = contents.publish_output(self.ctx, plan.outputs[name], name, self._warn)
@@ -289,6 +341,20 @@ class JobRuntime:
             job_io.deliver_output(self.ctx, self.name, name, resolved, published[name])
             if resolved.get("name"):
                 self._register_output(name, resolved)
+
+    def _collect_artifacts(self, plan: "Plan | None") -> None:
+        """Copy ``./outputs`` and ``./logs`` into the job's folder (its ``outputs``/``logs``
+        artifacts, which ``job download --all`` and MLflow list), whatever way the command ended.
+        Empty ones are left out, as Azure shows none. Never fails the job's end."""
+        if plan is None:
+            return
+        for folder in ARTIFACT_FOLDERS:
+            source = plan.code_dir / folder
+            try:
+                if source.is_dir() and not source.is_symlink() and any(source.iterdir()):
+                    copy_tree_keeping_links(source, self.folder / folder, on_skip=self._skipped(f"./{folder}"))
+            except OSError as exc:
+                self._warn(f"./{folder} could not be collected: {exc}")
 
     def _register_output(self, output: str, resolved: dict[str, Any]) -> None:
         from openaml.entities import Data, Model

@@ -24,13 +24,13 @@ from openaml.entities.job import Command, CommandJob, ignored_fields
 from openaml.entities.job_status import JobStatus, is_terminal
 from openaml.entities.nodes import command_job_of
 from openaml.entities.search_space import is_distribution
-from openaml.errors import AlreadyExistsError, EnvironmentBuildError, NotFoundError, ValidationError
+from openaml.errors import AlreadyExistsError, NotFoundError, ValidationError
 from openaml.names import check_name
 from openaml.services import curated, job_io, locations
 from openaml.services.compute import ComputeService
 from openaml.services.job_constants import LOCAL_POOL
 from openaml.services.job_leases import Reaper, host_id
-from openaml.services.environments import EnvironmentBuilder
+from openaml.services.environments import EnvironmentBuilder, builder_for
 from openaml.services.references import parse_asset_reference
 from openaml.services.registry import RegistryService
 from openaml.services.settings import Settings
@@ -207,6 +207,7 @@ class JobService:
                         for n, v in (job.outputs or {}).items()},
             "compute": pool, "slots": slots,
             "allow_host_python": self.settings.allow_host_python,
+            "container_runtime": self.settings.container_runtime,
             "warnings": warnings,
         }
 
@@ -248,26 +249,18 @@ class JobService:
 
     def _checked(self, env: dict[str, Any]) -> dict[str, Any]:
         """Fail at submission, not minutes later, on an environment that cannot resolve here
-        (unknown conda packages, an image with no Docker engine and no host opt-in)."""
+        (unknown conda packages, a bad image reference, an engine named in
+        ``OPENAML_CONTAINER_RUNTIME`` that cannot run)."""
         if self._builder is None:  # one per service: a pipeline checks many steps' environments
-            self._builder = EnvironmentBuilder(self.settings.envs_dir, allow_host_python=self.settings.allow_host_python)
+            self._builder = builder_for(self.settings)
         builder = self._builder
         seen = json.dumps(env, sort_keys=True, default=str)
         if seen in self._checked_envs:
             return env
-        spec = None
         if env["kind"] == "curated":
-            spec = builder.normalise(env["ref"])
+            builder.normalise(env["ref"])
         elif not env["spec"].get("build"):  # a build context is read when the job prepares
-            spec = builder.normalise(Environment.model_validate(env["spec"]))
-        if spec is not None and spec.kind == "docker" and not self.settings.allow_host_python:
-            # Not faked: the local backend cannot run a job inside an image yet (its builders are
-            # made with docker_available=False, so an opted-in job runs on the host Python).
-            raise EnvironmentBuildError(
-                "this environment is a Docker image only, and running jobs inside images is not "
-                "supported by openaml yet. What works: add a conda_file, use a build context with a "
-                "simple Dockerfile (FROM python + pip install), or set OPENAML_ALLOW_HOST_PYTHON=1 to "
-                "run on this machine's Python", field="environment")
+            builder.normalise(Environment.model_validate(env["spec"]))
         self._checked_envs.add(seen)
         return env
 

@@ -21,15 +21,15 @@ from __future__ import annotations
 import hashlib
 import shlex
 from functools import lru_cache
-from pathlib import Path
 from typing import Any, Mapping
 
 from openaml.entities import CommandComponent, Input, Output
 from openaml.entities.job import Command
 from openaml.entities.parallel import Parallel, ParallelComponent, effective_component
 from openaml.errors import ValidationError
+from openaml.services.job_constants import PARALLEL_DRIVER_PATH
 
-DRIVER_PATH = Path(__file__).resolve().with_name("parallel_driver.py")
+DRIVER_PATH = PARALLEL_DRIVER_PATH
 DIGEST_VARIABLE = "OPENAML_PARALLEL_DRIVER_DIGEST"
 SUMMARY_FILE = "logs/parallel_run_summary.json"
 """The driver's JSON summary, relative to the code folder: the runtime keeps ``./logs`` as job

@@ -22,7 +22,7 @@ from openaml.entities.job_status import JobStatus, is_terminal
 from openaml.errors import NotFoundError
 from openaml.names import step_job_name
 from openaml.services import contents, job_io, locations
-from openaml.services.environments import EnvironmentBuilder
+from openaml.services.environments import EnvironmentBuilder, builder_for
 from openaml.services.job_runtime import JobCanceled, Outcome, RunContext, end_job
 from openaml.services.job_leases import this_agent
 from openaml.services.jobs import JobService
@@ -52,6 +52,7 @@ class PipelineRuntime:
         self.parts: dict[str, dict[str, Any]] = {}
         self.folder = locations.job_folder(ctx, job_name)
         self._env_keys: dict[str, str] = {}
+        self._env_builder: EnvironmentBuilder | None = None
         # Command steps run in this process when the backend can (no interpreter per step);
         # their threads report on this queue, and each has its own cancel event.
         self.launcher = launcher
@@ -297,7 +298,9 @@ class PipelineRuntime:
     def _environment_key(self, env: dict[str, Any]) -> str:
         raw = digest_json(env)
         if raw not in self._env_keys:
-            builder = EnvironmentBuilder(self.settings.envs_dir, allow_host_python=self.settings.allow_host_python)
+            if self._env_builder is None:  # one per run: it probes the container engine once
+                self._env_builder = builder_for(self.settings)
+            builder = self._env_builder
             target = env["ref"] if env["kind"] == "curated" else env
             try:
                 if env["kind"] != "curated":

@@ -10,10 +10,12 @@ from typing import Mapping
 
 from openaml.paths import safe_join
 from openaml.errors import ValidationError
+from openaml.services.containers import CONTAINER_RUNTIMES
 
 DEFAULT_WORKSPACE = "default"
 #: Values of ``OPENAML_PROCESS_TRACKING``.
 PROCESS_TRACKING = ("auto", "token")
+_TRUE = ("1", "true", "yes")
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,11 @@ class Settings:
     (``OPENAML_KILL_GRACE_SECONDS``, default 5).
     ``process_tracking``: ``auto`` (a cgroup where the host lets us create one, else a token
     scan) or ``token`` (always the token scan) (``OPENAML_PROCESS_TRACKING``).
+    ``container_runtime``: which engine runs jobs whose environment is an image:
+    ``auto`` (docker, else podman, where one can run containers), ``docker``, ``podman`` (that
+    one or an error), ``none`` (never a container) (``OPENAML_CONTAINER_RUNTIME``).
+    ``allow_host_python``: where no container runs such a job, run it on openaml's own
+    interpreter instead of a venv for the image's Python (``OPENAML_ALLOW_HOST_PYTHON=1``).
     """
 
     home: Path
@@ -34,23 +41,19 @@ class Settings:
     job_lease_seconds: float = 15.0
     kill_grace_seconds: float = 5.0
     process_tracking: str = "auto"
+    container_runtime: str = "auto"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, home: str | Path | None = None) -> "Settings":
-        """``OPENAML_HOME`` moves the home; ``OPENAML_ALLOW_HOST_PYTHON=1`` lets jobs whose
-        environment is only a Docker image run on this machine's Python when no engine runs;
-        the job supervision variables are described on the class."""
+        """``OPENAML_HOME`` moves the home; the other variables are described on the class."""
         env = os.environ if environ is None else environ
         chosen = home or env.get("OPENAML_HOME") or Path.home() / ".openaml"
-        allow = env.get("OPENAML_ALLOW_HOST_PYTHON", "").lower() in ("1", "true", "yes")
-        tracking = env.get("OPENAML_PROCESS_TRACKING", "auto").strip().lower() or "auto"
-        if tracking not in PROCESS_TRACKING:
-            raise ValidationError(f"OPENAML_PROCESS_TRACKING must be one of {', '.join(PROCESS_TRACKING)}, "
-                             f"not {tracking!r}", field="OPENAML_PROCESS_TRACKING")
+        allow = env.get("OPENAML_ALLOW_HOST_PYTHON", "").strip().lower() in _TRUE
         return cls(home=Path(chosen).expanduser().resolve(), allow_host_python=allow,
                    job_lease_seconds=_positive(env, "OPENAML_JOB_LEASE_SECONDS", 15.0),
                    kill_grace_seconds=_positive(env, "OPENAML_KILL_GRACE_SECONDS", 5.0, allow_zero=True),
-                   process_tracking=tracking)
+                   process_tracking=_choice(env, "OPENAML_PROCESS_TRACKING", PROCESS_TRACKING),
+                   container_runtime=_choice(env, "OPENAML_CONTAINER_RUNTIME", CONTAINER_RUNTIMES))
 
     def agent_env(self) -> dict[str, str]:
         """These settings as the variables a detached agent (or watchdog) rebuilds them from."""
@@ -58,7 +61,8 @@ class Settings:
                 "OPENAML_ALLOW_HOST_PYTHON": "1" if self.allow_host_python else "0",
                 "OPENAML_JOB_LEASE_SECONDS": repr(self.job_lease_seconds),
                 "OPENAML_KILL_GRACE_SECONDS": repr(self.kill_grace_seconds),
-                "OPENAML_PROCESS_TRACKING": self.process_tracking}
+                "OPENAML_PROCESS_TRACKING": self.process_tracking,
+                "OPENAML_CONTAINER_RUNTIME": self.container_runtime}
 
     @property
     def envs_dir(self) -> Path:
@@ -90,6 +94,14 @@ class Settings:
     def agent_log_file(self, workspace: str, job: str) -> Path:
         """Where a local job agent's own output goes."""
         return safe_join(self.runs_dir, "agent-logs", workspace, f"{job}.log", field="name", names=True)
+
+
+def _choice(env: Mapping[str, str], name: str, allowed: tuple[str, ...]) -> str:
+    """One of ``allowed`` (the first is the default), case and surrounding spaces ignored."""
+    value = env.get(name, "").strip().lower() or allowed[0]
+    if value not in allowed:
+        raise ValidationError(f"must be one of {', '.join(allowed)}, not {env.get(name)!r}", field=name)
+    return value
 
 
 def _positive(env: Mapping[str, str], name: str, default: float, *, allow_zero: bool = False) -> float:

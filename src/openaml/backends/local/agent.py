@@ -11,7 +11,7 @@ import threading
 
 from openaml.entities.job_status import JobStatus, is_terminal
 from openaml.services.cgroups import leave_job_cgroup
-from openaml.services.environments import EnvironmentBuilder
+from openaml.services.environments import builder_for
 from openaml.services.job_runtime import JobRuntime, RunContext, end_job
 from openaml.services.job_constants import HEARTBEAT_SECONDS
 from openaml.services.locations import job_folder
@@ -100,8 +100,7 @@ def _run_with_tracking(settings: Settings, ctx: WorkspaceContext, job_name: str,
                        resolved: dict) -> int:
     from openaml.tracking import start_tracking_server
 
-    builder = EnvironmentBuilder(settings.envs_dir, allow_host_python=bool(resolved.get("allow_host_python")),
-                                 docker_available=False)  # no job runs inside an image yet
+    builder = builder_for(settings, resolved)
     with start_tracking_server(ctx.tracking, artifact_root_for_run=lambda run_id: job_folder(ctx, run_id)) as server:
         run.tracking_url = server.url
         outcome = JobRuntime(ctx, settings, job_name, builder, run).run()

@@ -35,7 +35,7 @@ class LocalLauncher:
         this way: no interpreter start per step). Takes a slot of the job's compute first."""
         from openaml.backends.local.slots import pool_for
         from openaml.entities.job_status import JobStatus
-        from openaml.services.environments import EnvironmentBuilder
+        from openaml.services.environments import builder_for
         from openaml.services.job_runtime import JobRuntime, end_job
 
         record = ctx.jobs.get_job(ctx.name, job_name)
@@ -44,8 +44,7 @@ class LocalLauncher:
         if slot is None:
             return end_job(ctx, job_name, JobStatus.CANCELED)
         try:
-            builder = EnvironmentBuilder(settings.envs_dir, allow_host_python=bool(resolved.get("allow_host_python")),
-                                 docker_available=False)  # no job runs inside an image yet
+            builder = builder_for(settings, resolved)
             return JobRuntime(ctx, settings, job_name, builder, run).run()
         finally:
             slot.release()
