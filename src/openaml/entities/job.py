@@ -15,9 +15,10 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
 from pydantic import BeforeValidator, Discriminator, Field, Tag, ValidationInfo, field_validator
 
-from ._base import Entity, none_is_empty
+from ._base import Entity, Job, none_is_empty
 from .component import (CommandComponent, EnvironmentRef, invalid_bindings, optional_blocks,
                         outputs_named_apart)
+from .credentials import JobIdentity
 from .distribution import Distribution, lower_distribution_type
 from .inputs_outputs import Input, Output
 from .job_status import JobStatus
@@ -87,7 +88,7 @@ class CommandJobLimits(Entity):
     timeout: int | None = Field(default=None, gt=0)
 
 
-class CommandJob(Entity):
+class CommandJob(Job):
     """A command job (``type: command``), as azure-ai-ml's ``CommandJob``.
 
     Either ``command`` (with ``environment``, ``code``...) or ``component`` (the "component job"
@@ -113,7 +114,7 @@ class CommandJob(Entity):
     distribution: Distribution | None = None
     resources: JobResourceConfiguration | None = None
     limits: CommandJobLimits | None = None
-    identity: dict[str, Any] | None = None
+    identity: JobIdentity = None
     queue_settings: dict[str, Any] | None = None
     services: dict[str, Any] | None = None
     parent_job_name: str | None = None
