@@ -2,8 +2,8 @@
 
 ``machine_size`` is the one :class:`VmSize` every local compute target has (cores, memory, GPUs,
 disk). ``usage`` reads the workspace's running jobs: a job holds one vCPU per process it starts
-(``instance_count`` x ``process_count_per_instance``, default 1) from the moment it is prepared
-until it ends, counted against the machine's cores; and one job slot of its compute target,
+(one per rank, as the job runtime lays them out: ``instance_count`` x processes per instance)
+from the moment it is prepared until it ends, counted against the machine's cores; and one job slot of its compute target,
 counted against the slots that target has (its ``max_instances``, or the cores for the default
 pool). Pipeline and sweep parents hold nothing themselves: their steps and trials do.
 """
@@ -14,11 +14,11 @@ import os
 import re
 import shutil
 from pathlib import Path
-from typing import Any
 
 from openaml.entities.compute_sizes import Usage, UsageName, UsageUnit, VmSize
 from openaml.entities.job_status import JobStatus
 from openaml.services.job_constants import LOCAL_POOL
+from openaml.services.job_runtime import rank_layout
 from openaml.services.workspaces import WorkspaceContext
 
 LOCAL_SIZE = "local"
@@ -54,12 +54,6 @@ def machine_size(home: Path) -> VmSize:
                   supported_compute_types=["AmlCompute", "ComputeInstance", "Kubernetes", "VirtualMachine"])
 
 
-def _processes(job: dict[str, Any]) -> int:
-    instances = (job.get("resources") or {}).get("instance_count") or 1
-    per_instance = (job.get("distribution") or {}).get("process_count_per_instance") or 1
-    return max(1, int(instances)) * max(1, int(per_instance))
-
-
 def usage(ctx: WorkspaceContext) -> list[Usage]:
     """``totalCores`` (vCPUs held by running jobs, of this machine's cores), then one entry per
     compute target with running jobs (jobs running, of the jobs it runs at once)."""
@@ -71,7 +65,7 @@ def usage(ctx: WorkspaceContext) -> list[Usage]:
             continue
         if record.status == JobStatus.CANCEL_REQUESTED.value and record.started_at is None:
             continue  # canceled before it started: it holds nothing
-        cores_used += _processes((record.spec or {}).get("job") or {})
+        cores_used += len(rank_layout((record.spec or {}).get("job") or {}))
         pool = pools.setdefault(str(resolved["compute"]), [0, int(resolved["slots"] or 1)])
         pool[0] += 1
     cores = os.cpu_count() or 1

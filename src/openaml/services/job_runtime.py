@@ -164,7 +164,7 @@ class JobRuntime:
     def _execute(self, plan: "Plan") -> int:
         """Run the command (one process per rank) inside the job's process tracker; whatever
         way it ends, every process it started has ended when this returns or raises."""
-        ranks = _rank_layout(self.job)
+        ranks = rank_layout(self.job)
         env = self._process_env(plan)
         timeout = (self.job.get("limits") or {}).get("timeout")
         processes = []
@@ -361,7 +361,7 @@ class _Timeout(Exception):
     pass
 
 
-def _rank_layout(job: dict[str, Any]) -> list[tuple[int, int]]:
+def rank_layout(job: dict[str, Any]) -> list[tuple[int, int]]:
     """(rank, local_rank) for every process: instance_count x processes per instance."""
     instances = max(1, int((job.get("resources") or {}).get("instance_count") or 1))
     dist = job.get("distribution") or {}
