@@ -24,7 +24,7 @@ from .credentials import JobIdentity
 from .inputs_outputs import Input, Output
 from .job import Command, JobInput, NodeOutputValue
 from .job_status import JobStatus
-from .nodes import NodePorts, bind_pipeline_ports, check_port_value, port_binding
+from .nodes import NodePorts, bind_pipeline_ports, check_port_value, port_binding, stored_component
 
 STEP_TYPES = ("command", "pipeline", "sweep", "parallel")
 """Step types a pipeline accepts; ``sweep`` and ``parallel`` load their classes lazily."""
@@ -81,7 +81,7 @@ def _check_steps(jobs: dict[str, Any]) -> dict[str, Any]:
         for direction in ("inputs", "outputs"):
             for port, value in (getattr(node, direction, None) or {}).items():
                 check_port_value(f"{key}.{direction}", port, value)
-        component = getattr(node, "component", None)
+        component = stored_component(node)
         declared = getattr(component, "inputs", None)
         if isinstance(declared, dict):
             unknown = [n for n in (node.inputs or {}) if n not in declared]

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from openaml.constants import PRIMITIVE_TYPES
 from openaml.entities import CommandComponent, Environment, Input, Output
+from openaml.entities.nodes import stored_component
 from openaml.entities.pipeline import PipelineJob
 from openaml.errors import NotFoundError, ValidationError
 from openaml.names import JOB, shown, step_job_name, trial_job_name
@@ -113,7 +114,7 @@ def _settings(job: PipelineJob) -> dict[str, Any]:
 
 def _component_of(service: "JobService", name: str, node: Any) -> tuple[CommandComponent, str]:
     """The step's component and a stable id of it (registered ``name:version`` or a hash)."""
-    component = getattr(node, "component", None)
+    component = stored_component(node)  # None for an inline command: see _inline_component
     if isinstance(component, str) and component:
         ref = component[len("azureml:"):] if component.startswith("azureml:") else component
         comp_name, version, label = parse_asset_reference(component)
