@@ -201,9 +201,10 @@ class Command(NodePorts, CommandJob):
         search-space distributions or, inside ``@dsl.pipeline``, pipeline parameters and other
         nodes' outputs); every name must be an input of this command.
 
-        Inside a ``@dsl.pipeline`` function the new node is a step. A node made in that function
-        only to be called (``step = command(...); a = step(x=1)``) is a template, not a step,
-        as in azure-ai-ml, unless something already binds to it."""
+        Inside a ``@dsl.pipeline`` function the new node is a step, named by the DSL (after its
+        variable) rather than after this node's ``name``. A node made in that function only to
+        be called (``step = command(...); a = step(x=1)``) is a template, not a step, as in
+        azure-ai-ml, unless something already binds to it."""
         from .nodes import adopt_node, current_builder, node_inputs
 
         if args:
@@ -224,6 +225,7 @@ class Command(NodePorts, CommandJob):
         builder = current_builder()
         if builder is not None:
             builder.discard_template(self)
+            node.name = None  # the template's name is its component's; steps are named by the DSL
         return adopt_node(node)
 
     def sweep(self, *, primary_metric: str, goal: str, sampling_algorithm: Any = "random",
