@@ -38,6 +38,8 @@ def binding_of(value: Any) -> str | None:
     if isinstance(value, str):
         match = _BINDING.match(value.strip())
         return match.group(1) if match else None
+    if isinstance(value, (Input, Output)):  # {path: ${{parent...}}, type: ...}: its path binds
+        return binding_of(value.path) if value.path else None
     text = getattr(value, "binding", None) or getattr(value, "_binding", None)
     return binding_of(text() if callable(text) else text) if text else None
 
