@@ -6,6 +6,7 @@ import pytest
 
 from openaml import dsl, load_component
 from openaml.entities import Command, Input, Output, Pipeline, PipelineComponent, PipelineJob
+from openaml.entities.nodes import stored_component
 from openaml.entities.pipeline import step_dependencies
 from openaml.errors import ValidationError
 from openaml.specs import entity_from_dict, load_job, to_yaml_dict
@@ -204,7 +205,7 @@ def test_component_node_outside_a_pipeline_runs_as_a_command_job(components):
     node = train(training_data=Input(path="./data"), learning_rate=0.3)
     node.outputs.model_output.mode = "upload"
     job = node.to_command_job()
-    assert type(job) is Command and job.component is None
+    assert type(job) is Command and stored_component(job) is None and job.component.command == train.command
     assert job.command == train.command and job.code == train.code
     assert job.environment == train.environment
     assert job.inputs == {"training_data": Input(path="./data"), "learning_rate": 0.3, "max_epochs": 10}

@@ -16,6 +16,10 @@ _EXPORTS = {
     "MLClient": "openaml.client.ml_client",
     "Input": "openaml.entities",
     "Output": "openaml.entities",
+    "MpiDistribution": "openaml.entities",
+    "PyTorchDistribution": "openaml.entities",
+    "TensorFlowDistribution": "openaml.entities",
+    "RayDistribution": "openaml.entities",
     "command": "openaml.entities.builders",
     "dsl": "openaml.dsl",  # a module: ``from openaml import dsl``
     "load_component": "openaml.specs",
@@ -32,7 +36,8 @@ __all__ = [*_EXPORTS, "__version__"]
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from openaml.client.ml_client import MLClient
-    from openaml.entities import Input, Output
+    from openaml.entities import (Input, MpiDistribution, Output, PyTorchDistribution, RayDistribution,
+                                  TensorFlowDistribution)
     from openaml import dsl
     from openaml.entities.builders import command
     from openaml.specs import (load_component, load_compute, load_data, load_datastore,

@@ -1,4 +1,5 @@
-"""Public constants, named as in ``azure.ai.ml.constants``."""
+"""Public constants, named as in ``azure.ai.ml.constants`` (those that mean something locally:
+no ``TimeZone``, since there are no schedules yet)."""
 
 from __future__ import annotations
 
@@ -30,6 +31,31 @@ class InputOutputModes:
     DIRECT = "direct"
     EVAL_MOUNT = "eval_mount"
     EVAL_DOWNLOAD = "eval_download"
+
+
+class JobType:
+    """The ``type`` of a job or pipeline step."""
+
+    COMMAND = "command"
+    PIPELINE = "pipeline"
+    SWEEP = "sweep"
+    PARALLEL = "parallel"
+    COMPONENT = "component"
+
+
+class DistributionType:
+    """The ``type`` of a command's ``distribution``."""
+
+    MPI = "mpi"
+    PYTORCH = "pytorch"
+    TENSORFLOW = "tensorflow"
+    RAY = "ray"
+
+
+class ParallelTaskType:
+    """The ``task.type`` of a parallel component (``run_function`` is the one Azure runs)."""
+
+    RUN_FUNCTION = "run_function"
 
 
 class ListViewType(str, enum.Enum):

@@ -3,17 +3,35 @@
 Every error carries a :class:`ErrorCode` (which maps to an HTTP status for the future REST edge),
 a category (user or system), a message that says what to do, and ``details`` (a dict of facts such
 as the file, the field path and the line). Code never detects an error by matching its message.
+
+The classes are also azure-core's exceptions where they correspond, so code written for Azure
+catches them unchanged: every error is an ``azure.core.exceptions.AzureError``; not-found errors
+are ``ResourceNotFoundError``, already-exists and version conflicts ``ResourceExistsError``, other
+refusals a service would answer with a 4xx ``HttpResponseError`` (with ``status_code``), and an
+unreachable store ``ServiceRequestError``. azure-ai-ml's own names (``ValidationException``,
+``JobException``...) are in :mod:`openaml.exceptions`. ``str(error)`` stays the one-line message.
 """
 
 from __future__ import annotations
 
 import enum
+from http import HTTPStatus
 from typing import Any
+
+# Costs ~20-25 ms on a process's first import (azure.core's package init loads its HTTP pipeline);
+# measured and accepted for the job agent too: see docs/architecture.md, "Azure's exceptions".
+from azure.core.exceptions import (AzureError, HttpResponseError, ODataV4Format, ResourceExistsError,
+                                   ResourceNotFoundError, ServiceRequestError)
 
 
 class ErrorCategory(str, enum.Enum):
+    """Who can fix an error. ``USER_ERROR``/``SYSTEM_ERROR``/``UNKNOWN`` are azure-ai-ml's names."""
+
     USER = "UserError"
     SYSTEM = "SystemError"
+    UNKNOWN = "Unknown"
+    USER_ERROR = "UserError"  # aliases of USER and SYSTEM (an enum member with an equal value)
+    SYSTEM_ERROR = "SystemError"
 
 
 class ErrorCode(str, enum.Enum):
@@ -57,20 +75,45 @@ _HTTP_STATUS = {
 }
 
 
-class OpenAMLError(Exception):
-    """Base of every error openaml raises on purpose."""
+class OpenAMLError(AzureError):
+    """Base of every error openaml raises on purpose (an azure-core ``AzureError``)."""
 
     code: ErrorCode = ErrorCode.INTERNAL
     category: ErrorCategory = ErrorCategory.SYSTEM
 
     def __init__(self, message: str, **details: Any) -> None:
-        super().__init__(message)
+        super().__init__(message)  # the next azure-core class in the MRO takes the message first
+        # AzureError keeps the exception being handled (and its traceback, hence its frames)
+        # when one is raised inside an ``except`` block; openaml chains with ``from`` instead.
+        self.exc_value = self.exc_traceback = None
         self.message = message
         self.details = {k: v for k, v in details.items() if v is not None}
+        if isinstance(self, HttpResponseError):
+            self.status_code = self.http_status
+            self.reason = HTTPStatus(self.status_code).phrase
+            self.error = ODataV4Format({"code": self.code.value, "message": message})
+
+    def __str__(self) -> str:
+        return self.message
 
     @property
     def http_status(self) -> int:
         return _HTTP_STATUS[self.code]
+
+    @property
+    def error_category(self) -> ErrorCategory:
+        """azure-ai-ml's name for :attr:`category`."""
+        return self.category
+
+    @property
+    def target(self) -> str:
+        """azure-ai-ml's ``ErrorTarget`` of the error (``"Unknown"`` unless one was given)."""
+        return str(self.details.get("target") or "Unknown")
+
+    @property
+    def no_personal_data_message(self) -> str:
+        """azure-ai-ml's scrubbed message; openaml keeps no telemetry, so it is the message."""
+        return self.message
 
     def to_dict(self) -> dict[str, Any]:
         """The wire shape: ``{code, message, details}``."""
@@ -92,7 +135,23 @@ class UserError(OpenAMLError):
     category = ErrorCategory.USER
 
 
-class ValidationError(UserError):
+class ValidationException(UserError):
+    """An invalid spec, argument, file or reference: azure-ai-ml's ``ValidationException``.
+
+    ``except ValidationException`` catches :class:`ValidationError` (and :class:`YamlParseError`),
+    :class:`MissingFileError` and :class:`BadReferenceError`. It takes azure-ai-ml's arguments
+    too: ``ValidationException(message, no_personal_data_message, target=..., error_category=...)``.
+    """
+
+    code = ErrorCode.VALIDATION
+
+    def __init__(self, message: str, no_personal_data_message: str | None = None, *args: Any,
+                 error_type: Any = None, target: Any = None, error_category: Any = None,
+                 **details: Any) -> None:
+        super().__init__(message, target=target, **details)
+
+
+class ValidationError(ValidationException):
     """A spec or an argument is invalid. ``details`` names the file, field and line when known."""
 
     code = ErrorCode.VALIDATION
@@ -114,43 +173,43 @@ class YamlParseError(ValidationError):
     code = ErrorCode.YAML_PARSE
 
 
-class NotFoundError(UserError):
+class NotFoundError(UserError, ResourceNotFoundError):
     """The named resource or asset does not exist."""
 
     code = ErrorCode.NOT_FOUND
 
 
-class AlreadyExistsError(UserError):
+class AlreadyExistsError(UserError, ResourceExistsError):
     """A resource with that name already exists."""
 
     code = ErrorCode.ALREADY_EXISTS
 
 
-class VersionConflictError(UserError):
+class VersionConflictError(UserError, ResourceExistsError):
     """name+version exists with different content; versions are immutable."""
 
     code = ErrorCode.VERSION_CONFLICT
 
 
-class ArchivedError(UserError):
+class ArchivedError(UserError, HttpResponseError):
     """The asset is archived; restore it or name another version."""
 
     code = ErrorCode.ARCHIVED
 
 
-class ImmutableFieldError(UserError):
+class ImmutableFieldError(UserError, HttpResponseError):
     """Only description, tags (and a model's stage) can change on a registered version."""
 
     code = ErrorCode.IMMUTABLE_FIELD
 
 
-class MissingFileError(UserError):
+class MissingFileError(ValidationException):
     """A local path named in a spec or argument does not exist."""
 
     code = ErrorCode.MISSING_FILE
 
 
-class BadReferenceError(UserError):
+class BadReferenceError(ValidationException):
     """A reference such as ``azureml:name:version`` is malformed."""
 
     code = ErrorCode.BAD_REFERENCE
@@ -162,7 +221,7 @@ class WorkspaceNotFoundError(NotFoundError):
     code = ErrorCode.WORKSPACE_NOT_FOUND
 
 
-class StoreUnavailableError(OpenAMLError):
+class StoreUnavailableError(OpenAMLError, ServiceRequestError):
     """The metadata or artifact store cannot be reached."""
 
     code = ErrorCode.STORE_UNAVAILABLE
@@ -174,7 +233,7 @@ class IntegrityError(OpenAMLError):
     code = ErrorCode.INTEGRITY
 
 
-class InvalidTransitionError(UserError):
+class InvalidTransitionError(UserError, HttpResponseError):
     """A job (or other lifecycle) cannot move from its current status to the requested one."""
 
     code = ErrorCode.INVALID_TRANSITION

@@ -22,6 +22,9 @@ EXPECTED_EXPORTS = {
     "PipelineJob", "PipelineJobSettings", "PipelineComponent", "Pipeline",
     "ParallelComponent", "ParallelTask", "RetrySettings",
     "SweepJob", "Sweep", "ParameterizedCommand",
+    "Job", "Component", "ResourceConfiguration", "Parallel", "IdentityConfiguration",
+    "ManagedIdentityConfiguration", "UserIdentityConfiguration", "AmlTokenConfiguration",
+    "VmSize", "Usage", "UsageName", "UsageUnit",
 }
 
 

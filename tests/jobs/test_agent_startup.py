@@ -18,6 +18,7 @@ NOT_AT_START = [
     "openaml.services.jobs",           # submission; the agent takes job_constants instead
     "openaml.entities.job",
     "psutil",                          # the heartbeat thread loads it (~8 ms), off the main thread
+    "requests", "aiohttp",             # azure-core's HTTP transports: openaml.errors needs only its exceptions
 ]
 
 

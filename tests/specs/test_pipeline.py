@@ -7,7 +7,7 @@ import pytest
 
 from openaml.entities import (Command, CommandComponent, Input, Output, Pipeline,
                               PipelineComponent, PipelineJob, PipelineJobSettings)
-from openaml.entities.nodes import Binding, parse_binding
+from openaml.entities.nodes import Binding, parse_binding, stored_component
 from openaml.entities.pipeline import step_dependencies
 from openaml.errors import MissingFileError, ValidationError
 from openaml.specs import dump_yaml, entity_from_dict, load_component, load_job, to_yaml_dict
@@ -62,7 +62,10 @@ def test_three_step_pipeline_fields():
 def test_inline_command_steps():
     job = load_job(PIPELINES / "inline_steps" / "pipeline.yml")
     hello, world = job.jobs["hello_job"], job.jobs["world_job"]
-    assert hello.component is None and hello.code == str(PIPELINES / "inline_steps" / "src")
+    assert stored_component(hello) is None and hello.code == str(PIPELINES / "inline_steps" / "src")
+    # read as azure-ai-ml's: the component the inline command describes
+    assert hello.component.name == "hello_job" and hello.component.command == hello.command
+    assert world.component.inputs["world_input"].type == "uri_folder"
     assert world.code == hello.code and world.environment.image == "python:3.11-slim"
     assert hello.outputs == {"world_output": None}
     assert world.inputs == {"world_input": "${{parent.jobs.hello_job.outputs.world_output}}"}

@@ -6,9 +6,11 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
-from openaml.client.poller import LROPoller
+from openaml.client.keywords import OperationGroup
+from openaml.client.poller import LROPoller, WaitPolling
 from openaml.constants import ListViewType
 from openaml.entities.job import CommandJob
+from openaml.entities.job_status import JobStatus, is_terminal
 from openaml.services import job_logs
 from openaml.services.jobs import JobService
 
@@ -27,11 +29,11 @@ class ValidationResult:
         return f"ValidationResult(passed={self.passed}, error_messages={self.error_messages})"
 
 
-class JobOperations:
+class JobOperations(OperationGroup):
     """Jobs of the client's workspace. ``create_or_update`` returns as soon as the job is queued."""
 
     def __init__(self, client: "MLClient") -> None:
-        self._client = client
+        super().__init__(client)
         self.last_warnings: list[str] = []
 
     def _service(self) -> JobService:
@@ -39,7 +41,7 @@ class JobOperations:
 
     def create_or_update(self, job: CommandJob, *, description: str | None = None, compute: str | None = None,
                          tags: dict[str, str] | None = None, experiment_name: str | None = None,
-                         skip_validation: bool = False, **kwargs: Any) -> CommandJob:
+                         skip_validation: bool = False) -> CommandJob:
         """Submit a job; it runs on this machine in a detached agent process."""
         submission = self._service().submit(job, experiment_name=experiment_name, compute=compute,
                                             description=description, tags=tags)
@@ -53,8 +55,8 @@ class JobOperations:
         return self._service().get(name)
 
     def list(self, *, parent_job_name: str | None = None,
-             list_view_type: ListViewType = ListViewType.ACTIVE_ONLY, max_results: int | None = None,
-             **kwargs: Any) -> Iterable[CommandJob]:
+             list_view_type: ListViewType = ListViewType.ACTIVE_ONLY,
+             max_results: int | None = None) -> Iterable[CommandJob]:
         """Jobs, newest first; with ``parent_job_name``, that job's children."""
         return self._service().list(parent_job_name, ListViewType(list_view_type), max_results)
 
@@ -73,16 +75,25 @@ class JobOperations:
         job_logs.download(self._service(), name, download_path, output_name=output_name, all=all,
                           overwrite=overwrite)
 
-    def begin_cancel(self, name: str, **kwargs: Any) -> LROPoller[None]:
-        """Stop the job's whole process tree; ``.result()`` waits until it has stopped."""
+    def begin_cancel(self, name: str) -> LROPoller[None]:
+        """Stop the job's whole process tree. The poller's ``status()`` is ``"InProgress"`` until
+        the job has ended (``Canceled``, or whatever it reached first); ``.result()`` waits for it."""
         service = self._service()
         service.cancel(name)
-        return LROPoller(None, wait=lambda timeout: service.wait(name, timeout=timeout))
+
+        def ended(record: Any) -> bool:
+            return is_terminal(JobStatus(record.status))
+
+        return LROPoller(polling_method=WaitPolling(
+            is_finished=lambda: ended(service.record(name)),
+            wait_until=lambda timeout: ended(service.wait(name, timeout=timeout))))
 
     def archive(self, name: str) -> None:
+        """Hide a job from ``list``."""
         self._service().archive(name)
 
     def restore(self, name: str) -> None:
+        """Bring back an archived job."""
         self._service().restore(name)
 
     def update(self, name: str, *, display_name: str | None = None, description: str | None = None,
@@ -91,7 +102,7 @@ class JobOperations:
         return self._service().update(name, display_name=display_name, description=description,
                                       tags=tags, properties=properties)
 
-    def validate(self, job: CommandJob, *, raise_on_failure: bool = False, **kwargs: Any) -> ValidationResult:
+    def validate(self, job: CommandJob, *, raise_on_failure: bool = False) -> ValidationResult:
         """Check a job without running it: bindings, references, files."""
         from openaml.errors import OpenAMLError
         try:

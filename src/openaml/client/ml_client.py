@@ -78,30 +78,32 @@ class MLClient:
         return JobService(self._context(), self._settings, self._launcher)
 
     def create_or_update(self, entity: Any, **kwargs: Any) -> Any:
-        """Create or update a job, model, data asset, environment, component or datastore."""
+        """Create or update a job, model, data asset, environment, component or datastore.
+
+        Keyword arguments go to the operation group's ``create_or_update`` (``experiment_name=``
+        for a job, ``version=`` for a component...), which refuses those it does not take."""
         from openaml.entities.job import CommandJob
         from openaml.entities.pipeline import PipelineJob
         from openaml.entities.sweep import SweepJob
         if isinstance(entity, (CommandJob, PipelineJob, SweepJob)):
             return self.jobs.create_or_update(entity, **kwargs)
         for cls, ops in ((Model, self.models), (Data, self.data), (Environment, self.environments),
-                         (CommandComponent, self.components)):
+                         (CommandComponent, self.components), (Datastore, self.datastores)):
             if isinstance(entity, cls):
                 return ops.create_or_update(entity, **kwargs)
-        if isinstance(entity, Datastore):
-            return self.datastores.create_or_update(entity)
         if isinstance(entity, (Workspace, Compute)):
-            return self.begin_create_or_update(entity).result()
+            return self.begin_create_or_update(entity, **kwargs).result()
         raise TypeError(f"create_or_update does not take {type(entity).__name__}")
 
     def begin_create_or_update(self, entity: Any, **kwargs: Any) -> LROPoller[Any]:
-        """Create or update a workspace or a compute target."""
+        """Create or update a workspace or a compute target; keyword arguments go to the
+        operation group's ``begin_*`` method."""
         if isinstance(entity, Workspace):
             if self._workspaces.exists(entity.name):
-                return self.workspaces.begin_update(entity)
+                return self.workspaces.begin_update(entity, **kwargs)
             return self.workspaces.begin_create(entity, **kwargs)
         if isinstance(entity, Compute):
-            return self.compute.begin_create_or_update(entity)
+            return self.compute.begin_create_or_update(entity, **kwargs)
         raise TypeError(f"begin_create_or_update does not take {type(entity).__name__}")
 
     def close(self) -> None:

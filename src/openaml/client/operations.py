@@ -1,38 +1,37 @@
 """Operation groups of :class:`~openaml.MLClient`, with azure-ai-ml's names and verbs.
 
-Each group is a thin edge over one service; business rules live in ``openaml.services``.
+Each group is a thin edge over one service; business rules live in ``openaml.services``. The
+methods take azure-ai-ml's parameter names, positionally or by keyword
+(``models.create_or_update(model=m)``), and an unknown keyword argument raises ``TypeError``
+(:mod:`openaml.client.keywords`).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Union
+from typing import Any, Callable, Iterable, Union
 
+from openaml.client.keywords import OperationGroup
 from openaml.client.poller import LROPoller
 from openaml.client.progress import transfer_progress
 from openaml.constants import ListViewType
 from openaml.entities import (CommandComponent, Data, Environment, Model, ParallelComponent, PipelineComponent,
                               Workspace)
 from openaml.entities.compute import Compute
+from openaml.entities.compute_sizes import Usage, VmSize
 from openaml.entities.datastore import Datastore
 from openaml.entities._base import Asset
+from openaml.services import compute_usage
 from openaml.services.compute import ComputeService
 from openaml.services.datastores import DatastoreService
 from openaml.services.registry import RegistryService
 
-if TYPE_CHECKING:
-    from openaml.client.ml_client import MLClient
 
 COMPONENT_TYPES = (CommandComponent, ParallelComponent, PipelineComponent)
 Component = Union[CommandComponent, ParallelComponent, PipelineComponent]
 
 
-class _Operations:
-    def __init__(self, client: "MLClient") -> None:
-        self._client = client
-
-
-class _AssetOperations(_Operations):
+class _AssetOperations(OperationGroup):
     """Verbs shared by the versioned asset groups."""
 
     _kind = ""
@@ -41,7 +40,7 @@ class _AssetOperations(_Operations):
     def _registry(self) -> RegistryService:
         return RegistryService(self._client._context())
 
-    def create_or_update(self, asset: Asset, **kwargs) -> Asset:
+    def _register(self, asset: Asset) -> Asset:
         """Register a version (uploading local files); without a version, the next integer."""
         if not isinstance(asset, self._entity):
             raise TypeError(f"expected {self._entity.__name__}, got {type(asset).__name__}")
@@ -52,16 +51,16 @@ class _AssetOperations(_Operations):
         """One version by number or by label (``latest``); with neither, the latest."""
         return self._registry().get(self._kind, name, version=version, label=label)
 
-    def list(self, name: str | None = None, *, list_view_type: ListViewType = ListViewType.ACTIVE_ONLY,
-             **kwargs) -> Iterable[Asset]:
+    def list(self, name: str | None = None, *,
+             list_view_type: ListViewType = ListViewType.ACTIVE_ONLY) -> Iterable[Asset]:
         """Without a name, the latest version of every name; with one, its versions."""
         return self._registry().list(self._kind, name, ListViewType(list_view_type))
 
-    def archive(self, name: str, version: str | None = None, label: str | None = None, **kwargs) -> None:
+    def archive(self, name: str, version: str | None = None, label: str | None = None) -> None:
         """Hide a version (or, without version and label, the whole name) from ``list``."""
         self._registry().archive(self._kind, name, version=version, label=label)
 
-    def restore(self, name: str, version: str | None = None, label: str | None = None, **kwargs) -> None:
+    def restore(self, name: str, version: str | None = None, label: str | None = None) -> None:
         """Bring back an archived version (or name)."""
         self._registry().restore(self._kind, name, version=version, label=label)
 
@@ -71,8 +70,12 @@ class ModelOperations(_AssetOperations):
 
     _kind, _entity = "models", Model
 
+    def create_or_update(self, model: Model) -> Model:
+        """Register a model version (uploading its local files); without a version, the next integer."""
+        return self._register(model)
+
     def list(self, name: str | None = None, stage: str | None = None, *,
-             list_view_type: ListViewType = ListViewType.ACTIVE_ONLY, **kwargs) -> Iterable[Model]:
+             list_view_type: ListViewType = ListViewType.ACTIVE_ONLY) -> Iterable[Model]:
         """Models, optionally only those in ``stage``."""
         return self._registry().list(self._kind, name, ListViewType(list_view_type), stage=stage)
 
@@ -90,11 +93,19 @@ class DataOperations(_AssetOperations):
 
     _kind, _entity = "data", Data
 
+    def create_or_update(self, data: Data) -> Data:
+        """Register a data asset version (uploading local files); without a version, the next integer."""
+        return self._register(data)
+
 
 class EnvironmentOperations(_AssetOperations):
     """``ml_client.environments``."""
 
     _kind, _entity = "environments", Environment
+
+    def create_or_update(self, environment: Environment) -> Environment:
+        """Register an environment version; without a version, the next integer."""
+        return self._register(environment)
 
 
 class ComponentOperations(_AssetOperations):
@@ -103,10 +114,12 @@ class ComponentOperations(_AssetOperations):
     _kind, _entity = "components", CommandComponent
 
     def create_or_update(self, component: Component | Callable[..., Any], version: str | None = None, *,
-                         skip_validation: bool = False, **kwargs) -> Component:
+                         skip_validation: bool = False) -> Component:
         """Register a component (``CommandComponent``, ``ParallelComponent``,
         ``PipelineComponent``, or a ``@dsl.pipeline`` function, whose pipeline component is
-        built from its parameters' defaults); ``version`` overrides the component's own."""
+        built from its parameters' defaults); ``version`` overrides the component's own. A
+        ``command()`` node's ``.component`` registers the command as a component, as in
+        azure-ai-ml."""
         definition = getattr(component, "_pipeline_definition", None)
         if definition is not None:
             component = definition.as_component()
@@ -125,70 +138,93 @@ class ComponentOperations(_AssetOperations):
         self._registry().download(self._kind, name, version, download_path, overwrite=overwrite)
 
 
-class DatastoreOperations(_Operations):
+class DatastoreOperations(OperationGroup):
     """``ml_client.datastores``. Secrets come back only with ``include_secrets=True``."""
 
     def _service(self) -> DatastoreService:
         return DatastoreService(self._client._context())
 
     def create_or_update(self, datastore: Datastore) -> Datastore:
+        """Create a datastore, or replace the one of that name."""
         return self._service().create_or_update(datastore)
 
     def get(self, name: str, *, include_secrets: bool = False) -> Datastore:
+        """One datastore; its credentials only with ``include_secrets=True``."""
         return self._service().get(name, include_secrets=include_secrets)
 
     def get_default(self, *, include_secrets: bool = False) -> Datastore:
+        """The workspace's default datastore (``workspaceblobstore`` unless changed)."""
         return self._service().get_default(include_secrets=include_secrets)
 
     def list(self, *, include_secrets: bool = False) -> Iterable[Datastore]:
+        """Every datastore of the workspace."""
         return self._service().list(include_secrets=include_secrets)
 
     def delete(self, name: str) -> None:
+        """Forget a datastore (its files stay where they are)."""
         self._service().delete(name)
 
 
-class ComputeOperations(_Operations):
+class ComputeOperations(OperationGroup):
     """``ml_client.compute``."""
 
     def _service(self) -> ComputeService:
         return ComputeService(self._client._context())
 
     def begin_create_or_update(self, compute: Compute) -> LROPoller[Compute]:
+        """Create a compute target, or replace the one of that name (done when this returns)."""
         return LROPoller(self._service().create_or_update(compute))
 
     def begin_update(self, compute: Compute) -> LROPoller[Compute]:
+        """Replace a compute target's definition."""
         return self.begin_create_or_update(compute)
 
     def get(self, name: str) -> Compute:
+        """One compute target."""
         return self._service().get(name)
 
     def list(self, *, compute_type: str | None = None) -> Iterable[Compute]:
+        """Compute targets, optionally of one type (``amlcompute``...)."""
         return self._service().list(compute_type)
 
     def begin_delete(self, name: str, *, action: str = "Delete") -> LROPoller[None]:
+        """Delete a compute target (done when this returns)."""
         self._service().delete(name)
         return LROPoller(None)
 
+    def list_sizes(self, *, location: str | None = None, compute_type: str | None = None) -> Iterable[VmSize]:
+        """The one size every local compute has: this machine's cores, memory and GPUs."""
+        return [compute_usage.machine_size(self._client._settings.home)]
 
-class WorkspaceOperations(_Operations):
+    def list_usage(self, *, location: str | None = None) -> Iterable[Usage]:
+        """vCPUs and job slots held by the workspace's running jobs (see
+        :mod:`openaml.services.compute_usage`)."""
+        return compute_usage.usage(self._client._context())
+
+
+class WorkspaceOperations(OperationGroup):
     """``ml_client.workspaces``: local workspaces under ``$OPENAML_HOME``."""
 
     def begin_create(self, workspace: Workspace, update_dependent_resources: bool = False, *,
-                     database_url: str | None = None, **kwargs) -> LROPoller[Workspace]:
+                     database_url: str | None = None) -> LROPoller[Workspace]:
         """Create a workspace; ``database_url`` (ours) keeps its metadata in PostgreSQL."""
         return LROPoller(self._client._workspaces.create(workspace, database_url=database_url))
 
-    def begin_update(self, workspace: Workspace, **kwargs) -> LROPoller[Workspace]:
+    def begin_update(self, workspace: Workspace, *, update_dependent_resources: bool = False) -> LROPoller[Workspace]:
+        """Change a workspace's description, display name or tags."""
         return LROPoller(self._client._workspaces.update(workspace))
 
-    def get(self, name: str | None = None, **kwargs) -> Workspace:
+    def get(self, name: str | None = None) -> Workspace:
         """A workspace by name; without one, the client's own."""
         return self._client._workspaces.get(name or self._client.workspace_name)
 
-    def list(self, *, scope: str = "resource_group", filtered_kinds: Callable | None = None) -> Iterable[Workspace]:
+    def list(self, *, scope: str = "resource_group", filtered_kinds: str | list[str] | Callable | None = None
+             ) -> Iterable[Workspace]:
+        """The workspaces under ``$OPENAML_HOME``."""
         return self._client._workspaces.list()
 
     def begin_delete(self, name: str, *, delete_dependent_resources: bool = False,
-                     permanently_delete: bool = False, **kwargs) -> LROPoller[None]:
+                     permanently_delete: bool = False) -> LROPoller[None]:
+        """Delete a workspace and everything in it (done when this returns)."""
         self._client._workspaces.delete(name)
         return LROPoller(None)

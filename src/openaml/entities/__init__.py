@@ -11,15 +11,20 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # what static tools see; at run time __getattr__ below imports on demand
-    from ._base import Asset, Entity, Resource
-    from .component import CommandComponent
+    from ._base import Asset, Entity, Job, Resource
+    from .component import CommandComponent, Component
     from .compute import AmlCompute, Compute, ComputeInstance, KubernetesCompute, VirtualMachineCompute
+    from .compute_sizes import Usage, UsageName, UsageUnit, VmSize
     from .credentials import (
         AccountKeyConfiguration,
+        AmlTokenConfiguration,
         CertificateConfiguration,
+        IdentityConfiguration,
+        ManagedIdentityConfiguration,
         NoneCredentialConfiguration,
         SasTokenConfiguration,
         ServicePrincipalConfiguration,
+        UserIdentityConfiguration,
     )
     from .data import Data
     from .datastore import (
@@ -35,37 +40,44 @@ if TYPE_CHECKING:  # what static tools see; at run time __getattr__ below import
     from .inputs_outputs import Input, Output
     from .job import Command, CommandJob, CommandJobLimits
     from .model import Model
-    from .parallel import ParallelComponent, ParallelTask, RetrySettings
+    from .parallel import Parallel, ParallelComponent, ParallelTask, RetrySettings
     from .pipeline import Pipeline, PipelineComponent, PipelineJob, PipelineJobSettings
-    from .resources import JobResourceConfiguration
+    from .resources import JobResourceConfiguration, ResourceConfiguration
     from .sweep import ParameterizedCommand, Sweep, SweepJob
     from .workspace import Workspace
 
 __all__ = [
-    "Entity", "Asset", "Resource",
+    "Entity", "Asset", "Resource", "Job", "Component",
     "Model", "Data", "Environment", "BuildContext", "CommandComponent", "Input", "Output",
     "Datastore", "AzureBlobDatastore", "AzureFileDatastore", "AzureDataLakeGen1Datastore",
     "AzureDataLakeGen2Datastore", "LocalDatastore",
     "AccountKeyConfiguration", "SasTokenConfiguration", "ServicePrincipalConfiguration",
     "CertificateConfiguration", "NoneCredentialConfiguration",
+    "IdentityConfiguration", "ManagedIdentityConfiguration", "UserIdentityConfiguration",
+    "AmlTokenConfiguration",
     "Compute", "AmlCompute", "ComputeInstance", "KubernetesCompute", "VirtualMachineCompute",
+    "VmSize", "Usage", "UsageName", "UsageUnit",
     "Workspace",
-    "CommandJob", "Command", "CommandJobLimits", "JobResourceConfiguration",
+    "CommandJob", "Command", "CommandJobLimits", "JobResourceConfiguration", "ResourceConfiguration",
     "PipelineJob", "PipelineJobSettings", "PipelineComponent", "Pipeline",
     "SweepJob", "Sweep", "ParameterizedCommand",
-    "ParallelComponent", "ParallelTask", "RetrySettings",
+    "Parallel", "ParallelComponent", "ParallelTask", "RetrySettings",
     "MpiDistribution", "PyTorchDistribution", "TensorFlowDistribution", "RayDistribution",
 ]
 
 # The module defining each exported name (a test checks this agrees with __all__).
 _HOME = {
-    "Entity": "_base", "Asset": "_base", "Resource": "_base",
-    "CommandComponent": "component",
+    "Entity": "_base", "Asset": "_base", "Resource": "_base", "Job": "_base",
+    "CommandComponent": "component", "Component": "component",
     "Compute": "compute", "AmlCompute": "compute", "ComputeInstance": "compute",
     "KubernetesCompute": "compute", "VirtualMachineCompute": "compute",
+    "VmSize": "compute_sizes", "Usage": "compute_sizes", "UsageName": "compute_sizes",
+    "UsageUnit": "compute_sizes",
     "AccountKeyConfiguration": "credentials", "CertificateConfiguration": "credentials",
     "NoneCredentialConfiguration": "credentials", "SasTokenConfiguration": "credentials",
-    "ServicePrincipalConfiguration": "credentials",
+    "ServicePrincipalConfiguration": "credentials", "IdentityConfiguration": "credentials",
+    "ManagedIdentityConfiguration": "credentials", "UserIdentityConfiguration": "credentials",
+    "AmlTokenConfiguration": "credentials",
     "Data": "data",
     "Datastore": "datastore", "AzureBlobDatastore": "datastore", "AzureFileDatastore": "datastore",
     "AzureDataLakeGen1Datastore": "datastore", "AzureDataLakeGen2Datastore": "datastore",
@@ -76,10 +88,10 @@ _HOME = {
     "Input": "inputs_outputs", "Output": "inputs_outputs",
     "CommandJob": "job", "Command": "job", "CommandJobLimits": "job",
     "Model": "model",
-    "ParallelComponent": "parallel", "ParallelTask": "parallel", "RetrySettings": "parallel",
+    "Parallel": "parallel", "ParallelComponent": "parallel", "ParallelTask": "parallel", "RetrySettings": "parallel",
     "PipelineJob": "pipeline", "PipelineJobSettings": "pipeline", "PipelineComponent": "pipeline",
     "Pipeline": "pipeline",
-    "JobResourceConfiguration": "resources",
+    "JobResourceConfiguration": "resources", "ResourceConfiguration": "resources",
     "SweepJob": "sweep", "Sweep": "sweep", "ParameterizedCommand": "sweep",
     "Workspace": "workspace",
 }

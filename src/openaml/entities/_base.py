@@ -121,6 +121,11 @@ class Resource(Entity):
     id: str | None = None  # read-only, filled by the service
 
 
+class Job(Entity):
+    """Base of every job and pipeline node (``CommandJob`` and ``Command``, ``PipelineJob``,
+    ``SweepJob``, ``Pipeline``, ``Parallel``), as azure-ai-ml's ``Job``: ``isinstance(x, Job)``."""
+
+
 class Asset(Entity):
     """A versioned asset (model, data, environment, component).
 

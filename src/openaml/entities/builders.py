@@ -34,7 +34,7 @@ def command(
     docker_args: str | list[str] | None = None,
     shm_size: str | None = None,
     timeout: int | None = None,
-    identity: dict[str, Any] | None = None,
+    identity: Any = None,
     is_deterministic: bool = True,
     services: dict[str, Any] | None = None,
     job_tier: str | None = None,

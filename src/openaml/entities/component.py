@@ -97,7 +97,14 @@ def outputs_named_apart(outputs: dict[str, Any], info: ValidationInfo) -> dict[s
     return outputs
 
 
-class CommandComponent(Asset):
+class Component(Asset):
+    """Base of every component (``CommandComponent``, ``PipelineComponent``,
+    ``ParallelComponent``), as azure-ai-ml's ``Component``: ``isinstance(x, Component)``."""
+
+    asset_kind: ClassVar[str] = "components"
+
+
+class CommandComponent(Component):
     """A command component (``type: command``), as azure-ai-ml's ``CommandComponent``.
 
     ``inputs``/``outputs`` are declared before ``command`` so the command's bindings can be

@@ -8,9 +8,9 @@ a datastore read back without ``include_secrets`` carries its credential kind wi
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
-from pydantic import SerializerFunctionWrapHandler, model_serializer
+from pydantic import BeforeValidator, SerializerFunctionWrapHandler, model_serializer
 
 from ._base import Entity, SecretText, secret_field_names
 
@@ -101,12 +101,45 @@ def credential_class_for(keys: set[str]) -> type[CredentialConfiguration]:
 
 
 class ManagedIdentityConfiguration(Entity):
-    """A user-assigned managed identity."""
+    """A user-assigned managed identity: a job's ``identity`` (``type: managed_identity``), or one
+    of a workspace's or compute's ``user_assigned_identities``."""
 
     client_id: str | None = None
     resource_id: str | None = None
     object_id: str | None = None
     principal_id: str | None = None
+
+    @property
+    def type(self) -> str:
+        return "managed_identity"
+
+
+class UserIdentityConfiguration(Entity):
+    """A job runs as the user who submitted it (``identity: {type: user_identity}``)."""
+
+    @property
+    def type(self) -> str:
+        return "user_identity"
+
+
+class AmlTokenConfiguration(Entity):
+    """A job uses the workspace's AML token (``identity: {type: aml_token}``)."""
+
+    @property
+    def type(self) -> str:
+        return "aml_token"
+
+
+def _identity_as_mapping(value: Any) -> Any:
+    """A job's ``identity`` given as an identity entity is kept in its YAML form, ``{type, ...}``."""
+    if isinstance(value, (ManagedIdentityConfiguration, UserIdentityConfiguration, AmlTokenConfiguration)):
+        return {"type": value.type, **value._to_dict()}
+    return value
+
+
+JobIdentity = Annotated[dict[str, Any] | None, BeforeValidator(_identity_as_mapping)]
+"""A job's ``identity``: a mapping (``{type: user_identity}``) or one of the identity entities.
+Jobs run as the local user; the field is kept, and reported as ignored at submission."""
 
 
 class IdentityConfiguration(Entity):

@@ -15,14 +15,15 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
 from pydantic import BeforeValidator, Discriminator, Field, Tag, ValidationInfo, field_validator
 
-from ._base import Entity, none_is_empty
+from ._base import Entity, Job, none_is_empty
 from .bindings import PositiveBindableInt, bindable_text
 from .component import (CommandComponent, EnvironmentRef, invalid_bindings, optional_blocks,
                         outputs_named_apart)
+from .credentials import JobIdentity
 from .distribution import Distribution, lower_distribution_type
 from .inputs_outputs import Input, Output
 from .job_status import JobStatus
-from .nodes import NodePorts, parse_binding, to_port_value
+from .nodes import NodePorts, node_label, parse_binding, stored_component, to_port_value
 from .resources import JobResourceConfiguration
 from .search_space import SearchSpaceValue, is_distribution
 
@@ -90,7 +91,7 @@ class CommandJobLimits(Entity):
     timeout: PositiveBindableInt = None
 
 
-class CommandJob(Entity):
+class CommandJob(Job):
     """A command job (``type: command``), as azure-ai-ml's ``CommandJob``.
 
     Either ``command`` (with ``environment``, ``code``...) or ``component`` (the "component job"
@@ -116,7 +117,7 @@ class CommandJob(Entity):
     distribution: Distribution | None = None
     resources: JobResourceConfiguration | None = None
     limits: CommandJobLimits | None = None
-    identity: dict[str, Any] | None = None
+    identity: JobIdentity = None
     queue_settings: dict[str, Any] | None = None
     services: dict[str, Any] | None = None
     parent_job_name: str | None = None
@@ -199,17 +200,36 @@ class Command(NodePorts, CommandJob):
     inputs: dict[str, CommandInput] = Field(default_factory=dict)
 
     def __call__(self, *args: Any, **inputs: Any) -> "Command":
-        """A new ``Command`` whose inputs take the given values (literals, :class:`Input` or
-        search-space distributions); every name must be an input of this command."""
+        """A new ``Command`` whose inputs take the given values (literals, :class:`Input`,
+        search-space distributions or, inside ``@dsl.pipeline``, pipeline parameters and other
+        nodes' outputs); every name must be an input of this command.
+
+        Inside a ``@dsl.pipeline`` function the new node is a step, named by the DSL (after its
+        variable) rather than after this node's ``name``. A node made in that function only to
+        be called (``step = command(...); a = step(x=1)``) is a template, not a step, as in
+        azure-ai-ml, unless something already binds to it."""
+        from .nodes import adopt_node, current_builder, node_inputs
+
         if args:
             raise TypeError("a Command takes its input values as keyword arguments")
-        unknown = sorted(set(inputs) - set(self.inputs))
-        if unknown:
-            from openaml.errors import ValidationError
-            raise ValidationError(f"{', '.join(unknown)} {'is' if len(unknown) == 1 else 'are'} not "
-                                  f"an input of this command; its inputs: {', '.join(self.inputs) or 'none'}",
-                                  field=f"inputs.{unknown[0]}")
-        return self.model_copy(update={"inputs": {**self.inputs, **inputs}}, deep=True)
+        component = stored_component(self)
+        if isinstance(component, CommandComponent):
+            values = node_inputs(component, inputs, node_label(self))
+        else:
+            values = {name: _bound_like(self.inputs.get(name), value) for name, value in inputs.items()}
+            unknown = sorted(set(values) - set(self.inputs))
+            if unknown:
+                from openaml.errors import ValidationError
+                raise ValidationError(f"{', '.join(unknown)} {'is' if len(unknown) == 1 else 'are'} not "
+                                      f"an input of this command; its inputs: {', '.join(self.inputs) or 'none'}",
+                                      field=f"inputs.{unknown[0]}")
+        node = self.model_copy(deep=True)
+        node.inputs = {**node.inputs, **values}  # validated, as the constructor's inputs are
+        builder = current_builder()
+        if builder is not None:
+            builder.discard_template(self)
+            node.name = None  # the template's name is its component's; steps are named by the DSL
+        return adopt_node(node)
 
     def sweep(self, *, primary_metric: str, goal: str, sampling_algorithm: Any = "random",
               compute: str | None = None, max_concurrent_trials: int | None = None,
@@ -266,6 +286,96 @@ class Command(NodePorts, CommandJob):
 
         return command_job_of(self)
 
+
+
+def _bound_like(previous: Any, value: Any) -> Any:
+    """A plain command's new input value; a data input bound to a pipeline input or a node
+    output keeps its declared type and mode (``{type: uri_file, path: ${{parent...}}}``)."""
+    value = to_port_value(value)
+    if (isinstance(previous, Input) and not previous.is_primitive and parse_binding(value) is not None):
+        return previous.model_copy(update={"path": value})
+    return value
+
+
+ANONYMOUS_COMPONENT = "azureml_anonymous"
+"""The name of the component a command without a ``name`` describes (azure-ai-ml's)."""
+
+
+def described_component(job: CommandJob) -> CommandComponent:
+    """The :class:`CommandComponent` a plain command describes, as azure-ai-ml's
+    ``command(...).component``: named after the job (``azureml_anonymous`` version ``1`` when it
+    has no name), with its command, code, environment and distribution, and a typed port for
+    each input (a literal declares its type and default) and output (paths left out)."""
+    return CommandComponent(
+        name=job.name or ANONYMOUS_COMPONENT, version=None if job.name else "1",
+        display_name=job.display_name, description=job.description, tags=job.tags,
+        is_deterministic=job.is_deterministic, command=job.command, code=job.code,
+        environment=job.environment, distribution=job.distribution,
+        inputs={name: _input_port(value) for name, value in job.inputs.items()},
+        outputs={name: _output_port(value) for name, value in job.outputs.items()})
+
+
+_LITERAL_TYPES = ((bool, "boolean"), (int, "integer"), (float, "number"), (str, "string"))
+
+
+def _input_port(value: Any) -> Input:
+    if isinstance(value, Input):
+        if value.is_primitive:
+            return value.model_copy()
+        return value.model_copy(update={"path": None, "datastore": None, "path_on_compute": None})
+    if is_distribution(value):
+        return Input(type=_swept_type(value))
+    binding = parse_binding(value)
+    if binding is not None:  # bound in a pipeline: a step's output is data, a parameter text
+        return Input(type="uri_folder" if binding.step else "string")
+    kind = next(name for klass, name in _LITERAL_TYPES if isinstance(value, klass))
+    return Input(type=kind, default=value)
+
+
+def _swept_type(value: Any) -> str:
+    kind = value.get("type") if isinstance(value, dict) else value.type
+    if kind == "randint":
+        return "integer"
+    if kind == "choice":
+        values = value.get("values") if isinstance(value, dict) else value.values
+        if values and all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+            return "integer"
+        if values and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+            return "number"
+        return "string"
+    return "number"
+
+
+def _output_port(value: Any) -> Output:
+    if isinstance(value, Output):
+        return value.model_copy(update={"path": None, "name": None, "version": None, "datastore": None})
+    return Output()  # the default location, or a binding to a pipeline output
+
+
+class _DescribedComponent:
+    """``Command.component``: the component a command runs. A plain command (built by
+    ``command(...)`` or from YAML without ``component:``) holds none; reading ``component`` then
+    gives the component it describes (:func:`described_component`, a new copy each time), as
+    azure-ai-ml's does. :func:`.nodes.stored_component` reads what the command holds.
+
+    A data descriptor set on the class after pydantic built it, so pydantic keeps the field:
+    validation, assignment (``node.component = c``), dumps and copies use the instance's dict.
+    Read on the class it raises AttributeError, so pydantic still finds the inherited field when
+    it builds a subclass."""
+
+    def __get__(self, obj: Any, owner: Any = None) -> Any:
+        if obj is None:
+            raise AttributeError("component")
+        held = obj.__dict__.get("component")
+        if held is not None or obj.__dict__.get("command") is None:
+            return held
+        return described_component(obj)
+
+    def __set__(self, obj: Any, value: Any) -> None:
+        obj.__setattr__("component", value)  # pydantic's assignment, which validates
+
+
+Command.component = _DescribedComponent()  # type: ignore[assignment,misc]
 
 
 def ignored_fields(job: CommandJob) -> list[str]:

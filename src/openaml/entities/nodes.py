@@ -132,9 +132,19 @@ class PortDict(dict):  # type: ignore[type-arg]
         return (dict, (dict(self),))
 
 
+def stored_component(node: Any) -> Any:
+    """The component a node holds: a component, a reference string, or None for a plain command.
+
+    ``Command.component`` reads differently for a plain command (the component it describes, as
+    azure-ai-ml's); code that must tell the two forms apart reads this instead."""
+    fields = getattr(node, "__dict__", None)
+    return fields.get("component") if isinstance(fields, dict) else getattr(node, "component", None)
+
+
 def declared_ports(node: Any, direction: str) -> dict[str, Any] | None:
-    """The ports a node's component declares (None when the component is only a reference)."""
-    component = getattr(node, "component", None)
+    """The ports a node's component declares (None when the component is only a reference, or
+    the node is a plain command whose own ports are all it has)."""
+    component = stored_component(node)
     ports = getattr(component, direction, None)
     return ports if isinstance(ports, dict) else None
 
@@ -143,7 +153,7 @@ def node_label(node: Any) -> str:
     """``node 'train'`` or ``node of component 'train_model'`` for messages."""
     if getattr(node, "name", None):
         return f"node {node.name!r}"
-    component = getattr(node, "component", None)
+    component = stored_component(node)
     cname = getattr(component, "name", None) or (component if isinstance(component, str) else None)
     return f"node of component {cname!r}" if cname else "node"
 
@@ -274,7 +284,7 @@ class NodePorts:
 
     def default_node_name(self) -> str:
         """The name a DSL gives this node: its component's name (or the node type)."""
-        component = getattr(self, "component", None)
+        component = stored_component(self)
         if getattr(component, "name", None):
             return str(component.name)
         if isinstance(component, str):
@@ -337,6 +347,20 @@ class PipelineBuilder:
             return
         self._nodes.append(node)
         self._refs[id(node)] = f"_pending_node_{next(PipelineBuilder._serial)}"
+
+    def discard_template(self, node: Any) -> None:
+        """Forget ``node`` if nothing binds to it yet: a node made in the function only to be
+        called (``step = command(...); a = step(x=1)``) is a template, not a step."""
+        if not self.owns(node):
+            return
+        ref = self._refs[id(node)]
+        for other in self._nodes:
+            for value in (getattr(other, "inputs", None) or {}).values():
+                binding = port_binding(value)
+                if binding is not None and binding.step == ref:
+                    return
+        self._nodes = [n for n in self._nodes if n is not node]
+        del self._refs[id(node)]
 
     def step_ref(self, node: Any) -> str:
         """The placeholder step name that bindings to ``node`` use until :meth:`finish`."""
@@ -449,7 +473,7 @@ def command_job_of(node: Any) -> Any:
     """
     from .job import Command
 
-    component = node.component
+    component = stored_component(node)
     if component is None:
         return node.model_copy(deep=True)
     if isinstance(component, str):

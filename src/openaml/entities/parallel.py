@@ -17,9 +17,9 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import AfterValidator, Field, ValidationInfo, field_validator
 
-from ._base import Asset, Entity, none_is_empty
+from ._base import Entity, Job, none_is_empty
 from .bindings import bindable_int, input_binding_name
-from .component import EnvironmentRef, invalid_bindings, outputs_named_apart
+from .component import Component, EnvironmentRef, invalid_bindings, outputs_named_apart
 from .inputs_outputs import DATA_PORT_TYPES, Input, Output
 from .job import JobInput, NodeOutputValue
 from .nodes import NodePorts, node_inputs
@@ -104,7 +104,7 @@ class ParallelSettings(Entity):
     _upper_level = field_validator("logging_level", mode="before")(staticmethod(_upper_level))
 
 
-class ParallelComponent(Asset):
+class ParallelComponent(Component):
     """A parallel component (``type: parallel``), as azure-ai-ml's ``ParallelComponent``.
 
     ``mini_batch_size`` is kept as given (``10`` or ``"100 kb"``); the driver parses it.
@@ -186,7 +186,7 @@ class ParallelComponent(Asset):
         return Parallel(component=self, inputs=node_inputs(self, inputs, f"component {self.name!r}"))
 
 
-class Parallel(NodePorts, ParallelSettings):
+class Parallel(NodePorts, ParallelSettings, Job):
     """A pipeline step of ``type: parallel``: a component, its inputs and outputs, and run
     settings that override the component's (``mini_batch_size``, ``retry_settings``...).
 

@@ -18,12 +18,13 @@ from typing import Annotated, Any, ClassVar, Literal, Mapping, Union
 from pydantic import (BeforeValidator, ConfigDict, Discriminator, Field, Tag, field_validator,
                       model_validator)
 
-from ._base import Asset, Entity, none_is_empty
-from .component import outputs_named_apart
+from ._base import Entity, Job, none_is_empty
+from .component import Component, outputs_named_apart
+from .credentials import JobIdentity
 from .inputs_outputs import Input, Output
 from .job import Command, JobInput, NodeOutputValue
 from .job_status import JobStatus
-from .nodes import NodePorts, bind_pipeline_ports, check_port_value, port_binding
+from .nodes import NodePorts, bind_pipeline_ports, check_port_value, port_binding, stored_component
 
 STEP_TYPES = ("command", "pipeline", "sweep", "parallel")
 """Step types a pipeline accepts; ``sweep`` and ``parallel`` load their classes lazily."""
@@ -80,7 +81,7 @@ def _check_steps(jobs: dict[str, Any]) -> dict[str, Any]:
         for direction in ("inputs", "outputs"):
             for port, value in (getattr(node, direction, None) or {}).items():
                 check_port_value(f"{key}.{direction}", port, value)
-        component = getattr(node, "component", None)
+        component = stored_component(node)
         declared = getattr(component, "inputs", None)
         # A pipeline component's undeclared inputs are accepted (Azure warns at submission).
         if isinstance(declared, dict) and getattr(node, "type", None) != "pipeline":
@@ -115,7 +116,7 @@ class PipelineJobSettings(Entity):
     on_finalize: str | None = None
 
 
-class PipelineComponent(Asset):
+class PipelineComponent(Component):
     """A pipeline component (``type: pipeline``): typed inputs/outputs and the ``jobs`` that use
     them through ``${{parent.inputs.x}}`` and ``${{parent.outputs.o}}``. Calling it makes a
     :class:`Pipeline` node."""
@@ -150,7 +151,7 @@ class PipelineComponent(Asset):
         return Pipeline(component=self, inputs=node_inputs(self, inputs, f"pipeline {self.name!r}"))
 
 
-class Pipeline(NodePorts, Entity):
+class Pipeline(NodePorts, Job):
     """A step of ``type: pipeline``: a pipeline component run inside another pipeline."""
 
     type: Literal["pipeline"] = "pipeline"
@@ -168,7 +169,7 @@ class Pipeline(NodePorts, Entity):
     _none_is_empty = field_validator("inputs", "outputs", mode="before")(staticmethod(none_is_empty))
 
 
-class PipelineJob(Entity):
+class PipelineJob(Job):
     """A pipeline job (``type: pipeline``), as azure-ai-ml's ``PipelineJob``.
 
     ``jobs`` holds the steps; alternatively ``component`` names a pipeline component (its file,
@@ -190,7 +191,7 @@ class PipelineJob(Entity):
     outputs: dict[str, Output | None] = Field(default_factory=dict, validate_default=True)
     settings: PipelineJobSettings = Field(default_factory=PipelineJobSettings)
     jobs: dict[str, Step] = Field(default_factory=dict)
-    identity: dict[str, Any] | None = None
+    identity: JobIdentity = None
     # Read-only: filled by the service.
     status: JobStatus | None = None
     id: str | None = None

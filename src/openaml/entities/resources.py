@@ -1,4 +1,5 @@
-"""``JobResourceConfiguration``: node count, VM size and container settings of a command."""
+"""``ResourceConfiguration`` and ``JobResourceConfiguration``: node count, VM size and container
+settings of a command."""
 
 from __future__ import annotations
 
@@ -8,7 +9,15 @@ from ._base import Entity
 from .bindings import BindableInt
 
 
-class JobResourceConfiguration(Entity):
+class ResourceConfiguration(Entity):
+    """How many instances of which size (azure-ai-ml's ``ResourceConfiguration``)."""
+
+    instance_count: int | None = None
+    instance_type: str | None = None
+    properties: dict[str, Any] | None = None
+
+
+class JobResourceConfiguration(ResourceConfiguration):
     """Resources of a command (``resources:`` in YAML); ``shm_size`` as Docker's, e.g. ``2g``.
 
     In a pipeline step the counts may be ``${{parent.inputs.<name>}}`` (see :mod:`.bindings`)."""

@@ -22,7 +22,8 @@ from pydantic import Discriminator, Field, Tag, field_validator, model_validator
 
 from openaml.errors import ValidationError
 
-from ._base import Entity, none_is_empty
+from ._base import Entity, Job, none_is_empty
+from .credentials import JobIdentity
 from .component import CommandComponent, EnvironmentRef, check_port_names, command_bindings, optional_blocks
 from .distribution import Distribution, lower_distribution_type
 from .inputs_outputs import Output
@@ -208,7 +209,7 @@ Trial = Annotated[
 """A command-job body, a :class:`CommandComponent`, or a component reference."""
 
 
-class SweepJob(Entity):
+class SweepJob(Job):
     """A sweep job (``type: sweep``), as azure-ai-ml's ``SweepJob`` (and the ``Sweep`` node that
     ``command(...)(lr=Uniform(...)).sweep(...)`` returns; it is also a pipeline step's class)."""
 
@@ -229,7 +230,7 @@ class SweepJob(Entity):
     early_termination: EarlyTerminationPolicy | None = None
     trial: Trial | None = None
     resources: JobResourceConfiguration | None = None
-    identity: dict[str, Any] | None = None
+    identity: JobIdentity = None
     queue_settings: dict[str, Any] | None = None
     services: dict[str, Any] | None = None
     parent_job_name: str | None = None

@@ -180,7 +180,7 @@ class JobRuntime:
         way it ends, every process it started has ended when this returns or raises. In a
         container, the tracked process is the engine's client; the containers themselves are
         stopped by name, as the engine (not this process) is their parent."""
-        ranks = _rank_layout(self.job)
+        ranks = rank_layout(self.job)
         job_vars = self._job_vars(plan)
         timeout = (self.job.get("limits") or {}).get("timeout")
         processes, names = [], []
@@ -424,7 +424,7 @@ class _Timeout(Exception):
     pass
 
 
-def _rank_layout(job: dict[str, Any]) -> list[tuple[int, int]]:
+def rank_layout(job: dict[str, Any]) -> list[tuple[int, int]]:
     """(rank, local_rank) for every process: instance_count x processes per instance."""
     instances = max(1, int((job.get("resources") or {}).get("instance_count") or 1))
     dist = job.get("distribution") or {}

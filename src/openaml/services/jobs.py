@@ -22,7 +22,7 @@ from openaml.constants import ListViewType
 from openaml.entities import AmlCompute, ComputeInstance, Environment
 from openaml.entities.job import Command, CommandJob, ignored_fields
 from openaml.entities.job_status import JobStatus, is_terminal
-from openaml.entities.nodes import command_job_of
+from openaml.entities.nodes import command_job_of, stored_component
 from openaml.entities.search_space import is_distribution
 from openaml.errors import AlreadyExistsError, NotFoundError, ValidationError
 from openaml.names import check_name
@@ -153,9 +153,9 @@ class JobService:
             if is_distribution(value):
                 raise ValidationError(f"input '{name}' holds a search-space distribution; call "
                                       ".sweep(...) on the command to run it as a sweep", field=f"inputs.{name}")
-        if job.component is None:
+        component = stored_component(job)
+        if component is None:
             return job
-        component = job.component
         if isinstance(component, str):
             component = self._load_component(component)
         return command_job_of(job.model_copy(update={"component": component}))

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from openaml.constants import PRIMITIVE_TYPES
 from openaml.entities import CommandComponent, Environment, Input, Output
+from openaml.entities.nodes import stored_component
 from openaml.entities.pipeline import PipelineJob
 from openaml.errors import NotFoundError, ValidationError
 from openaml.names import JOB, shown, step_job_name, trial_job_name
@@ -41,6 +42,8 @@ def binding_of(value: Any) -> str | None:
     if isinstance(value, str):
         match = _BINDING.match(value.strip())
         return match.group(1) if match else None
+    if isinstance(value, (Input, Output)):  # {path: ${{parent...}}, type: ...}: its path binds
+        return binding_of(value.path) if value.path else None
     text = getattr(value, "binding", None) or getattr(value, "_binding", None)
     return binding_of(text() if callable(text) else text) if text else None
 
@@ -172,7 +175,7 @@ def _pipeline_component(service: "JobService", reference: str, step: str) -> Any
 
 def _component_of(service: "JobService", name: str, node: Any) -> tuple[CommandComponent, str]:
     """The step's component and a stable id of it (registered ``name:version`` or a hash)."""
-    component = getattr(node, "component", None)
+    component = stored_component(node)  # None for an inline command: see _inline_component
     if isinstance(component, str) and component:
         found = registered_component(service, component, name, "command")
         return found, f"{found.name}:{found.version}"

@@ -12,6 +12,7 @@ from typing import Any, Iterable, Mapping
 
 from openaml.entities import Command, CommandJob, Entity
 from openaml.entities.job import READ_ONLY_FIELDS
+from openaml.entities.nodes import stored_component
 from openaml.entities.sweep import SweepJob
 
 from ._core import Kind, SpecContext, is_uri, load
@@ -97,7 +98,7 @@ def _prepare_input(value: dict[str, Any], ctx: SpecContext, name: str) -> None:
 
 def check_job(job: Entity, ctx: SpecContext) -> None:
     """As Azure's schema: a job with a ``command`` needs an ``environment``."""
-    if isinstance(job, CommandJob) and job.component is None and job.environment is None:
+    if isinstance(job, CommandJob) and stored_component(job) is None and job.environment is None:
         raise ctx.fail("Missing required field: a command job needs an environment "
                        "(e.g. azureml:<name>@latest or an inline image).", "environment")
     if isinstance(job, SweepJob):

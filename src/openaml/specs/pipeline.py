@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from openaml.entities import Entity
-from openaml.entities.nodes import looks_like_binding, parse_binding
+from openaml.entities.nodes import looks_like_binding, parse_binding, stored_component
 from openaml.entities.pipeline import STEP_TYPES, Pipeline, PipelineComponent, PipelineJob
 from openaml.entities.job import READ_ONLY_FIELDS, Command
 
@@ -188,7 +188,7 @@ def check_pipeline(job: Entity, ctx: SpecContext, prefix: tuple[Any, ...] = ()) 
     """Schema rules beyond the entity: an inline command step needs an ``environment``."""
     jobs = getattr(job, "jobs", None) or {}
     for name, step in jobs.items():
-        if isinstance(step, Command) and step.component is None and step.environment is None:
+        if isinstance(step, Command) and stored_component(step) is None and step.environment is None:
             raise ctx.fail("Missing required field: an inline command step needs an environment "
                            "(e.g. azureml:<name>@latest or an inline image).",
                            *prefix, "jobs", name, "environment")
