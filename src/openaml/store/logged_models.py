@@ -24,6 +24,9 @@ from openaml.store.tracking_records import (
     paginate, read_page_token,
 )
 
+if TYPE_CHECKING:
+    from openaml.store.tracking import TrackingStore
+
 
 @dataclass(frozen=True)
 class ModelMetricRecord:
@@ -36,9 +39,6 @@ class ModelMetricRecord:
     run_id: str | None = None
     dataset_name: str | None = None
     dataset_digest: str | None = None
-
-if TYPE_CHECKING:
-    from openaml.store.tracking import TrackingStore
 
 
 def _record(row: Any) -> LoggedModelRecord:
