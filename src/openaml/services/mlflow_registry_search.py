@@ -48,6 +48,14 @@ _VERSION_RULES = _Rules(
      "last_updated_timestamp": "last_updated_timestamp"})
 
 
+def _compare(actual: Any, op: str, expected: Any) -> bool:
+    """One comparison; a missing tag is different from any value (clients send
+    ``tags.`mlflow.prompt.is_prompt` != 'true'`` to leave MLflow's prompts out)."""
+    if actual is None:
+        return op == "!="
+    return compare(actual, op, expected)
+
+
 def _check(clauses: list[Clause], rules: _Rules) -> None:
     for clause in clauses:
         if clause.kind == "tag":
@@ -116,7 +124,7 @@ def search_registered_models(models: list[RegisteredModelInfo], filter_string: s
     def lookup(model: RegisteredModelInfo, kind: str, key: str) -> Any:
         return model.name if kind == "attribute" else model.tags.get(key)
 
-    found = [m for m in models if all(compare(lookup(m, c.kind, c.key), c.op, c.value) for c in clauses)]
+    found = [m for m in models if all(_compare(lookup(m, c.kind, c.key), c.op, c.value) for c in clauses)]
     found.sort(key=lambda m: m.name)
     return _page(_sort(found, orders, _MODEL_RULES.order_keys, getattr), size, page_token)
 
@@ -140,7 +148,7 @@ def filter_versions(filter_string: str | None) -> Callable[[ModelVersionInfo], b
                 raise ValidationError(f"Invalid value for numeric attribute 'version_number': {clause.value!r}",
                                       field="filter") from None
             return compare(float(version_number(mv.version)), clause.op, float(expected))
-        return compare(lookup(mv, clause.kind, clause.key), clause.op, clause.value)
+        return _compare(lookup(mv, clause.kind, clause.key), clause.op, clause.value)
 
     return lambda mv: all(check(c, mv) for c in clauses)
 
