@@ -102,9 +102,16 @@ def test_register_model_makes_workspace_versions_1_to_n(server, run_id, ml_clien
     assert (tmp_path / "dl" / "m" / "model" / "weights.bin").read_text() == "w1"
     client = MlflowClient()
     assert [v.version for v in client.search_model_versions("name = 'm'")] == ["2", "1"]
-    assert client.get_model_version_download_uri("m", "1") == first.source
-    downloaded = mlflow.artifacts.download_artifacts("models:/m/1", dst_path=str(tmp_path / "mlflow-dl"))
-    assert (Path(downloaded) / "MLmodel").is_file()
+    # MLflow clients read the stored copy too (served read-only), not the run's changed folder.
+    assert client.get_model_version_download_uri("m", "1") == "mlflow-artifacts:/openaml-registered-models/m/1"
+    downloaded = Path(mlflow.artifacts.download_artifacts("models:/m/1", dst_path=str(tmp_path / "mlflow-dl")))
+    assert (downloaded / "MLmodel").is_file() and (downloaded / "weights.bin").read_text() == "w1"
+    status, body = _raw(server, "DELETE",
+                        "/api/2.0/mlflow-artifacts/artifacts/openaml-registered-models/m/1/MLmodel")
+    assert status == 400 and "read-only" in body["message"]
+    client.delete_model_version("m", "1")
+    status, body = _raw(server, "GET", "/api/2.0/mlflow-artifacts/artifacts/openaml-registered-models/m/1/MLmodel")
+    assert status == 404 and body["error_code"] == "RESOURCE_DOES_NOT_EXIST"
 
 
 def test_registered_models_create_get_search_update_rename_delete(server, run_id, ml_client):

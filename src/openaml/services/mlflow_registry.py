@@ -32,11 +32,11 @@ from urllib.parse import quote
 
 from openaml.constants import ListViewType
 from openaml.entities import Model
-from openaml.errors import NotFoundError, ValidationError
+from openaml.errors import AlreadyExistsError, NotFoundError, ValidationError
 from openaml.names import check_name
 from openaml.services import locations
 from openaml.services.mlflow_registry_records import (
-    ACTIVE_STAGES, STAGES, ModelVersionInfo, RegisteredModelInfo, canonical_stage, check_alias,
+    ACTIVE_STAGES, REGISTRY_ARTIFACTS, STAGES, ModelVersionInfo, RegisteredModelInfo, canonical_stage, check_alias,
 )
 from openaml.services.mlflow_registry_search import (
     filter_versions, search_model_versions, search_registered_models,
@@ -153,8 +153,31 @@ class MlflowRegistry:
         return self._version(self._record(name, version))
 
     def get_model_version_download_uri(self, name: str, version: str) -> str:
-        """Where the version's files were registered from (MLflow's storage location)."""
-        return self.get_model_version(name, version).storage_location
+        """Where MLflow clients read the version's files: its stored (published) copy, served
+        read-only by the endpoint, so ``load_model("models:/m/1")`` reads what was registered even
+        when the run's folder changed since; a version whose files are not stored in the workspace
+        (a datastore reference) answers where it points."""
+        record = self._record(name, version)
+        if record.content_digest is None:
+            return self._version(record).storage_location
+        return f"mlflow-artifacts:/{REGISTRY_ARTIFACTS}/{record.name}/{record.version}"
+
+    def model_version_files(self, name: str, version: str) -> Path:
+        """The stored files of a version as a local folder (or file), read-only in spirit: hard
+        links to the content-addressed blobs where the store allows, kept by digest under the
+        workspace's ``cache/registered-models`` (content never changes, so neither does the cache)."""
+        record = self._record(name, version)
+        if record.content_digest is None:
+            raise NotFoundError(f"Model Version (name={name}, version={version}) has no files stored in this "
+                                "workspace.", name=name, version=version)
+        cache = self.ctx.folder / "cache" / "registered-models" / record.content_digest
+        target = cache / self.ctx.artifacts.get_manifest(record.content_digest).root
+        if not target.exists():
+            try:
+                self.ctx.artifacts.materialize(record.content_digest, cache, share=True)
+            except AlreadyExistsError:
+                pass  # another request materialised it first: same content
+        return target
 
     def get_model_version_by_alias(self, name: str, alias: str) -> ModelVersionInfo:
         """The version *alias* points at (``latest``: the newest version)."""

@@ -12,9 +12,12 @@ from dataclasses import dataclass, field
 from openaml.errors import ValidationError
 
 __all__ = [
-    "ACTIVE_STAGES", "STAGES", "ModelVersionInfo", "RegisteredModelInfo", "canonical_stage", "check_alias",
+    "ACTIVE_STAGES", "REGISTRY_ARTIFACTS", "STAGES", "ModelVersionInfo", "RegisteredModelInfo", "canonical_stage", "check_alias",
 ]
 
+#: The first segment of ``mlflow-artifacts:`` paths that serve registered versions' stored files
+#: (``mlflow-artifacts:/<this>/<name>/<version>/...``, read-only); experiment ids are numbers.
+REGISTRY_ARTIFACTS = "openaml-registered-models"
 #: MLflow's stages, in MLflow's order; a version without a stage is in "None".
 STAGES = ("None", "Staging", "Production", "Archived")
 #: The stages ``archive_existing_versions`` may be used with.

@@ -9,6 +9,7 @@ the registry's endpoints answer 501 NOT_IMPLEMENTED.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Protocol
 
 from openaml.services.mlflow_registry_records import ModelVersionInfo, RegisteredModelInfo
@@ -70,6 +71,10 @@ class ModelRegistry(Protocol):
                                        archive_existing_versions: bool = False) -> ModelVersionInfo: ...
 
     def get_model_version_download_uri(self, name: str, version: str) -> str: ...
+
+    def model_version_files(self, name: str, version: str) -> Path:
+        """The stored files of a version, as a local path (served under ``REGISTRY_ARTIFACTS``)."""
+        ...
 
 
 RegistryFactory = Callable[[], ModelRegistry]
