@@ -38,9 +38,13 @@ print("registered version", version.version)
 """
 
 
-def test_register_model_in_a_job_makes_a_workspace_model_with_the_job_as_source(ml_client, tmp_path: Path):
+def test_register_model_in_a_job_makes_a_workspace_model_with_the_job_as_source(ml_client, tmp_path: Path,
+                                                                              monkeypatch: pytest.MonkeyPatch):
     pytest.importorskip("mlflow")
     from openaml import command
+
+    # A registry the submitting shell points at must not take the job's models elsewhere.
+    monkeypatch.setenv("MLFLOW_REGISTRY_URI", "http://127.0.0.1:9")
 
     write(tmp_path / "src" / "train.py", SCRIPT)
     job = ml_client.jobs.create_or_update(command(code=str(tmp_path / "src"), command=f"{sys.executable} train.py",

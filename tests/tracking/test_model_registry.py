@@ -48,9 +48,12 @@ def ctx(ml_client):
 def _point_mlflow_at(server, monkeypatch):
     from mlflow.tracking._tracking_service import utils as tracking_utils
 
-    for var in ("MLFLOW_RUN_ID", "MLFLOW_EXPERIMENT_NAME", "MLFLOW_EXPERIMENT_ID", "MLFLOW_REGISTRY_URI"):
+    for var in ("MLFLOW_RUN_ID", "MLFLOW_EXPERIMENT_NAME", "MLFLOW_EXPERIMENT_ID"):
         monkeypatch.delenv(var, raising=False)
+    # Set through monkeypatch so that they are removed afterwards: mlflow.set_registry_uri()
+    # writes MLFLOW_REGISTRY_URI into os.environ, which later jobs' processes would inherit.
     monkeypatch.setenv("MLFLOW_TRACKING_URI", server.url)
+    monkeypatch.setenv("MLFLOW_REGISTRY_URI", server.url)
     mlflow.set_tracking_uri(server.url)
     mlflow.set_registry_uri(server.url)
     tracking_utils._artifact_repos_cache.clear()
