@@ -317,3 +317,10 @@ def test_unserved_mlflow_endpoints_are_501_and_wrong_methods_405(server):
     status, body = _raw(server, "GET", "/api/2.0/mlflow/no/such/endpoint")
     assert status == 404 and body["error_code"] == "ENDPOINT_NOT_FOUND"
     assert _raw(server, "GET", "/not-mlflow")[0] == 404
+
+
+def test_the_workspace_registry_has_every_verb_the_endpoint_calls():
+    from openaml.tracking.registry import ModelRegistry
+
+    verbs = {name for name in vars(ModelRegistry) if not name.startswith("_")}
+    assert len(verbs) == 22 and verbs <= {name for name in dir(MlflowRegistry) if not name.startswith("_")}
