@@ -226,9 +226,9 @@ class JobRuntime:
             scratch=self.workdir, inputs=self.workdir / "inputs", code_dir=plan.code_dir, command=plan.command,
             env_names=rank_vars, shm_size=(self.job.get("resources") or {}).get("shm_size"),
             read_only=[PARALLEL_DRIVER_PATH] if str(PARALLEL_DRIVER_PATH) in plan.command else [])
-        if self.run_ctx.tracking_url and rank_vars.get("MLFLOW_TRACKING_URI") == self.run_ctx.tracking_url:
-            rank_vars = dict(rank_vars, MLFLOW_TRACKING_URI=containers.container_tracking_url(
-                rank_vars["MLFLOW_TRACKING_URI"], run.network))
+        for var in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"):
+            if self.run_ctx.tracking_url and rank_vars.get(var) == self.run_ctx.tracking_url:
+                rank_vars = dict(rank_vars, **{var: containers.container_tracking_url(rank_vars[var], run.network)})
         return containers.container_argv(run), containers.client_env(os.environ, rank_vars)
 
     def _open_tracker(self) -> ProcessTracker:
@@ -305,7 +305,9 @@ class JobRuntime:
             "MLFLOW_EXPERIMENT_NAME": experiment,
         })
         if self.run_ctx.tracking_url:
-            env["MLFLOW_TRACKING_URI"] = self.run_ctx.tracking_url
+            # The registry too: one the agent inherited (MLFLOW_REGISTRY_URI) must not take the
+            # job's models elsewhere; the job's endpoint serves MLflow's model registry.
+            env["MLFLOW_TRACKING_URI"] = env["MLFLOW_REGISTRY_URI"] = self.run_ctx.tracking_url
         env.update(plan.env_vars)
         env.update({k: str(v) for k, v in (self.job.get("environment_variables") or {}).items()})
         return env

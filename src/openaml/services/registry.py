@@ -187,7 +187,7 @@ class RegistryService:
                 raise self._not_found(kind, name, str(version))
             return rec
         if label not in (None, "latest"):
-            raise ValidationError(f"unknown label '{label}'; the only label is 'latest'", field="label")
+            return self._get_record(kind, name, self._aliased_version(kind, name, label), None)
         rec = self.ctx.metadata.get_latest_version(self.ctx.name, kind, name)
         if rec is not None:
             if self.ctx.metadata.container_archived(self.ctx.name, kind, name):
@@ -201,6 +201,19 @@ class RegistryService:
                 f"(openaml {_noun(kind)} restore -n {name} -v <version>) or name an explicit version",
                 name=name)
         raise self._not_found(kind, name)
+
+    def _aliased_version(self, kind: str, name: str, label: str) -> str:
+        """The version a model's alias (MLflow's ``@champion``) names; models have no other labels."""
+        if kind == "models":
+            from openaml.store.registered_models import RegisteredModelStore
+
+            version = RegisteredModelStore(self.ctx.metadata, self.ctx.name).aliases(name).get(label)
+            if version is not None:
+                return version
+            raise ValidationError(f"unknown label '{label}' of model '{name}': it is neither 'latest' nor an "
+                                  "alias of the model (MLflow's set_registered_model_alias sets aliases)",
+                                  field="label")
+        raise ValidationError(f"unknown label '{label}'; the only label is 'latest'", field="label")
 
     def _container_head(self, kind: str, name: str, latest: str | None) -> AssetRecord | None:
         if latest is not None:

@@ -10,19 +10,35 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
 from openaml.errors import NotFoundError, ValidationError
+from openaml.store.tables import logged_model_metrics as LMM
 from openaml.store.tables import logged_models as L
 from openaml.store.tracking_filter import matches, parse_filter
 from openaml.store.tracking_records import (
-    ACTIVE, DELETED, LOGGED_MODEL_STATUSES, LoggedModelRecord, Page, paginate, read_page_token,
+    ACTIVE, DELETED, LOGGED_MODEL_STATUSES, LoggedModelRecord, Page, decode_metric_value, encode_metric_value,
+    paginate, read_page_token,
 )
 
 if TYPE_CHECKING:
     from openaml.store.tracking import TrackingStore
+
+
+@dataclass(frozen=True)
+class ModelMetricRecord:
+    """A metric logged against a logged model (``log_metric(..., model_id=...)``, MLflow 3)."""
+
+    key: str
+    value: float
+    timestamp: int
+    step: int
+    run_id: str | None = None
+    dataset_name: str | None = None
+    dataset_digest: str | None = None
 
 
 def _record(row: Any) -> LoggedModelRecord:
@@ -135,3 +151,27 @@ class LoggedModels:
                 found.append(model)
         limit = None if max_results is None else offset + max_results + 1
         return paginate(found[offset:limit], offset, max_results)
+
+    # ---- metrics (MLflow 3: metrics logged with a model_id) ----------------------------------
+
+    def log_metrics(self, model_id: str, metrics: Sequence[ModelMetricRecord]) -> None:
+        """Append *metrics* to the model's; NotFoundError when the model is missing or deleted."""
+        self.get(model_id)
+        rows = []
+        for m in metrics:
+            stored, is_nan = encode_metric_value(m.value)
+            rows.append({"workspace": self._tracking.workspace, "model_id": model_id, "run_id": m.run_id,
+                         "key": m.key, "value": stored, "is_nan": is_nan, "timestamp": int(m.timestamp),
+                         "step": int(m.step), "dataset_name": m.dataset_name or None,
+                         "dataset_digest": m.dataset_digest or None})
+        if rows:
+            with self._tracking._tx(write=True) as conn:
+                conn.execute(sa.insert(LMM), rows)
+
+    def metrics(self, model_id: str) -> list[ModelMetricRecord]:
+        """Every metric logged against the model, oldest first."""
+        with self._tracking._tx() as conn:
+            rows = conn.execute(sa.select(LMM).where(LMM.c.workspace == self._tracking.workspace,
+                                                     LMM.c.model_id == model_id).order_by(LMM.c.id)).all()
+        return [ModelMetricRecord(r.key, decode_metric_value(r.value, r.is_nan), r.timestamp, r.step, r.run_id,
+                                  r.dataset_name, r.dataset_digest) for r in rows]

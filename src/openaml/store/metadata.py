@@ -102,6 +102,12 @@ class MetadataStore:
         # URL.create, not an f-string: a '?' or '#' in the path must not become URL syntax.
         return cls(sa.URL.create("sqlite", database=str(path)))
 
+    @property
+    def engine(self) -> sa.Engine:
+        """The engine (one connection pool per database), shared on purpose by the workspace's
+        other stores (tracking, registered models)."""
+        return self._engine
+
     def close(self) -> None:
         """Release pooled connections."""
         self._engine.dispose()

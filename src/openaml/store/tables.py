@@ -17,7 +17,7 @@ import sqlalchemy as sa
 #: ``alembic_version`` with this in one query and skips Alembic entirely when they match
 #: (loading Alembic's script directory costs more than the rest of opening a store).
 #: A test fails when it differs from the script directory's head.
-HEAD_REVISION = "0005"
+HEAD_REVISION = "0006"
 
 
 class _JSONDocument(sa.types.TypeDecorator):
@@ -257,3 +257,73 @@ step_runs = sa.Table(
     sa.Index("ix_step_runs_identity", "workspace", "step_identity", "created_at"),
 )
 
+
+
+# ---- MLflow's model registry and run inputs (revision 0006) -----------------------------------
+#: What MLflow keeps per registered model that the asset registry has no place for: its
+#: description and tags. A registered model is a model name (its versions are the workspace's
+#: model versions); this row exists once MLflow created or edited the name.
+registered_models = sa.Table(
+    "registered_models",
+    metadata,
+    sa.Column("workspace", sa.String(255), primary_key=True),
+    sa.Column("name", sa.String(255), primary_key=True),
+    sa.Column("description", sa.Text, nullable=True),
+    sa.Column("tags", JSONType, nullable=False),
+    sa.Column("creation_time", sa.BigInteger, nullable=False),
+    sa.Column("last_update_time", sa.BigInteger, nullable=False),
+)
+
+#: MLflow's aliases: a named pointer per model name to one of its versions (``@champion``).
+model_aliases = sa.Table(
+    "model_aliases",
+    metadata,
+    sa.Column("workspace", sa.String(255), primary_key=True),
+    sa.Column("name", sa.String(255), primary_key=True),
+    sa.Column("alias", sa.String(255), primary_key=True),
+    sa.Column("version", sa.String(255), nullable=False),
+)
+
+#: Datasets a run read (``mlflow.log_input``), one row per run and dataset (name, digest).
+run_dataset_inputs = sa.Table(
+    "run_dataset_inputs",
+    metadata,
+    sa.Column("workspace", sa.String(255), primary_key=True),
+    sa.Column("run_id", sa.String(255), primary_key=True),
+    sa.Column("name", sa.String(500), primary_key=True),
+    sa.Column("digest", sa.String(255), primary_key=True),
+    sa.Column("source_type", sa.String(255), nullable=False),
+    sa.Column("source", sa.Text, nullable=False),
+    sa.Column("schema", sa.Text, nullable=True),
+    sa.Column("profile", sa.Text, nullable=True),
+    sa.Column("tags", JSONType, nullable=False),
+    sa.Column("logged_at", sa.BigInteger, nullable=False),
+)
+
+#: Logged models a run read (MLflow 3's model inputs).
+run_model_inputs = sa.Table(
+    "run_model_inputs",
+    metadata,
+    sa.Column("workspace", sa.String(255), primary_key=True),
+    sa.Column("run_id", sa.String(255), primary_key=True),
+    sa.Column("model_id", sa.String(64), primary_key=True),
+    sa.Column("logged_at", sa.BigInteger, nullable=False),
+)
+
+#: Metrics logged with a ``model_id`` (MLflow 3): the logged model's ``data.metrics``.
+logged_model_metrics = sa.Table(
+    "logged_model_metrics",
+    metadata,
+    sa.Column("id", _ROW_ID, primary_key=True, autoincrement=True),
+    sa.Column("workspace", sa.String(255), nullable=False),
+    sa.Column("model_id", sa.String(64), nullable=False),
+    sa.Column("run_id", sa.String(255), nullable=True),
+    sa.Column("key", sa.String(250), nullable=False),
+    sa.Column("value", sa.Float, nullable=False),
+    sa.Column("is_nan", sa.Boolean, nullable=False),
+    sa.Column("timestamp", sa.BigInteger, nullable=False),
+    sa.Column("step", sa.BigInteger, nullable=False),
+    sa.Column("dataset_name", sa.String(500), nullable=True),
+    sa.Column("dataset_digest", sa.String(255), nullable=True),
+    sa.Index("ix_logged_model_metrics_model", "workspace", "model_id"),
+)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from openaml.store.tracking import TrackingStore
+from openaml.tracking.registry import ModelRegistry, RegistryFactory
 from openaml.tracking.wire import MlflowApiError
 
 ArtifactRoot = Callable[[str], Path]
@@ -96,4 +98,18 @@ class TrackingContext:
     store: TrackingStore
     artifact_root_for_run: ArtifactRoot
     artifact_root_for_model: ArtifactRoot | None = None
+    model_registry: RegistryFactory | None = None
     known_runs: set[str] = field(default_factory=set)
+    _registry: ModelRegistry | None = None
+    _registry_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def registry(self, req: Request) -> ModelRegistry:
+        """The model registry, built on first use; 501 NOT_IMPLEMENTED naming *req*'s endpoint
+        when this server has none."""
+        if self.model_registry is None:
+            raise MlflowApiError("NOT_IMPLEMENTED", f"openaml does not serve {req.path} on this server: it has "
+                                 "no model registry (the tracking server of a job has one).", 501)
+        with self._registry_lock:
+            if self._registry is None:
+                self._registry = self.model_registry()
+            return self._registry

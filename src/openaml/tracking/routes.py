@@ -2,6 +2,11 @@
 
 Paths are matched after stripping one of :data:`API_PREFIXES`; fixed paths are one dict lookup,
 paths with ids (logged models, artifacts) go through a short list of patterns.
+
+What is not served answers as MLflow clients can act on it: a served path with another method is
+405 (as ``mlflow server``); a path of one of MLflow's resources (:data:`MLFLOW_RESOURCES`:
+traces, datasets, scorers, webhooks, ...) that openaml does not serve yet is 501 NOT_IMPLEMENTED
+naming it, never 404; anything else is 404 ENDPOINT_NOT_FOUND.
 """
 
 from __future__ import annotations
@@ -10,7 +15,10 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from openaml.tracking.handlers import artifacts, experiments, logged_models, meta, metrics, runs
+from openaml.tracking.handlers import (
+    artifacts, experiments, logged_models, meta, metrics, model_versions, registered_models, runs,
+)
+from openaml.tracking.wire import MlflowApiError
 
 Handler = Callable[..., Any]
 
@@ -47,7 +55,41 @@ FIXED: dict[tuple[str, str], Handler] = {
     ("POST", "/logged-models"): logged_models.create,
     ("POST", "/logged-models/search"): logged_models.search,
     ("GET", "/server-info"): meta.server_info,
+    # The model registry (the workspace's models; 501 on a server without a registry).
+    ("POST", "/registered-models/create"): registered_models.create,
+    ("GET", "/registered-models/get"): registered_models.get,
+    ("POST", "/registered-models/rename"): registered_models.rename,
+    ("PATCH", "/registered-models/update"): registered_models.update,
+    ("DELETE", "/registered-models/delete"): registered_models.delete,
+    ("GET", "/registered-models/search"): registered_models.search,
+    ("GET", "/registered-models/get-latest-versions"): registered_models.get_latest_versions,
+    ("POST", "/registered-models/get-latest-versions"): registered_models.get_latest_versions,
+    ("POST", "/registered-models/set-tag"): registered_models.set_tag,
+    ("DELETE", "/registered-models/delete-tag"): registered_models.delete_tag,
+    ("POST", "/registered-models/alias"): registered_models.set_alias,
+    ("DELETE", "/registered-models/alias"): registered_models.delete_alias,
+    ("GET", "/registered-models/alias"): registered_models.get_by_alias,
+    ("POST", "/model-versions/create"): model_versions.create,
+    ("GET", "/model-versions/get"): model_versions.get,
+    ("PATCH", "/model-versions/update"): model_versions.update,
+    ("DELETE", "/model-versions/delete"): model_versions.delete,
+    ("GET", "/model-versions/search"): model_versions.search,
+    ("POST", "/model-versions/set-tag"): model_versions.set_tag,
+    ("DELETE", "/model-versions/delete-tag"): model_versions.delete_tag,
+    ("POST", "/model-versions/transition-stage"): model_versions.transition_stage,
+    ("GET", "/model-versions/get-download-uri"): model_versions.get_download_uri,
 }
+FIXED_PATHS = frozenset(path for _, path in FIXED)
+
+#: The first path segments of MLflow's REST resources (MLflow 3's server, both API versions):
+#: a path under one of them that the table does not serve is 501 NOT_IMPLEMENTED, not 404.
+MLFLOW_RESOURCES = frozenset({
+    "artifacts", "datasets", "demo", "experiments", "gateway", "gateway-proxy", "genai",
+    "get-online-trace-details", "get-trace-artifact", "issues", "jobs", "label-schemas", "logged-models",
+    "metrics", "model-versions", "prompt-optimization", "registered-models", "review-queues", "runs",
+    "scorer", "scorers", "server-info", "traces", "ui-telemetry", "unified-traces", "upload-artifact",
+    "webhooks", "workspaces",
+})
 
 PATTERNS: list[tuple[str, re.Pattern[str], Handler]] = [
     ("GET", re.compile(r"/logged-models/(?P<model_id>[^/]+)"), logged_models.get),
@@ -62,29 +104,60 @@ ARTIFACT_ROUTES: dict[str, Handler] = {
     "PUT": artifacts.upload, "GET": artifacts.download, "DELETE": artifacts.delete,
 }
 
+# Multipart and presigned transfers of proxied artifacts (server-info says they are off).
+ARTIFACTS_UNSERVED_PREFIXES = tuple(p.removesuffix("/artifacts") + "/" for p in ARTIFACTS_PREFIXES)
+
 OTHER: dict[tuple[str, str], Handler] = {
     ("GET", "/health"): meta.health,
 }
 
 
+def _not_allowed(method: str, path: str) -> MlflowApiError:
+    return MlflowApiError("BAD_REQUEST", f"Method {method} is not allowed for {path}.", 405)
+
+
+def not_served(method: str, path: str) -> MlflowApiError:
+    """501 for an MLflow endpoint openaml does not implement, naming it."""
+    return MlflowApiError("NOT_IMPLEMENTED", f"openaml does not serve {method} {path} yet.", 501)
+
+
+def _match_api(method: str, path: str, tail: str) -> tuple[Handler, dict[str, str]] | None:
+    handler = FIXED.get((method, tail))
+    if handler is not None:
+        return handler, {}
+    other_method = tail in FIXED_PATHS
+    for verb, pattern, handler in PATTERNS:
+        found = pattern.fullmatch(tail)
+        if found and verb == method:
+            return handler, found.groupdict()
+        other_method = other_method or found is not None
+    if other_method:
+        raise _not_allowed(method, path)
+    if tail.split("/")[1] in MLFLOW_RESOURCES:
+        raise not_served(method, path)
+    return None
+
+
 def match(method: str, path: str) -> tuple[Handler, dict[str, str]] | None:
-    """The handler for *method* and (unquoted) *path*, with its path parameters; None if none."""
+    """The handler for *method* and (unquoted) *path*, with its path parameters; None for a path
+    that is not MLflow's (404). Raises 405 for a served path with another method and 501 for an
+    MLflow endpoint that is not served."""
     for prefix in API_PREFIXES:
         if path.startswith(prefix + "/"):
-            tail = path[len(prefix):]
-            handler = FIXED.get((method, tail))
-            if handler is not None:
-                return handler, {}
-            for verb, pattern, handler in PATTERNS:
-                found = pattern.fullmatch(tail) if verb == method else None
-                if found:
-                    return handler, found.groupdict()
-            return None
+            return _match_api(method, path, path[len(prefix):])
     for prefix in ARTIFACTS_PREFIXES:
         if path == prefix or path == prefix + "/":
-            return (artifacts.list_proxied, {}) if method == "GET" else None
+            if method != "GET":
+                raise _not_allowed(method, path)
+            return artifacts.list_proxied, {}
         if path.startswith(prefix + "/"):
             handler = ARTIFACT_ROUTES.get(method)
-            return (handler, {"path": path[len(prefix) + 1:]}) if handler else None
+            if handler is None:
+                raise _not_allowed(method, path)
+            return handler, {"path": path[len(prefix) + 1:]}
+    if path.startswith(ARTIFACTS_UNSERVED_PREFIXES):
+        raise not_served(method, path)
     handler = OTHER.get((method, path))
+    if handler is None and any(p == path for _, p in OTHER):
+        raise _not_allowed(method, path)
     return (handler, {}) if handler else None

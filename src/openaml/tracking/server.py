@@ -24,6 +24,7 @@ from openaml.tracking import routes
 from openaml.tracking.context import (
     ArtifactRoot, FileResponse, Request, TextResponse, TrackingContext,
 )
+from openaml.tracking.registry import RegistryFactory
 from openaml.tracking.wire import MlflowApiError, api_error
 
 __all__ = ["TrackingServer", "start_tracking_server"]
@@ -218,14 +219,17 @@ class TrackingServer:
 
 def start_tracking_server(
     tracking_store: TrackingStore, *, artifact_root_for_run: ArtifactRoot,
-    artifact_root_for_model: ArtifactRoot | None = None, host: str = "127.0.0.1", port: int = 0,
+    artifact_root_for_model: ArtifactRoot | None = None, model_registry: RegistryFactory | None = None,
+    host: str = "127.0.0.1", port: int = 0,
 ) -> TrackingServer:
     """Serve MLflow's REST tracking API for *tracking_store*'s workspace on a background thread.
 
     ``artifact_root_for_run(run_id)`` is the folder behind ``mlflow-artifacts:/<exp>/<run_id>/
     artifacts`` (the job's folder); ``artifact_root_for_model(model_id)`` is the folder of a
-    logged model created without a run (such models are refused when it is None). ``port=0``
-    picks a free port: read it from ``.port`` / ``.url``.
+    logged model created without a run (such models are refused when it is None).
+    ``model_registry()`` builds the model registry behind ``registered-models`` and
+    ``model-versions`` (called once, on the first such request); without it they answer 501.
+    ``port=0`` picks a free port: read it from ``.port`` / ``.url``.
     """
-    context = TrackingContext(tracking_store, artifact_root_for_run, artifact_root_for_model)
+    context = TrackingContext(tracking_store, artifact_root_for_run, artifact_root_for_model, model_registry)
     return TrackingServer(_Server((host, port), context))

@@ -80,17 +80,28 @@ def run_agent(workspace: str, job_name: str) -> int:
         heartbeat.stopped.set()
 
 
+def _tracking_server(ctx: WorkspaceContext):
+    """The job's MLflow endpoint over the workspace: runs' artifacts in their jobs' folders, and
+    MLflow's model registry over the workspace's models (loaded on the first registry request)."""
+    from openaml.tracking import start_tracking_server
+
+    def registry():
+        from openaml.services.mlflow_registry import MlflowRegistry
+        return MlflowRegistry(ctx)
+
+    return start_tracking_server(ctx.tracking, artifact_root_for_run=lambda run_id: job_folder(ctx, run_id),
+                                 model_registry=registry)
+
+
 def _run_orchestrator(settings: Settings, ctx: WorkspaceContext, record, run: RunContext) -> int:
     """Pipelines and sweeps: an orchestrator that runs or submits child jobs and takes no
     compute slot itself, so children can never wait on their parent's slot."""
     from openaml.backends.local.launcher import LocalLauncher
     from openaml.services.jobs import job_kinds
 
-    from openaml.tracking import start_tracking_server
-
     kind = next(k for k in job_kinds() if k.type == record.type)
     # Steps a pipeline runs in this process log to MLflow through this one endpoint.
-    with start_tracking_server(ctx.tracking, artifact_root_for_run=lambda run_id: job_folder(ctx, run_id)) as server:
+    with _tracking_server(ctx) as server:
         run.tracking_url = server.url
         outcome = kind.make_runtime(ctx, settings, record.name, LocalLauncher(), run).run()
     return 0 if outcome.status == JobStatus.COMPLETED else 1
@@ -98,10 +109,8 @@ def _run_orchestrator(settings: Settings, ctx: WorkspaceContext, record, run: Ru
 
 def _run_with_tracking(settings: Settings, ctx: WorkspaceContext, job_name: str, run: RunContext,
                        resolved: dict) -> int:
-    from openaml.tracking import start_tracking_server
-
     builder = builder_for(settings, resolved)
-    with start_tracking_server(ctx.tracking, artifact_root_for_run=lambda run_id: job_folder(ctx, run_id)) as server:
+    with _tracking_server(ctx) as server:
         run.tracking_url = server.url
         outcome = JobRuntime(ctx, settings, job_name, builder, run).run()
     return 0 if outcome.status == JobStatus.COMPLETED else 1

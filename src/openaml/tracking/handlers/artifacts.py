@@ -2,7 +2,9 @@
 
 ``mlflow-artifacts:/<experiment>/<run>/artifacts/<path>`` is the file ``<path>`` under
 ``artifact_root_for_run(<run>)``; ``<experiment>/models/<model_id>/artifacts/<path>`` (a logged
-model without a run) lives under ``artifact_root_for_model(<model_id>)``. Uploads are written to a
+model without a run) lives under ``artifact_root_for_model(<model_id>)``;
+``openaml-registered-models/<name>/<version>/<path>`` are the stored files of a registered model
+version (read-only: what ``get-download-uri`` answers). Uploads are written to a
 temp file beside the target and renamed into place, so a reader never sees half a file.
 """
 
@@ -16,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from openaml.paths import check_relative, safe_join
+from openaml.services.mlflow_registry_records import REGISTRY_ARTIFACTS
 from openaml.tracking.context import FileResponse, Request, TrackingContext
 from openaml.tracking.wire import MlflowApiError, invalid, required
 
@@ -39,11 +42,15 @@ def _run_root(ctx: TrackingContext, run_id: str) -> Path:
     return Path(ctx.artifact_root_for_run(run_id))
 
 
-def resolve(ctx: TrackingContext, path: str) -> Path | None:
+def resolve(ctx: TrackingContext, req: Request, path: str) -> Path | None:
     """The local path behind an mlflow-artifacts path; None above a run's (or model's) root.
     The part below the root is joined by :func:`openaml.paths.safe_join`: a symbolic link
     inside the run's folder never leads a client outside it."""
     parts = _segments(path)
+    if parts[:1] == [REGISTRY_ARTIFACTS]:
+        if len(parts) < 3:
+            return None
+        return safe_join(ctx.registry(req).model_version_files(parts[1], parts[2]), *parts[3:])
     if len(parts) >= 3 and parts[2] == "artifacts":
         return safe_join(_run_root(ctx, parts[1]), *parts[3:])
     if len(parts) >= 4 and parts[1] == "models" and parts[3] == "artifacts":
@@ -55,15 +62,21 @@ def resolve(ctx: TrackingContext, path: str) -> Path | None:
     return None
 
 
-def _target(ctx: TrackingContext, path: str) -> Path:
-    target = resolve(ctx, path)
+def _target(ctx: TrackingContext, req: Request, path: str) -> Path:
+    target = resolve(ctx, req, path)
     if target is None:
         raise invalid(f"Artifact path {path!r} is not inside a run's artifacts.")
     return target
 
 
+def _writable(path: str) -> str:
+    if _segments(path)[:1] == [REGISTRY_ARTIFACTS]:
+        raise invalid(f"Artifact path {path!r} is a registered model version's files, which are read-only.")
+    return path
+
+
 def upload(ctx: TrackingContext, req: Request) -> dict[str, Any]:
-    target = _target(ctx, req.path_params["path"])
+    target = _target(ctx, req, _writable(req.path_params["path"]))
     if target.is_dir():
         raise invalid(f"Cannot upload to {req.path_params['path']!r}: it is a folder.")
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -81,7 +94,7 @@ def upload(ctx: TrackingContext, req: Request) -> dict[str, Any]:
 
 def download(ctx: TrackingContext, req: Request) -> FileResponse:
     path = req.path_params["path"]
-    target = _target(ctx, path)
+    target = _target(ctx, req, path)
     if not target.is_file():
         raise MlflowApiError("RESOURCE_DOES_NOT_EXIST", f"Artifact {path!r} does not exist.", 404)
     return FileResponse(target, mimetypes.guess_type(target.name)[0] or "application/octet-stream")
@@ -92,8 +105,8 @@ def delete(ctx: TrackingContext, req: Request) -> dict[str, Any]:
     not MLflow artifacts: they are never deleted (the run's root is emptied of everything else)."""
     from openaml.store.folders import remove_tree
 
-    path = req.path_params["path"]
-    target = _target(ctx, path)
+    path = _writable(req.path_params["path"])
+    target = _target(ctx, req, path)
     parts = _segments(path)
     in_run = len(parts) >= 3 and parts[2] == "artifacts"
     if in_run and len(parts) > 3 and parts[3] in _JOB_LOGS:
@@ -125,10 +138,10 @@ def _entries(folder: Path, prefix: str | None) -> list[dict[str, Any]]:
 def list_proxied(ctx: TrackingContext, req: Request) -> dict[str, Any]:
     """``GET /api/2.0/mlflow-artifacts/artifacts?path=...``: names relative to *path*."""
     parts = _segments(req.args.get("path") or "")
-    if len(parts) == 2:  # <experiment>/<run>: the run's one folder
+    if len(parts) == 2 and parts[0] != REGISTRY_ARTIFACTS:  # <experiment>/<run>: the run's one folder
         _run_root(ctx, parts[1])
         return {"files": [{"path": "artifacts", "is_dir": True}]}
-    folder = resolve(ctx, "/".join(parts)) if parts else None
+    folder = resolve(ctx, req, "/".join(parts)) if parts else None
     files = _entries(folder, None) if folder is not None else []
     return {"files": files} if files else {}
 

@@ -4,10 +4,24 @@ from __future__ import annotations
 
 from typing import Any
 
+from openaml.store.tracking_records import LoggedModelRecord
 from openaml.tracking.context import Request, TrackingContext
 from openaml.tracking.wire import (
-    MODEL_STATUS_FROM_PROTO, as_int, invalid, logged_model_json, pairs, required,
+    MODEL_STATUS_FROM_PROTO, as_int, float_json, invalid, logged_model_json, pairs, required,
 )
+
+
+def _json(ctx: TrackingContext, model: LoggedModelRecord) -> dict[str, Any]:
+    """The model's JSON with the metrics logged against it (``log_metric(..., model_id=)``)."""
+    out = logged_model_json(model)
+    out["data"]["metrics"] = [
+        {k: v for k, v in (("key", m.key), ("value", float_json(m.value)), ("timestamp", m.timestamp),
+                           ("step", m.step), ("dataset_name", m.dataset_name),
+                           ("dataset_digest", m.dataset_digest), ("model_id", model.model_id),
+                           ("run_id", m.run_id)) if v is not None}
+        for m in ctx.store.logged_models.metrics(model.model_id)
+    ]
+    return out
 
 
 def create(ctx: TrackingContext, req: Request) -> dict[str, Any]:
@@ -22,14 +36,14 @@ def create(ctx: TrackingContext, req: Request) -> dict[str, Any]:
 
 def get(ctx: TrackingContext, req: Request) -> dict[str, Any]:
     allow_deleted = str(req.args.get("allow_deleted", "false")).lower() == "true"
-    return {"model": logged_model_json(ctx.store.get_logged_model(req.path_params["model_id"], allow_deleted))}
+    return {"model": _json(ctx, ctx.store.get_logged_model(req.path_params["model_id"], allow_deleted))}
 
 
 def finalize(ctx: TrackingContext, req: Request) -> dict[str, Any]:
     status = MODEL_STATUS_FROM_PROTO.get(str(required(req.args, "status")))
     if status is None:
         raise invalid(f"Invalid logged model status {req.args['status']!r}.")
-    return {"model": logged_model_json(ctx.store.finalize_logged_model(req.path_params["model_id"], status))}
+    return {"model": _json(ctx, ctx.store.finalize_logged_model(req.path_params["model_id"], status))}
 
 
 def delete(ctx: TrackingContext, req: Request) -> dict[str, Any]:
@@ -44,7 +58,7 @@ def search(ctx: TrackingContext, req: Request) -> dict[str, Any]:
         max_results=as_int(args.get("max_results"), "max_results") or None,
         page_token=args.get("page_token") or None,
     )
-    response: dict[str, Any] = {"models": [logged_model_json(m) for m in page.items]}
+    response: dict[str, Any] = {"models": [_json(ctx, m) for m in page.items]}
     if page.next_page_token:
         response["next_page_token"] = page.next_page_token
     return response

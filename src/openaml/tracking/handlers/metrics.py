@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from openaml.store.logged_models import ModelMetricRecord
 from openaml.tracking.context import Request, TrackingContext
 from openaml.tracking.wire import as_float, as_int, metric_json, required
 
@@ -16,8 +17,23 @@ def metric_tuple(m: dict[str, Any]) -> tuple[str, float, int, int]:
 
 def log_metric(ctx: TrackingContext, req: Request) -> dict[str, Any]:
     args = req.args
-    ctx.store.log_batch(str(required(args, "run_id", "run_uuid")), metrics=[metric_tuple(args)])
+    run_id = str(required(args, "run_id", "run_uuid"))
+    ctx.store.log_batch(run_id, metrics=[metric_tuple(args)])
+    if args.get("model_id"):
+        log_model_metrics(ctx, run_id, [args])
     return {}
+
+
+def log_model_metrics(ctx: TrackingContext, run_id: str, metrics: list[dict[str, Any]]) -> None:
+    """Record the metrics that name a ``model_id`` against that logged model too (MLflow 3)."""
+    by_model: dict[str, list[ModelMetricRecord]] = {}
+    for m in metrics:
+        if m.get("model_id"):
+            key, value, timestamp, step = metric_tuple(m)
+            by_model.setdefault(str(m["model_id"]), []).append(ModelMetricRecord(
+                key, value, timestamp, step, run_id, m.get("dataset_name") or None, m.get("dataset_digest") or None))
+    for model_id, records in by_model.items():
+        ctx.store.logged_models.log_metrics(model_id, records)
 
 
 def get_history(ctx: TrackingContext, req: Request) -> dict[str, Any]:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from openaml.store.run_inputs import DatasetInputRecord, DatasetRecord, RunInputsRecord
 from openaml.store.tracking import DEFAULT_EXPERIMENT_ID
 from openaml.tracking.context import Request, TrackingContext
 from openaml.tracking.wire import (
-    as_int, invalid, pairs, required, run_info_json, run_json, run_status, view_type,
+    as_int, invalid, kv_list, pairs, required, run_info_json, run_json, run_status, view_type,
 )
-from openaml.tracking.handlers.metrics import metric_tuple
+from openaml.tracking.handlers.metrics import log_model_metrics, metric_tuple
 
 
 def _run_id(args: dict[str, Any]) -> str:
@@ -27,8 +28,29 @@ def create(ctx: TrackingContext, req: Request) -> dict[str, Any]:
     return {"run": run_json(run)}
 
 
+def _inputs_json(record: RunInputsRecord) -> dict[str, Any]:
+    """MLflow's ``RunInputs``: dataset inputs (with their tags) and model inputs."""
+    out: dict[str, Any] = {}
+    if record.dataset_inputs:
+        out["dataset_inputs"] = []
+        for item in record.dataset_inputs:
+            dataset = {k: v for k, v in vars(item.dataset).items() if v is not None}
+            out["dataset_inputs"].append({"tags": kv_list(item.tags), "dataset": dataset} if item.tags
+                                         else {"dataset": dataset})
+    if record.model_inputs:
+        out["model_inputs"] = [{"model_id": m} for m in record.model_inputs]
+    return out
+
+
+def _with_inputs(ctx: TrackingContext, runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    found = ctx.store.run_inputs.for_runs([r["info"]["run_id"] for r in runs])
+    for run in runs:
+        run["inputs"] = _inputs_json(found.get(run["info"]["run_id"], RunInputsRecord()))
+    return runs
+
+
 def get(ctx: TrackingContext, req: Request) -> dict[str, Any]:
-    return {"run": run_json(ctx.store.get_run(_run_id(req.args)))}
+    return {"run": _with_inputs(ctx, [run_json(ctx.store.get_run(_run_id(req.args)))])[0]}
 
 
 def update(ctx: TrackingContext, req: Request) -> dict[str, Any]:
@@ -62,7 +84,7 @@ def search(ctx: TrackingContext, req: Request) -> dict[str, Any]:
         order_by=[order_by] if isinstance(order_by, str) else list(order_by),
         page_token=args.get("page_token") or None,
     )
-    response: dict[str, Any] = {"runs": [run_json(r) for r in page.items]}
+    response: dict[str, Any] = {"runs": _with_inputs(ctx, [run_json(r) for r in page.items])}
     if page.next_page_token:
         response["next_page_token"] = page.next_page_token
     return response
@@ -88,10 +110,13 @@ def log_param(ctx: TrackingContext, req: Request) -> dict[str, Any]:
 
 def log_batch(ctx: TrackingContext, req: Request) -> dict[str, Any]:
     args = req.args
+    metrics = args.get("metrics") or []
+    run_id = _run_id(args)
     ctx.store.log_batch(
-        _run_id(args), metrics=[metric_tuple(m) for m in args.get("metrics") or []],
+        run_id, metrics=[metric_tuple(m) for m in metrics],
         params=pairs(args.get("params")), tags=pairs(args.get("tags")),
     )
+    log_model_metrics(ctx, run_id, metrics)
     return {}
 
 
@@ -111,9 +136,25 @@ def log_model(ctx: TrackingContext, req: Request) -> dict[str, Any]:
     return {}
 
 
+def _dataset_input(item: Any) -> DatasetInputRecord:
+    if not isinstance(item, dict) or not isinstance(item.get("dataset"), dict):
+        raise invalid(f"Invalid dataset input {str(item)[:200]!r}: it needs a 'dataset' object.")
+    ds = item["dataset"]
+    fields = {k: ds.get(k) for k in ("name", "digest", "source_type", "source", "schema", "profile")}
+    for key in ("name", "digest", "source_type", "source"):
+        if fields[key] is None:
+            raise invalid(f"Dataset {key} cannot be None")
+    if not all(isinstance(v, str) for v in fields.values() if v is not None):
+        raise invalid("Dataset fields must be strings.")
+    return DatasetInputRecord(DatasetRecord(**fields), dict(pairs(item.get("tags"))))
+
+
 def log_inputs(ctx: TrackingContext, req: Request) -> dict[str, Any]:
-    """Dataset and model inputs are accepted and not stored (openaml tracks job inputs itself)."""
-    ctx.store.get_run(_run_id(req.args))
+    """Dataset inputs (``mlflow.log_input``) and MLflow 3's model inputs of a run."""
+    args = req.args
+    datasets = [_dataset_input(d) for d in args.get("datasets") or []]
+    models = [str(required(m, "model_id")) for m in args.get("models") or []]
+    ctx.store.run_inputs.log(_run_id(args), datasets, models)
     return {}
 
 
