@@ -179,22 +179,24 @@ class TrackingStore:
         limit = None if max_results is None else offset + max_results + 1
         return paginate(found[offset:limit], offset, max_results)
 
-    def _update_experiment(self, experiment_id: str, **values: Any) -> None:
+    def _update_experiment(self, experiment_id: str, *, stage: str | None = None, **values: Any) -> None:
+        """Update the experiment; with *stage*, only one in that lifecycle stage (MLflow: deleting
+        a deleted experiment, or restoring an active one, is "No Experiment ... exists")."""
+        where = self._exp_key(experiment_id) + ([E.c.lifecycle_stage == stage] if stage else [])
         with self._tx(write=True) as conn:
-            done = conn.execute(sa.update(E).where(*self._exp_key(experiment_id))
-                                .values(last_update_time=now_ms(), **values))
+            done = conn.execute(sa.update(E).where(*where).values(last_update_time=now_ms(), **values))
         if done.rowcount == 0:
             raise NotFoundError(f"No Experiment with id={experiment_id} exists", experiment_id=experiment_id)
 
     def delete_experiment(self, experiment_id: str) -> None:
-        """Mark the experiment deleted (MLflow's soft delete)."""
+        """Mark the active experiment deleted (MLflow's soft delete)."""
         if str(experiment_id) == DEFAULT_EXPERIMENT_ID:
             raise ValidationError("Cannot delete the default experiment '0'.")
-        self._update_experiment(experiment_id, lifecycle_stage=DELETED)
+        self._update_experiment(experiment_id, stage=ACTIVE, lifecycle_stage=DELETED)
 
     def restore_experiment(self, experiment_id: str) -> None:
         """Undo :meth:`delete_experiment`."""
-        self._update_experiment(experiment_id, lifecycle_stage=ACTIVE)
+        self._update_experiment(experiment_id, stage=DELETED, lifecycle_stage=ACTIVE)
 
     def rename_experiment(self, experiment_id: str, new_name: str) -> None:
         """Rename; :class:`AlreadyExistsError` when *new_name* is taken."""
@@ -211,7 +213,10 @@ class TrackingStore:
                 raise NotFoundError(f"No Experiment with id={experiment_id} exists", experiment_id=experiment_id)
             tags = dict(row.tags)
             if value is None:
-                tags.pop(key, None)
+                if key not in tags:
+                    raise NotFoundError(f"No tag with name: {key} in experiment with id {experiment_id}",
+                                        experiment_id=experiment_id, key=key)
+                tags.pop(key)
             else:
                 tags[key] = str(value)
             conn.execute(sa.update(E).where(*self._exp_key(experiment_id)).values(tags=tags, last_update_time=now_ms()))

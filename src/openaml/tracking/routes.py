@@ -64,6 +64,7 @@ ARTIFACT_ROUTES: dict[str, Handler] = {
 
 OTHER: dict[tuple[str, str], Handler] = {
     ("GET", "/health"): meta.health,
+    ("GET", "/version"): meta.version,
 }
 
 

@@ -112,6 +112,9 @@ def experiment_json(e: ExperimentRecord) -> dict[str, Any]:
         "experiment_id": e.experiment_id, "name": e.name, "artifact_location": e.artifact_location,
         "lifecycle_stage": e.lifecycle_stage, "last_update_time": e.last_update_time,
         "creation_time": e.creation_time, "tags": kv_list(e.tags),
+        # MLflow 3's workspaces (a server-wide switch, off here: server-info says so) put every
+        # experiment in "default"; openaml's own workspace is the server the client talks to.
+        "workspace": "default",
     }
 
 
