@@ -135,7 +135,8 @@ def runs_bad_requests(api: Side) -> None:
                                                                           "value": "x" * 7000}))
     api.record("set-tag int run_id", api.post("runs/set-tag", {"run_id": 9, "key": "k", "value": "v"}))
     api.record("set-tag no key", api.post("runs/set-tag", {"run_id": rid, "value": "v"}))
-    api.record("update bad status", api.post("runs/update", {"run_id": rid, "status": "SLEEPING"}))
+    api.record("update bad status", api.post("runs/update", {"run_id": rid, "status": "SLEEPING"}),
+               expect=Expected(400, "INVALID_PARAMETER_VALUE", "MLflow ignores a status it does not know"))
     api.record("delete missing", api.post("runs/delete", {"run_id": "0" * 32}))
 
 
@@ -152,7 +153,8 @@ def runs_log_batch(api: Side) -> None:
     api.record("history missing run", api.get("metrics/get-history", run_id="0" * 32, metric_key="loss"))
     api.record("empty batch", api.post("runs/log-batch", {"run_id": rid}))
     api.record("metrics not a list", api.post("runs/log-batch", {"run_id": rid, "metrics": "bad"}))
-    api.record("metric not an object", api.post("runs/log-batch", {"run_id": rid, "metrics": [1, 2]}))
+    api.record("metric not an object", api.post("runs/log-batch", {"run_id": rid, "metrics": [1, 2]}),
+               expect=Expected(400, "INVALID_PARAMETER_VALUE", "MLflow answers 500"))
     api.record("too many metrics", api.post("runs/log-batch", {"run_id": rid, "metrics": [
         {"key": "k", "value": 1, "timestamp": NOW, "step": i} for i in range(1001)]}))
     api.record("too many params", api.post("runs/log-batch", {"run_id": rid, "params": [
@@ -213,7 +215,7 @@ def logged_models(api: Side) -> None:
     api.record("delete tag", api.call("DELETE", f"/api/2.0/mlflow/logged-models/{mid}/tags/x"))
     api.record("delete missing tag", api.call("DELETE", f"/api/2.0/mlflow/logged-models/{mid}/tags/nope"))
     api.record("log params", api.post(f"/api/2.0/mlflow/logged-models/{mid}/params",
-                                      {"params": [{"key": "b", "value": "2"}]}))
+                                      {"model_id": mid, "params": [{"key": "b", "value": "2"}]}))
     api.record("metric with model_id", api.post("runs/log-metric", {
         "run_id": rid, "key": "acc", "value": 0.9, "timestamp": NOW, "step": 0, "model_id": mid}))
     api.record("get with metrics", api.get(f"/api/2.0/mlflow/logged-models/{mid}"))

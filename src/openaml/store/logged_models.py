@@ -61,8 +61,8 @@ class LoggedModels:
         name = name or f"model-{model_id[2:10]}"
         if "/" in name or name in (".", ".."):
             raise ValidationError(f"Invalid logged model name {name!r}: it cannot contain '/'.")
-        if source_run_id:
-            run = self._tracking.get_run(source_run_id)
+        run = self._source_run(source_run_id)
+        if run is not None:
             location = f"{run.artifact_uri.rstrip('/')}/{name}"
         else:
             location = f"{experiment.artifact_location.rstrip('/')}/models/{model_id}/artifacts"
@@ -77,6 +77,16 @@ class LoggedModels:
                 creation_timestamp=now, last_updated_timestamp=now,
             ))
         return self.get(model_id)
+
+    def _source_run(self, run_id: str | None) -> Any:
+        """The model's run, or None. MLflow records a ``source_run_id`` it cannot find (a run of
+        another server, say) without refusing the model: the model then lives in its experiment."""
+        if not run_id:
+            return None
+        try:
+            return self._tracking.get_run(run_id)
+        except NotFoundError:
+            return None
 
     def get(self, model_id: str, *, allow_deleted: bool = False) -> LoggedModelRecord:
         with self._tracking._tx() as conn:
@@ -108,7 +118,10 @@ class LoggedModels:
         def change(row: Any) -> dict[str, Any]:
             merged = {**getattr(row, column), **{str(k): str(v) for k, v in items.items()}}
             if delete is not None:
-                merged.pop(delete, None)
+                if delete not in merged:
+                    raise NotFoundError(f"No tag with key '{delete}' found for model with ID '{model_id}'.",
+                                        model_id=model_id, key=delete)
+                merged.pop(delete)
             return {column: merged}
 
         self._update(model_id, change)

@@ -11,6 +11,8 @@ otherwise surface as a 500.
 from __future__ import annotations
 
 import json
+import posixpath
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -55,7 +57,10 @@ class Rule:
     min_value: int | None = None
     max_value: int | None = None
     items: Mapping[str, "Rule"] | None = None
-    length_message: str | None = None  # MLflow's own wording for a too-long value, if it has one
+    # MLflow's name of the value in its length message ("Param key", "Metric name"), if it has one.
+    entity: str | None = None
+    truncate: bool = False  # MLflow cuts param and tag values to the limit rather than refuse them
+    mlflow_name: bool = False  # a metric, param or tag key: MLflow's characters, no path tricks
 
 
 Schema = Mapping[str, Rule]
@@ -141,14 +146,34 @@ def _check_bounds(name: str, value: Any, rule: Rule) -> None:
                                  f"Invalid value {number} for parameter '{name}' supplied. "
                                  f"It must be at most {rule.max_value}")
     if rule.max_length is not None and isinstance(value, str | list) and len(value) > rule.max_length:
-        message = rule.length_message or (
-            f"'{name}' exceeds the maximum length of {rule.max_length} "
-            f"{'characters' if isinstance(value, str) else 'items'} (got {len(value)}).")
-        raise MlflowApiError("INVALID_PARAMETER_VALUE", message.format(length=len(value), limit=rule.max_length))
+        unit = "characters" if isinstance(value, str) else "items"
+        raise MlflowApiError("INVALID_PARAMETER_VALUE",
+                             f"'{rule.entity or name}' exceeds the maximum length of {rule.max_length} {unit}")
 
 
-def check_fields(args: Mapping[str, Any], schema: Schema, where: str = "") -> None:
-    """Raise MLflow's 400 for the first field of *args* that breaks *schema*."""
+_NAME_CHARACTERS = re.compile(r"^[/\w.\- :]*$")
+
+
+def _check_mlflow_name(name: str, value: str) -> None:
+    """MLflow's rule for metric, param and tag keys: they may become file names, so only
+    alphanumerics, ``_ - . : /`` and spaces, and nothing that normalises to another name."""
+    if not _NAME_CHARACTERS.match(value):
+        raise _invalid_value(name, value, "Names may only contain alphanumerics, underscores (_), dashes (-), "
+                             "periods (.), spaces ( ), colon(:) and slashes (/).")
+    norm = posixpath.normpath(value)
+    if norm != value or norm == "." or norm.startswith("..") or norm.startswith("/"):
+        raise _invalid_value(name, value, "Names may be treated as files in certain cases, and must not "
+                             f"resolve to other names when treated as such. This name would resolve to {norm!r}")
+
+
+def _invalid_value(name: str, value: Any, why: str) -> MlflowApiError:
+    shown = json.dumps(value, sort_keys=True, separators=(",", ":"))
+    return MlflowApiError("INVALID_PARAMETER_VALUE", f"Invalid value {shown} for parameter '{name}' supplied: {why}")
+
+
+def check_fields(args: dict[str, Any], schema: Schema, where: str = "") -> None:
+    """Raise MLflow's 400 for the first field of *args* that breaks *schema*; values MLflow
+    truncates (long param and tag values) are cut in *args* itself."""
     for name, rule in schema.items():
         shown = f"{where}{name}"
         value = args.get(name)
@@ -157,7 +182,11 @@ def check_fields(args: Mapping[str, Any], schema: Schema, where: str = "") -> No
                 raise missing(shown)
             continue
         _check_type(shown, value, rule)
+        if rule.truncate and rule.max_length is not None and len(value) > rule.max_length:
+            args[name] = value = value[:rule.max_length]
         _check_bounds(shown, value, rule)
+        if rule.mlflow_name:
+            _check_mlflow_name(shown, value)
         if rule.items is not None:
             for index, item in enumerate(value):
                 if not isinstance(item, dict):
@@ -168,23 +197,28 @@ def check_fields(args: Mapping[str, Any], schema: Schema, where: str = "") -> No
 # ---- the rules of each route -----------------------------------------------------------------
 
 S, SR = Rule("string"), Rule("string", required=True)
-KEY = Rule("string", required=True, max_length=MAX_ENTITY_KEY_LENGTH,
-           length_message="Key exceeds the maximum length of {limit} characters (got {length}).")
+PARAM_KEY = Rule("string", required=True, max_length=MAX_ENTITY_KEY_LENGTH, entity="Param key", mlflow_name=True)
+METRIC_KEY = Rule("string", required=True, max_length=MAX_ENTITY_KEY_LENGTH, entity="Metric name", mlflow_name=True)
+TAG_KEY = Rule("string", required=True, max_length=MAX_ENTITY_KEY_LENGTH, mlflow_name=True)
+KEY = Rule("string", required=True, max_length=MAX_ENTITY_KEY_LENGTH)
 INT, A, STRS = Rule("int"), Rule("array"), Rule("strings")
 MAX_RESULTS = Rule("int", min_value=1, max_value=MAX_RESULTS_SEARCH)
-TAG_ITEM = {"key": KEY, "value": Rule("string", max_length=MAX_TAG_VAL_LENGTH)}
-PARAM_ITEM = {"key": KEY, "value": Rule("string", max_length=MAX_PARAM_VAL_LENGTH)}
+TAG_VALUE = Rule("string", max_length=MAX_TAG_VAL_LENGTH, truncate=True)
+PARAM_VALUE = Rule("string", max_length=MAX_PARAM_VAL_LENGTH, truncate=True)
+TAG_ITEM = {"key": TAG_KEY, "value": TAG_VALUE}
+PARAM_ITEM = {"key": PARAM_KEY, "value": PARAM_VALUE}
 EXPERIMENT_TAG_ITEM = {"key": KEY, "value": Rule("string", max_length=MAX_EXPERIMENT_TAG_VAL_LENGTH)}
 METRIC_ITEM = {
-    "key": KEY, "value": Rule("float", required=True), "timestamp": Rule("int", required=True, min_value=INT64[0],
+    "key": METRIC_KEY, "value": Rule("float", required=True), "timestamp": Rule("int", required=True, min_value=INT64[0],
                                                                         max_value=INT64[1]),
     "step": Rule("int", min_value=INT64[0], max_value=INT64[1]), "model_id": S, "dataset_name": S,
     "dataset_digest": S, "run_id": S,
 }
 DATASET = {
+    # MLflow's server takes a dataset with a name alone (the client always sends the rest).
     "name": Rule("string", required=True, max_length=MAX_DATASET_NAME_SIZE),
-    "digest": Rule("string", required=True, max_length=MAX_DATASET_DIGEST_SIZE),
-    "source_type": SR, "source": Rule("string", required=True, max_length=MAX_DATASET_SOURCE_SIZE),
+    "digest": Rule("string", max_length=MAX_DATASET_DIGEST_SIZE),
+    "source_type": S, "source": Rule("string", max_length=MAX_DATASET_SOURCE_SIZE),
     "schema": Rule("string", max_length=MAX_DATASET_SCHEMA_SIZE),
     "profile": Rule("string", max_length=MAX_DATASET_PROFILE_SIZE),
 }
@@ -231,7 +265,7 @@ class RouteRules:
     extra: Callable[[Mapping[str, Any]], None] | None = None
 
 
-def check(rules: RouteRules, args: Mapping[str, Any]) -> None:
+def check(rules: RouteRules, args: dict[str, Any]) -> None:
     """Validate one request's arguments (query string merged under the JSON body)."""
     check_fields(args, rules.fields)
     if rules.extra is not None:
@@ -263,9 +297,9 @@ RULES: dict[str, RouteRules] = {
     "runs.restore": RouteRules({"run_id": SR}),
     "runs.search": RouteRules({"experiment_ids": STRS, "filter": S, "max_results": MAX_RESULTS,
                                "order_by": STRS, "page_token": S, "run_view_type": S}),
-    "runs.set_tag": RouteRules({"run_id": SR, "key": KEY, "value": Rule("string", max_length=MAX_TAG_VAL_LENGTH)}),
+    "runs.set_tag": RouteRules({"run_id": SR, "key": TAG_KEY, "value": TAG_VALUE}),
     "runs.delete_tag": RouteRules({"run_id": SR, "key": SR}),
-    "runs.log_param": RouteRules({"run_id": SR, "key": KEY, "value": Rule("string", max_length=MAX_PARAM_VAL_LENGTH)}),
+    "runs.log_param": RouteRules({"run_id": SR, "key": PARAM_KEY, "value": PARAM_VALUE}),
     "runs.log_batch": RouteRules({"run_id": SR, "metrics": Rule("array", items=METRIC_ITEM),
                                   "params": Rule("array", items=PARAM_ITEM), "tags": Rule("array", items=TAG_ITEM)},
                                  extra=_batch_limits),

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from openaml.paths import check_relative, safe_join
-from openaml.tracking.context import FileResponse, Request, TrackingContext
+from openaml.tracking.context import FileResponse, Request, TextResponse, TrackingContext
 from openaml.tracking.wire import MlflowApiError, invalid, required
 
 _TEMP_PREFIX = ".openaml-upload-"
@@ -62,7 +62,7 @@ def _target(ctx: TrackingContext, path: str) -> Path:
     return target
 
 
-def upload(ctx: TrackingContext, req: Request) -> dict[str, Any]:
+def upload(ctx: TrackingContext, req: Request) -> TextResponse:
     target = _target(ctx, req.path_params["path"])
     if target.is_dir():
         raise invalid(f"Cannot upload to {req.path_params['path']!r}: it is a folder.")
@@ -76,7 +76,7 @@ def upload(ctx: TrackingContext, req: Request) -> dict[str, Any]:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    return {}
+    return TextResponse("")  # MLflow answers an upload with an empty body
 
 
 def download(ctx: TrackingContext, req: Request) -> FileResponse:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from openaml.tracking.context import Request, TrackingContext
-from openaml.tracking.wire import as_float, as_int, metric_json, required
+from openaml.errors import NotFoundError
+from openaml.tracking.wire import as_float, as_int, metric_json, non_empty, required
 
 
 def metric_tuple(m: dict[str, Any]) -> tuple[str, float, int, int]:
@@ -23,11 +24,14 @@ def log_metric(ctx: TrackingContext, req: Request) -> dict[str, Any]:
 def get_history(ctx: TrackingContext, req: Request) -> dict[str, Any]:
     args = req.args
     max_results = as_int(args.get("max_results"), "max_results")
-    page = ctx.store.get_metric_history(
-        str(required(args, "run_id", "run_uuid")), str(required(args, "metric_key")),
-        max_results=max_results if max_results else None, page_token=args.get("page_token") or None,
-    )
-    response: dict[str, Any] = {"metrics": [metric_json(m) for m in page.items]}
+    try:
+        page = ctx.store.get_metric_history(
+            str(required(args, "run_id", "run_uuid")), str(required(args, "metric_key")),
+            max_results=max_results if max_results else None, page_token=args.get("page_token") or None,
+        )
+    except NotFoundError:
+        return {}  # MLflow: the history of a run it does not have is empty, not an error
+    response: dict[str, Any] = non_empty(metrics=[metric_json(m) for m in page.items])
     if page.next_page_token:
         response["next_page_token"] = page.next_page_token
     return response

@@ -24,7 +24,9 @@ def create(ctx: TrackingContext, req: Request) -> dict[str, Any]:
         user_id=args.get("user_id") or None,
     )
     ctx.known_runs.add(run.run_id)
-    return {"run": run_json(run)}
+    created = run_json(run)
+    del created["outputs"]  # MLflow's create answers without them (a new run has none)
+    return {"run": created}
 
 
 def get(ctx: TrackingContext, req: Request) -> dict[str, Any]:
