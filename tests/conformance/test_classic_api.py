@@ -49,6 +49,14 @@ def experiments_lifecycle(api: Side) -> None:
     api.record("get restored", api.get("experiments/get", experiment_id=eid), values=("experiment.lifecycle_stage",))
 
 
+def experiments_artifact_location(api: Side) -> None:
+    for label, location in (("relative", "relative/dir"), ("uri", "s3://bucket/prefix")):
+        eid = api.record(f"create {label}", api.post("experiments/create", {
+            "name": api.unique("loc"), "artifact_location": location})).json()["experiment_id"]
+        got = api.get("experiments/get", experiment_id=eid).json()["experiment"]["artifact_location"]
+        api.fact(f"{label} kept or made absolute", got if "://" in location else got.startswith("/"))
+
+
 def experiments_bad_requests(api: Side) -> None:
     api.record("create no name", api.post("experiments/create", {}))
     api.record("create empty name", api.post("experiments/create", {"name": ""}))
@@ -275,7 +283,7 @@ def meta(api: Side) -> None:
 
 
 SCENARIOS = [
-    experiments_lifecycle, experiments_bad_requests, experiments_search,
+    experiments_lifecycle, experiments_artifact_location, experiments_bad_requests, experiments_search,
     runs_lifecycle, runs_bad_requests, runs_log_batch, runs_search, runs_inputs_outputs,
     logged_models, logged_models_bad_requests, artifacts, meta,
 ]
