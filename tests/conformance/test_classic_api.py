@@ -172,6 +172,57 @@ def runs_log_batch(api: Side) -> None:
     api.record("int run_id", api.post("runs/log-batch", {"run_id": 3, "metrics": []}))
 
 
+def metric_histories(api: Side) -> None:
+    eid = _experiment(api)
+    long_run, short_run = _run(api, eid), _run(api, eid)
+    for start in range(0, 1200, 400):  # steps repeat (two values per step) and one value is NaN
+        api.post("runs/log-batch", {"run_id": long_run, "metrics": [
+            {"key": "loss", "value": "NaN" if i == 777 else 1000.0 / (i + 1), "timestamp": NOW + i, "step": i // 2}
+            for i in range(start, start + 400)]})
+    api.post("runs/log-batch", {"run_id": short_run, "metrics": [
+        {"key": "loss", "value": float(i), "timestamp": NOW - i, "step": 5} for i in range(37)]})
+    order = {long_run: "long", short_run: "short"}
+
+    def points(answer, label: str, *, by_run_id: bool = False) -> None:
+        api.record(label, answer)
+        metrics = answer.json().get("metrics", []) if answer.status == 200 else []
+        found = [[order.get(m["run_id"]), m["step"], "NaN" if m["value"] != m["value"] else m["value"],
+                  m["timestamp"] - NOW] for m in metrics]  # NaN != NaN: compared by name
+        # get-history-bulk orders runs by id, and the ids differ between the servers
+        api.fact(label + " points", sorted(found, key=lambda p: p[0]) if by_run_id else found)
+
+    ajax = "/ajax-api/2.0/mlflow/metrics"
+    runs = [long_run, short_run]
+    points(api.call("GET", f"{ajax}/get-history-bulk-interval",
+                    params={"run_ids": runs, "metric_key": "loss", "max_results": 50}), "sampled 50")
+    points(api.call("GET", f"{ajax}/get-history-bulk-interval",
+                    params={"run_ids": runs, "metric_key": "loss", "max_results": 7, "start_step": 100,
+                            "end_step": 300}), "sampled step range")
+    points(api.call("GET", f"{ajax}/get-history-bulk-interval",
+                    params={"run_ids": runs, "metric_key": "loss", "max_results": 1}), "sampled 1")
+    points(api.call("GET", f"{ajax}/get-history-bulk-interval",
+                    params={"run_ids": [short_run], "metric_key": "loss"}), "sampled default")
+    points(api.call("GET", f"{ajax}/get-history-bulk-interval",
+                    params={"run_ids": [short_run], "metric_key": "nope"}), "sampled missing key")
+    points(api.call("GET", f"{ajax}/get-history-bulk", params={"run_id": [long_run], "metric_key": "loss",
+                                                               "max_results": 60}), "bulk 60")
+    points(api.call("GET", f"{ajax}/get-history-bulk", params={"run_id": runs + ["0" * 32], "metric_key": "loss"}),
+           "bulk with a missing run", by_run_id=True)
+    for label, params in (
+        ("no run_ids", {"metric_key": "loss"}),
+        ("too many runs", {"run_ids": [f"{i:032d}" for i in range(101)], "metric_key": "loss"}),
+        ("no key", {"run_ids": runs}),
+        ("max_results 0", {"run_ids": runs, "metric_key": "loss", "max_results": 0}),
+        ("max_results huge", {"run_ids": runs, "metric_key": "loss", "max_results": 2501}),
+        ("start only", {"run_ids": runs, "metric_key": "loss", "start_step": 3}),
+        ("start after end", {"run_ids": runs, "metric_key": "loss", "start_step": 9, "end_step": 3}),
+        ("missing run", {"run_ids": ["0" * 32], "metric_key": "loss"}),
+    ):
+        api.record(f"sampled {label}", api.call("GET", f"{ajax}/get-history-bulk-interval", params=params))
+    api.record("bulk no run_id", api.call("GET", f"{ajax}/get-history-bulk", params={"metric_key": "loss"}))
+    api.record("bulk no key", api.call("GET", f"{ajax}/get-history-bulk", params={"run_id": runs}))
+
+
 def runs_search(api: Side) -> None:
     eid = _experiment(api)
     for i in range(4):
@@ -284,7 +335,7 @@ def meta(api: Side) -> None:
 
 SCENARIOS = [
     experiments_lifecycle, experiments_artifact_location, experiments_bad_requests, experiments_search,
-    runs_lifecycle, runs_bad_requests, runs_log_batch, runs_search, runs_inputs_outputs,
+    runs_lifecycle, runs_bad_requests, runs_log_batch, metric_histories, runs_search, runs_inputs_outputs,
     logged_models, logged_models_bad_requests, artifacts, meta,
 ]
 

@@ -24,6 +24,7 @@ from openaml.errors import AlreadyExistsError, NotFoundError, ValidationError
 from openaml.store import _db, _run_query
 from openaml.store._serial import lock_counter
 from openaml.store.logged_models import LoggedModels
+from openaml.store.metric_history import MetricHistory
 from openaml.store.tables import experiments as E
 from openaml.store.tables import latest_metrics as LM
 from openaml.store.tables import metrics as M
@@ -86,6 +87,7 @@ class TrackingStore:
         self.workspace = workspace
         self._insert = _db.dialect_insert(self._engine)
         self.logged_models = LoggedModels(self)
+        self.metric_history = MetricHistory(self)
         self._hot = _HotStatements(self._insert)
         self._ensure_default_experiment()
 

@@ -43,6 +43,8 @@ FIXED: dict[tuple[str, str], Handler] = {
     ("POST", "/runs/outputs"): runs.log_outputs,
     ("POST", "/runs/log-metric"): metrics.log_metric,
     ("GET", "/metrics/get-history"): metrics.get_history,
+    ("GET", "/metrics/get-history-bulk"): metrics.get_history_bulk,
+    ("GET", "/metrics/get-history-bulk-interval"): metrics.get_history_bulk_interval,
     ("GET", "/artifacts/list"): artifacts.list_run,
     ("POST", "/logged-models"): logged_models.create,
     ("POST", "/logged-models/search"): logged_models.search,
