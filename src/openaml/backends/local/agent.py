@@ -14,7 +14,7 @@ from openaml.services.cgroups import leave_job_cgroup
 from openaml.services.environments import builder_for
 from openaml.services.job_runtime import JobRuntime, RunContext, end_job
 from openaml.services.job_constants import HEARTBEAT_SECONDS
-from openaml.services.locations import job_folder
+from openaml.services.locations import job_folder, logged_model_folder
 from openaml.services.settings import Settings
 from openaml.services.workspaces import WorkspaceContext, WorkspaceService
 from openaml.backends.local.slots import pool_for
@@ -80,17 +80,24 @@ def run_agent(workspace: str, job_name: str) -> int:
         heartbeat.stopped.set()
 
 
+def _tracking_server(ctx: WorkspaceContext):
+    """The job's MLflow endpoint: runs' artifacts in their job folders, logged models created
+    outside a run in the workspace's artifact store."""
+    from openaml.tracking import start_tracking_server
+
+    return start_tracking_server(ctx.tracking, artifact_root_for_run=lambda run_id: job_folder(ctx, run_id),
+                                 artifact_root_for_model=lambda model_id: logged_model_folder(ctx, model_id))
+
+
 def _run_orchestrator(settings: Settings, ctx: WorkspaceContext, record, run: RunContext) -> int:
     """Pipelines and sweeps: an orchestrator that runs or submits child jobs and takes no
     compute slot itself, so children can never wait on their parent's slot."""
     from openaml.backends.local.launcher import LocalLauncher
     from openaml.services.jobs import job_kinds
 
-    from openaml.tracking import start_tracking_server
-
     kind = next(k for k in job_kinds() if k.type == record.type)
     # Steps a pipeline runs in this process log to MLflow through this one endpoint.
-    with start_tracking_server(ctx.tracking, artifact_root_for_run=lambda run_id: job_folder(ctx, run_id)) as server:
+    with _tracking_server(ctx) as server:
         run.tracking_url = server.url
         outcome = kind.make_runtime(ctx, settings, record.name, LocalLauncher(), run).run()
     return 0 if outcome.status == JobStatus.COMPLETED else 1
@@ -98,10 +105,8 @@ def _run_orchestrator(settings: Settings, ctx: WorkspaceContext, record, run: Ru
 
 def _run_with_tracking(settings: Settings, ctx: WorkspaceContext, job_name: str, run: RunContext,
                        resolved: dict) -> int:
-    from openaml.tracking import start_tracking_server
-
     builder = builder_for(settings, resolved)
-    with start_tracking_server(ctx.tracking, artifact_root_for_run=lambda run_id: job_folder(ctx, run_id)) as server:
+    with _tracking_server(ctx) as server:
         run.tracking_url = server.url
         outcome = JobRuntime(ctx, settings, job_name, builder, run).run()
     return 0 if outcome.status == JobStatus.COMPLETED else 1
