@@ -289,6 +289,42 @@ def logged_models(api: Side) -> None:
     api.record("get deleted", api.get(f"/api/2.0/mlflow/logged-models/{free_id}"))
 
 
+def logged_models_search(api: Side) -> None:
+    eid = _experiment(api)
+    rid = _run(api, eid)
+    lm = "/api/2.0/mlflow/logged-models"
+    for i, (name, status) in enumerate((("alpha", "LOGGED_MODEL_READY"), ("beta", None), ("gamma", "LOGGED_MODEL_READY"))):
+        body = {"experiment_id": eid, "name": name, "model_type": "clf" if i else "reg",
+                "params": [{"key": "depth", "value": str(i)}], "tags": [{"key": "team", "value": "a" if i < 2 else "b"}]}
+        if i == 1:
+            body["source_run_id"] = rid
+        mid = api.post(lm, body).json()["model"]["info"]["model_id"]
+        if status:
+            api.call("PATCH", f"{lm}/{mid}", {"model_id": mid, "status": status})
+
+    def names(label: str, body: dict) -> None:
+        answer = api.record(label, api.post(f"{lm}/search", {"experiment_ids": [eid], **body}))
+        if answer.status == 200:
+            api.fact(label + " names", [m["info"]["name"] for m in answer.json().get("models", [])])
+
+    for label, filter_string in (
+        ("by name", "name = 'beta'"), ("name like", "name LIKE 'a%'"), ("name ilike", "name ILIKE 'G%'"),
+        ("by param", "params.depth = '2'"), ("by tag", "tags.team = 'a'"),
+        ("by model type", "model_type = 'clf'"), ("by source run", f"source_run_id = '{rid}'"),
+        ("and", "tags.team = 'a' AND params.depth != '0'"), ("created after", "creation_timestamp > 0"),
+        ("no match", "name = 'delta'"),
+    ):
+        names(f"filter {label}", {"filter": filter_string, "order_by": [{"field_name": "name", "ascending": True}]})
+    names("order by name desc", {"order_by": [{"field_name": "name", "ascending": False}]})
+    names("page of 2", {"max_results": 2, "order_by": [{"field_name": "name", "ascending": True}]})
+    api.record("bad filter", api.post(f"{lm}/search", {"experiment_ids": [eid], "filter": "name === 'x'"}))
+    api.record("unknown attribute", api.post(f"{lm}/search", {"experiment_ids": [eid], "filter": "colour = 'red'"}),
+               expect=Expected(400, "INVALID_PARAMETER_VALUE", "MLflow answers 500"))
+    api.record("unknown order_by", api.post(f"{lm}/search", {"experiment_ids": [eid],
+                                                             "order_by": [{"field_name": "colour"}]}),
+               expect=Expected(400, "INVALID_PARAMETER_VALUE", "MLflow answers 500"))
+
+
 def logged_models_bad_requests(api: Side) -> None:
     eid = _experiment(api)
     api.record("create missing run", api.post("/api/2.0/mlflow/logged-models",
@@ -336,7 +372,7 @@ def meta(api: Side) -> None:
 SCENARIOS = [
     experiments_lifecycle, experiments_artifact_location, experiments_bad_requests, experiments_search,
     runs_lifecycle, runs_bad_requests, runs_log_batch, metric_histories, runs_search, runs_inputs_outputs,
-    logged_models, logged_models_bad_requests, artifacts, meta,
+    logged_models, logged_models_search, logged_models_bad_requests, artifacts, meta,
 ]
 
 

@@ -35,6 +35,17 @@ def _record(row: Any) -> LoggedModelRecord:
     )
 
 
+# MLflow's order_by field names -> LoggedModelRecord attributes.
+_ORDERABLE = {"name": "name", "model_id": "model_id", "creation_timestamp": "creation_timestamp",
+              "creation_time": "creation_timestamp", "last_updated_timestamp": "last_updated_timestamp",
+              "experiment_id": "experiment_id", "status": "status", "model_type": "model_type",
+              "source_run_id": "source_run_id"}
+
+
+_FILTERABLE = frozenset({"name", "model_id", "status", "source_run_id", "model_type", "creation_timestamp",
+                         "last_updated_timestamp", "experiment_id", "artifact_location"})
+
+
 def _lookup(model: LoggedModelRecord, kind: str, key: str) -> Any:
     if kind == "attribute":
         return getattr(model, key, None)
@@ -130,10 +141,20 @@ class LoggedModels:
         self._update(model_id, lambda row: {"lifecycle_stage": DELETED})
 
     def search(self, experiment_ids: Sequence[str], filter_string: str | None,
-               max_results: int | None, page_token: str | None) -> Page[LoggedModelRecord]:
+               max_results: int | None, page_token: str | None,
+               order_by: Sequence[tuple[str, bool]] = ()) -> Page[LoggedModelRecord]:
         """Filter subset: attributes (name, model_id, status, source_run_id, model_type,
-        creation_timestamp), ``tags.*`` and ``params.*``; newest first."""
+        creation_timestamp), ``tags.*`` and ``params.*``; newest first unless *order_by*
+        (``(attribute, ascending)`` pairs, MLflow's ``order_by`` of ``field_name``) says otherwise."""
+        for field_name, _ in order_by:
+            if field_name not in _ORDERABLE:
+                raise ValidationError(f"Invalid order_by field name {field_name!r}; expected one of "
+                                      f"{sorted(_ORDERABLE)}.", field="order_by")
         clauses, offset = parse_filter(filter_string), read_page_token(page_token)
+        for clause in clauses:
+            if clause.kind == "attribute" and clause.key not in _FILTERABLE:
+                raise ValidationError(f"Invalid attribute key {clause.key!r} in the filter; expected one of "
+                                      f"{sorted(_FILTERABLE)}.", field="filter")
         with self._tracking._tx() as conn:
             rows = conn.execute(
                 sa.select(L).where(L.c.workspace == self._tracking.workspace,
@@ -146,5 +167,7 @@ class LoggedModels:
         for model in map(_record, rows):
             if matches(clauses, lambda kind, key, m=model: _lookup(m, kind, key)):
                 found.append(model)
+        for field_name, ascending in reversed(order_by):  # stable sorts: the first key decides last
+            found.sort(key=lambda m, f=_ORDERABLE[field_name]: getattr(m, f) or "", reverse=not ascending)
         limit = None if max_results is None else offset + max_results + 1
         return paginate(found[offset:limit], offset, max_results)

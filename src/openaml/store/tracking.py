@@ -474,9 +474,10 @@ class TrackingStore:
 
     def search_logged_models(self, experiment_ids: Sequence[str], filter_string: str | None = None,
                              max_results: int | None = None, page_token: str | None = None,
-                             ) -> Page[LoggedModelRecord]:
-        """Logged models of *experiment_ids*, newest first, filtered by the common subset."""
-        return self.logged_models.search(experiment_ids, filter_string, max_results, page_token)
+                             order_by: Sequence[tuple[str, bool]] = ()) -> Page[LoggedModelRecord]:
+        """Logged models of *experiment_ids*, newest first unless *order_by* says otherwise,
+        filtered by the common subset."""
+        return self.logged_models.search(experiment_ids, filter_string, max_results, page_token, order_by)
 
     def set_logged_model_tags(self, model_id: str, tags: dict[str, str]) -> None:
         """Set tags on a logged model."""
