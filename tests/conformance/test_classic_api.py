@@ -352,10 +352,12 @@ def artifacts(api: Side) -> None:
     api.record("download", api.get(f"{base}/dir/a.txt"))
     api.record("download missing", api.get(f"{base}/nope.txt"))
     api.record("list missing run", api.get("artifacts/list", run_id="0" * 32))
+    api.record("timestamp beyond int64", api.post("runs/log-metric", {"run_id": rid, "key": "m", "value": 1,
+                                                                     "timestamp": 10**23}),
+               expect=Expected(400, "INVALID_PARAMETER_VALUE", "MLflow accepts what it cannot store as int64"))
     api.record("list escape", api.call("GET", "artifacts/list", params={"run_id": rid, "path": "../../etc"}))
     api.record("upload escape", api.call("PUT", f"{base}/../../../evil.txt", raw=b"x",
-                                         content_type="application/octet-stream"),
-               expect=Expected(400, "INVALID_PARAMETER_VALUE", "openaml refuses '..' in artifact paths"))
+                                         content_type="application/octet-stream"))
     api.record("delete", api.call("DELETE", f"{base}/b.txt"))
 
 
