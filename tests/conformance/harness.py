@@ -210,3 +210,12 @@ def _message(answer: Answer) -> str:
     if isinstance(answer.body, dict):
         return str(answer.body.get("message", ""))[:160]
     return answer.text[:80]
+
+
+def assert_conforms(scenario: Scenario, sides: tuple[Side, Side]) -> None:
+    """Run *scenario* on the reference, then on openaml; fail listing every difference."""
+    reference, ours = sides
+    scenario(reference)
+    scenario(ours)
+    problems = differences(reference, ours)
+    assert not problems, f"{len(problems)} difference(s) from mlflow server:\n  " + "\n  ".join(problems)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conformance.harness import Expected, Side, differences
+from tests.conformance.harness import Expected, Side, assert_conforms
 
 NOW = 1_700_000_000_000
 
@@ -380,8 +380,4 @@ SCENARIOS = [
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.__name__)
 def test_answers_as_mlflow_does(scenario, sides) -> None:
-    reference, ours = sides
-    scenario(reference)
-    scenario(ours)
-    problems = differences(reference, ours)
-    assert not problems, f"{len(problems)} difference(s) from mlflow server:\n  " + "\n  ".join(problems)
+    assert_conforms(scenario, sides)

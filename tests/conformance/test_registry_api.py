@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conformance.harness import Side, differences
+from tests.conformance.harness import Side, assert_conforms
 from tests.conformance.test_classic_api import NOW, _experiment
 
 MLMODEL = b"artifact_path: model\nflavors:\n  python_function:\n    loader_module: mlflow.pyfunc.model\n"
@@ -153,8 +153,4 @@ SCENARIOS = [registered_models, registered_models_search, model_versions, aliase
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.__name__)
 def test_registry_answers_as_mlflow_does(scenario, sides) -> None:
-    reference, ours = sides
-    scenario(reference)
-    scenario(ours)
-    problems = differences(reference, ours)
-    assert not problems, f"{len(problems)} difference(s) from mlflow server:\n  " + "\n  ".join(problems)
+    assert_conforms(scenario, sides)
