@@ -23,3 +23,22 @@ ensure_venv() {
   # interpreter: compile once (only changed files are redone) so agents start faster.
   "$VENV/bin/python" -m compileall -q "$ROOT/src/openaml" >/dev/null
 }
+
+# A venv of its own for a program the tests compare openaml against (a stock `mlflow server`, an
+# old MLflow client): never imported by openaml, so it cannot pull openaml's dependencies apart.
+# Reinstalled only when the requirement changes; a failed install is reported and the tests that
+# need it skip with the reason.
+ensure_tool_venv() {
+  local dir="$ROOT/$1"; shift
+  local want
+  want="$(echo "$*" | sha256sum | cut -c1-16)"
+  if [ -f "$dir/.openaml-installed" ] && [ "$(cat "$dir/.openaml-installed")" = "$want" ]; then
+    return 0
+  fi
+  echo "Installing $* into $dir ..." >&2
+  if "$PY" -m venv "$dir" && "$dir/bin/python" -m pip install --quiet --disable-pip-version-check "$@" >&2; then
+    echo "$want" > "$dir/.openaml-installed"
+  else
+    echo "Could not install $*; the tests that compare against it will be skipped." >&2
+  fi
+}

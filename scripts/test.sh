@@ -5,6 +5,9 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/_venv.sh"
 ensure_venv dev
+# MLflow conformance (tests/conformance): the reference server and the oldest supported client.
+ensure_tool_venv .venv-mlflow "mlflow==3.17.2"
+ensure_tool_venv .venv-mlflow-client-2 "mlflow-skinny==2.10.2"
 cd "$ROOT"
 export PG_ADMIN_URL="${OPENAML_TEST_PG_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/postgres}"
 if ! "$VENV/bin/python" - <<'PY'

@@ -142,3 +142,37 @@ def test_ctrl_c_stops_following_not_the_job(ml_client, home: Path, tmp_path: Pat
     done = wait(ml_client, job.name)
     assert done.status == "Completed"
     assert "end" in std_log(home, job.name)
+
+
+LOGGED_MODEL_SCRIPT = """
+import os, mlflow
+from mlflow import MlflowClient
+client = MlflowClient()
+experiment_id = mlflow.get_run(os.environ["MLFLOW_RUN_ID"]).info.experiment_id
+model = client.create_logged_model(experiment_id, name="free")  # outside any run
+os.makedirs("files", exist_ok=True)
+open("files/weights.txt", "w").write("w1")
+client.log_model_artifacts(model.model_id, "files")
+client.finalize_logged_model(model.model_id, "READY")
+print("artifacts:", sorted(a.path for a in client.list_logged_model_artifacts(model.model_id)))
+print("model-id:", model.model_id)
+"""
+
+
+def test_logged_model_outside_a_run_takes_artifacts(ml_client, home: Path, tmp_path: Path):
+    mlflow = pytest.importorskip("mlflow")
+    if not hasattr(mlflow.MlflowClient, "log_model_artifacts"):
+        pytest.skip(f"MLflow {mlflow.__version__} has no logged models (MLflow 3)")
+    write(tmp_path / "src" / "m.py", LOGGED_MODEL_SCRIPT)
+    from openaml import command
+    from .conftest import HOST_ENV
+    job = ml_client.jobs.create_or_update(command(code=str(tmp_path / "src"), command=f"{sys.executable} m.py",
+                                                  environment=HOST_ENV))
+    done = wait(ml_client, job.name)
+    log = std_log(home, job.name)
+    assert done.status == "Completed", log
+    assert "artifacts: ['weights.txt']" in log
+    model_id = log.split("model-id: ")[1].split()[0]
+    stored = (home / "workspaces" / "jobs" / "datastores" / "workspaceartifactstore" / "LoggedModels" / model_id
+              / "weights.txt")
+    assert stored.read_text() == "w1"

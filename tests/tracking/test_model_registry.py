@@ -308,14 +308,19 @@ def test_without_a_registry_the_registry_answers_501(ctx):
 def test_unserved_mlflow_endpoints_are_501_and_wrong_methods_405(server):
     status, body = _raw(server, "GET", "/api/2.0/mlflow/traces/tr-1/info")
     assert status == 501 and body["error_code"] == "NOT_IMPLEMENTED" and "/traces/tr-1/info" in body["message"]
+    assert "MLflow Tracing" in body["message"]  # the feature is named, not only the path
     status, body = _raw(server, "POST", "/ajax-api/3.0/mlflow/webhooks", {})
-    assert status == 501 and "/webhooks" in body["message"]
+    assert status == 501 and "/webhooks" in body["message"] and "webhooks" in body["message"]
+    status, body = _raw(server, "POST", "/api/3.0/mlflow/gateway/endpoints/create", {})
+    assert status == 501 and "AI Gateway" in body["message"]
+    status, body = _raw(server, "POST", "/graphql", {})
+    assert status == 501 and "GraphQL" in body["message"]
     status, body = _raw(server, "POST", "/api/2.0/mlflow-artifacts/mpu/create/1/x", {})
     assert status == 501
     status, body = _raw(server, "POST", "/api/2.0/mlflow/registered-models/get", {"name": "m"})
     assert status == 405
-    status, body = _raw(server, "GET", "/api/2.0/mlflow/no/such/endpoint")
-    assert status == 404 and body["error_code"] == "ENDPOINT_NOT_FOUND"
+    status, body = _raw(server, "GET", "/api/2.0/mlflow/no/such/endpoint")  # a newer MLflow's, say
+    assert status == 501 and body["error_code"] == "NOT_IMPLEMENTED" and "/no/such/endpoint" in body["message"]
     assert _raw(server, "GET", "/not-mlflow")[0] == 404
 
 

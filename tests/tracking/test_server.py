@@ -136,7 +136,7 @@ def test_errors_are_mlflow_json_with_http_status(client_env, job_run):
     status, body = _raw(client_env, "GET", "/api/2.0/mlflow/no/such/endpoint")
     assert status == 404 and json.loads(body)["error_code"] == "ENDPOINT_NOT_FOUND"
     status, body = _raw(client_env, "POST", "/api/2.0/mlflow/runs/log-metric", b"{not json")
-    assert status == 400 and json.loads(body)["error_code"] == "MALFORMED_REQUEST"
+    assert status == 400 and json.loads(body)["error_code"] == "INVALID_PARAMETER_VALUE"
     status, body = _raw(client_env, "POST", "/api/2.0/mlflow/runs/log-metric", json.dumps({"run_id": RUN_ID}).encode())
     assert status == 400 and json.loads(body)["error_code"] == "INVALID_PARAMETER_VALUE"
 

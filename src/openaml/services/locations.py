@@ -31,6 +31,12 @@ def job_folder(ctx: WorkspaceContext, job_name: str) -> Path:
                      field="name")
 
 
+def logged_model_folder(ctx: WorkspaceContext, model_id: str) -> Path:
+    """The artifacts of an MLflow logged model created outside any run (a model logged in a run
+    lives in its run's folder)."""
+    return safe_join(datastore_folder(ctx, "workspaceartifactstore"), "LoggedModels", model_id, field="model_id")
+
+
 def uri_path(raw: str | None, *, field: str = "path") -> str:
     """The path part of an ``azureml://`` URI as a checked relative path (``""`` for the root).
 

@@ -356,12 +356,13 @@ class MlflowRegistry:
             raise ValidationError(f"Model version transition cannot archive existing model versions because "
                                   f"'{stage}' is not an Active stage. Valid stages are {list(ACTIVE_STAGES)}",
                                   field="archive_existing_versions")
-        moved = self._update(name, version, stage=None if stage == "None" else stage)
-        if archive_existing_versions:
+        target = self._record(name, version).version
+        if archive_existing_versions:  # first, so the moved version is the last one changed (as MLflow orders)
             for record in self._records(name):
-                if record.version != moved.version and record.spec.get("stage") == stage:
+                if record.version != target and record.spec.get("stage") == stage:
                     self._update(name, record.version, stage="Archived")
-        return self.get_model_version(name, moved.version)
+        self._update(name, target, stage=None if stage == "None" else stage)
+        return self.get_model_version(name, target)
 
     def delete_model_version(self, name: str, version: str) -> None:
         """MLflow's delete: the version is archived and its aliases dropped."""

@@ -90,7 +90,7 @@ def _max_results(value: int | None, limits: tuple[int, int]) -> int:
     default, largest = limits
     if value is None:
         return default
-    if not 0 < value <= largest:
+    if not 0 <= value <= largest:  # 0 is a page of nothing, with a token for the next
         raise ValidationError(f"Invalid value for request parameter max_results. It must be at most "
                               f"{largest}, but got value {value}", field="max_results")
     return value
@@ -158,7 +158,9 @@ def search_model_versions(versions: list[ModelVersionInfo], max_results: int | N
     """One page of (already filtered) *versions*, in MLflow's order."""
     size = _max_results(max_results, MODEL_VERSIONS_MAX_RESULTS)
     orders = _orders(order_by, _VERSION_RULES)
-    items = sorted(versions, key=lambda mv: (mv.name, -version_number(mv.version)))
+    # MLflow's default order: the most recently changed first (a stage transition or a new
+    # description changes a version; tags do not), then the highest version.
+    items = sorted(versions, key=lambda mv: (-mv.last_updated_timestamp, -version_number(mv.version)))
 
     def value(mv: ModelVersionInfo, attribute: str) -> Any:
         return version_number(mv.version) if attribute == "version_number" else getattr(mv, attribute)

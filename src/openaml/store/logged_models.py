@@ -51,6 +51,17 @@ def _record(row: Any) -> LoggedModelRecord:
     )
 
 
+# MLflow's order_by field names -> LoggedModelRecord attributes.
+_ORDERABLE = {"name": "name", "model_id": "model_id", "creation_timestamp": "creation_timestamp",
+              "creation_time": "creation_timestamp", "last_updated_timestamp": "last_updated_timestamp",
+              "experiment_id": "experiment_id", "status": "status", "model_type": "model_type",
+              "source_run_id": "source_run_id"}
+
+
+_FILTERABLE = frozenset({"name", "model_id", "status", "source_run_id", "model_type", "creation_timestamp",
+                         "last_updated_timestamp", "experiment_id", "artifact_location"})
+
+
 def _lookup(model: LoggedModelRecord, kind: str, key: str) -> Any:
     if kind == "attribute":
         return getattr(model, key, None)
@@ -77,8 +88,8 @@ class LoggedModels:
         name = name or f"model-{model_id[2:10]}"
         if "/" in name or name in (".", ".."):
             raise ValidationError(f"Invalid logged model name {name!r}: it cannot contain '/'.")
-        if source_run_id:
-            run = self._tracking.get_run(source_run_id)
+        run = self._source_run(source_run_id)
+        if run is not None:
             location = f"{run.artifact_uri.rstrip('/')}/{name}"
         else:
             location = f"{experiment.artifact_location.rstrip('/')}/models/{model_id}/artifacts"
@@ -93,6 +104,16 @@ class LoggedModels:
                 creation_timestamp=now, last_updated_timestamp=now,
             ))
         return self.get(model_id)
+
+    def _source_run(self, run_id: str | None) -> Any:
+        """The model's run, or None. MLflow records a ``source_run_id`` it cannot find (a run of
+        another server, say) without refusing the model: the model then lives in its experiment."""
+        if not run_id:
+            return None
+        try:
+            return self._tracking.get_run(run_id)
+        except NotFoundError:
+            return None
 
     def get(self, model_id: str, *, allow_deleted: bool = False) -> LoggedModelRecord:
         with self._tracking._tx() as conn:
@@ -124,7 +145,10 @@ class LoggedModels:
         def change(row: Any) -> dict[str, Any]:
             merged = {**getattr(row, column), **{str(k): str(v) for k, v in items.items()}}
             if delete is not None:
-                merged.pop(delete, None)
+                if delete not in merged:
+                    raise NotFoundError(f"No tag with key '{delete}' found for model with ID '{model_id}'.",
+                                        model_id=model_id, key=delete)
+                merged.pop(delete)
             return {column: merged}
 
         self._update(model_id, change)
@@ -133,10 +157,20 @@ class LoggedModels:
         self._update(model_id, lambda row: {"lifecycle_stage": DELETED})
 
     def search(self, experiment_ids: Sequence[str], filter_string: str | None,
-               max_results: int | None, page_token: str | None) -> Page[LoggedModelRecord]:
+               max_results: int | None, page_token: str | None,
+               order_by: Sequence[tuple[str, bool]] = ()) -> Page[LoggedModelRecord]:
         """Filter subset: attributes (name, model_id, status, source_run_id, model_type,
-        creation_timestamp), ``tags.*`` and ``params.*``; newest first."""
+        creation_timestamp), ``tags.*`` and ``params.*``; newest first unless *order_by*
+        (``(attribute, ascending)`` pairs, MLflow's ``order_by`` of ``field_name``) says otherwise."""
+        for field_name, _ in order_by:
+            if field_name not in _ORDERABLE:
+                raise ValidationError(f"Invalid order_by field name {field_name!r}; expected one of "
+                                      f"{sorted(_ORDERABLE)}.", field="order_by")
         clauses, offset = parse_filter(filter_string), read_page_token(page_token)
+        for clause in clauses:
+            if clause.kind == "attribute" and clause.key not in _FILTERABLE:
+                raise ValidationError(f"Invalid attribute key {clause.key!r} in the filter; expected one of "
+                                      f"{sorted(_FILTERABLE)}.", field="filter")
         with self._tracking._tx() as conn:
             rows = conn.execute(
                 sa.select(L).where(L.c.workspace == self._tracking.workspace,
@@ -149,6 +183,8 @@ class LoggedModels:
         for model in map(_record, rows):
             if matches(clauses, lambda kind, key, m=model: _lookup(m, kind, key)):
                 found.append(model)
+        for field_name, ascending in reversed(order_by):  # stable sorts: the first key decides last
+            found.sort(key=lambda m, f=_ORDERABLE[field_name]: getattr(m, f) or "", reverse=not ascending)
         limit = None if max_results is None else offset + max_results + 1
         return paginate(found[offset:limit], offset, max_results)
 

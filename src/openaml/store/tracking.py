@@ -25,6 +25,7 @@ from openaml.store import _db, _run_query
 from openaml.store._serial import lock_counter
 from openaml.store.logged_models import LoggedModels
 from openaml.store.run_inputs import RunInputs
+from openaml.store.metric_history import MetricHistory
 from openaml.store.tables import experiments as E
 from openaml.store.tables import latest_metrics as LM
 from openaml.store.tables import metrics as M
@@ -88,6 +89,7 @@ class TrackingStore:
         self._insert = _db.dialect_insert(self._engine)
         self.logged_models = LoggedModels(self)
         self.run_inputs = RunInputs(self._engine, workspace)  # datasets and models a run read
+        self.metric_history = MetricHistory(self)
         self._hot = _HotStatements(self._insert)
         self._ensure_default_experiment()
 
@@ -181,22 +183,24 @@ class TrackingStore:
         limit = None if max_results is None else offset + max_results + 1
         return paginate(found[offset:limit], offset, max_results)
 
-    def _update_experiment(self, experiment_id: str, **values: Any) -> None:
+    def _update_experiment(self, experiment_id: str, *, stage: str | None = None, **values: Any) -> None:
+        """Update the experiment; with *stage*, only one in that lifecycle stage (MLflow: deleting
+        a deleted experiment, or restoring an active one, is "No Experiment ... exists")."""
+        where = self._exp_key(experiment_id) + ([E.c.lifecycle_stage == stage] if stage else [])
         with self._tx(write=True) as conn:
-            done = conn.execute(sa.update(E).where(*self._exp_key(experiment_id))
-                                .values(last_update_time=now_ms(), **values))
+            done = conn.execute(sa.update(E).where(*where).values(last_update_time=now_ms(), **values))
         if done.rowcount == 0:
             raise NotFoundError(f"No Experiment with id={experiment_id} exists", experiment_id=experiment_id)
 
     def delete_experiment(self, experiment_id: str) -> None:
-        """Mark the experiment deleted (MLflow's soft delete)."""
+        """Mark the active experiment deleted (MLflow's soft delete)."""
         if str(experiment_id) == DEFAULT_EXPERIMENT_ID:
             raise ValidationError("Cannot delete the default experiment '0'.")
-        self._update_experiment(experiment_id, lifecycle_stage=DELETED)
+        self._update_experiment(experiment_id, stage=ACTIVE, lifecycle_stage=DELETED)
 
     def restore_experiment(self, experiment_id: str) -> None:
         """Undo :meth:`delete_experiment`."""
-        self._update_experiment(experiment_id, lifecycle_stage=ACTIVE)
+        self._update_experiment(experiment_id, stage=DELETED, lifecycle_stage=ACTIVE)
 
     def rename_experiment(self, experiment_id: str, new_name: str) -> None:
         """Rename; :class:`AlreadyExistsError` when *new_name* is taken."""
@@ -213,7 +217,10 @@ class TrackingStore:
                 raise NotFoundError(f"No Experiment with id={experiment_id} exists", experiment_id=experiment_id)
             tags = dict(row.tags)
             if value is None:
-                tags.pop(key, None)
+                if key not in tags:
+                    raise NotFoundError(f"No tag with name: {key} in experiment with id {experiment_id}",
+                                        experiment_id=experiment_id, key=key)
+                tags.pop(key)
             else:
                 tags[key] = str(value)
             conn.execute(sa.update(E).where(*self._exp_key(experiment_id)).values(tags=tags, last_update_time=now_ms()))
@@ -469,9 +476,10 @@ class TrackingStore:
 
     def search_logged_models(self, experiment_ids: Sequence[str], filter_string: str | None = None,
                              max_results: int | None = None, page_token: str | None = None,
-                             ) -> Page[LoggedModelRecord]:
-        """Logged models of *experiment_ids*, newest first, filtered by the common subset."""
-        return self.logged_models.search(experiment_ids, filter_string, max_results, page_token)
+                             order_by: Sequence[tuple[str, bool]] = ()) -> Page[LoggedModelRecord]:
+        """Logged models of *experiment_ids*, newest first unless *order_by* says otherwise,
+        filtered by the common subset."""
+        return self.logged_models.search(experiment_ids, filter_string, max_results, page_token, order_by)
 
     def set_logged_model_tags(self, model_id: str, tags: dict[str, str]) -> None:
         """Set tags on a logged model."""

@@ -61,9 +61,9 @@ class Request:
                 try:
                     body = json.loads(raw) if raw.strip() else {}
                 except ValueError:
-                    raise MlflowApiError("MALFORMED_REQUEST", "The request body is not valid JSON.") from None
+                    raise MlflowApiError("INVALID_PARAMETER_VALUE", "The request body is not valid JSON.") from None
                 if not isinstance(body, dict):
-                    raise MlflowApiError("MALFORMED_REQUEST", "The request body must be a JSON object.")
+                    raise MlflowApiError("INVALID_PARAMETER_VALUE", "The request body must be a JSON object.")
                 merged.update(body)
             merged.update(self.path_params)
             self._json = merged

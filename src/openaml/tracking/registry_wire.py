@@ -11,7 +11,9 @@ from openaml.tracking.context import Request
 from openaml.tracking.wire import MlflowApiError, invalid, kv_list
 
 
-def model_version_json(mv: ModelVersionInfo) -> dict[str, Any]:
+def model_version_json(mv: ModelVersionInfo, *, aliases: bool = True) -> dict[str, Any]:
+    """A model version; *aliases* False for the ``latest_versions`` of a registered model, where
+    MLflow leaves them out (the model lists its aliases itself)."""
     out: dict[str, Any] = {
         "name": mv.name, "version": mv.version, "creation_timestamp": mv.creation_timestamp,
         "last_updated_timestamp": mv.last_updated_timestamp, "current_stage": mv.current_stage,
@@ -20,7 +22,7 @@ def model_version_json(mv: ModelVersionInfo) -> dict[str, Any]:
     }
     if mv.tags:
         out["tags"] = kv_list(mv.tags)
-    if mv.aliases:
+    if aliases and mv.aliases:
         out["aliases"] = list(mv.aliases)
     if mv.model_id:
         out["model_id"] = mv.model_id
@@ -33,7 +35,7 @@ def registered_model_json(rm: RegisteredModelInfo) -> dict[str, Any]:
     if rm.description:
         out["description"] = rm.description
     if rm.latest_versions:
-        out["latest_versions"] = [model_version_json(mv) for mv in rm.latest_versions]
+        out["latest_versions"] = [model_version_json(mv, aliases=False) for mv in rm.latest_versions]
     if rm.tags:
         out["tags"] = kv_list(rm.tags)
     if rm.aliases:

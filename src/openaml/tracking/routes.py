@@ -4,9 +4,10 @@ Paths are matched after stripping one of :data:`API_PREFIXES`; fixed paths are o
 paths with ids (logged models, artifacts) go through a short list of patterns.
 
 What is not served answers as MLflow clients can act on it: a served path with another method is
-405 (as ``mlflow server``); a path of one of MLflow's resources (:data:`MLFLOW_RESOURCES`:
-traces, datasets, scorers, webhooks, ...) that openaml does not serve yet is 501 NOT_IMPLEMENTED
-naming it, never 404; anything else is 404 ENDPOINT_NOT_FOUND.
+405 (as ``mlflow server``); any other path under MLflow's API prefixes, and MLflow's own paths
+outside them (GraphQL, OTLP traces, multipart and presigned artifact transfers), is 501
+NOT_IMPLEMENTED naming the feature (traces, the AI gateway, evaluation datasets, ...) where known,
+never 404; anything else is 404 ENDPOINT_NOT_FOUND.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from openaml.tracking import unserved
 from openaml.tracking.handlers import (
     artifacts, experiments, logged_models, meta, metrics, model_versions, registered_models, runs,
 )
@@ -51,6 +53,8 @@ FIXED: dict[tuple[str, str], Handler] = {
     ("POST", "/runs/outputs"): runs.log_outputs,
     ("POST", "/runs/log-metric"): metrics.log_metric,
     ("GET", "/metrics/get-history"): metrics.get_history,
+    ("GET", "/metrics/get-history-bulk"): metrics.get_history_bulk,
+    ("GET", "/metrics/get-history-bulk-interval"): metrics.get_history_bulk_interval,
     ("GET", "/artifacts/list"): artifacts.list_run,
     ("POST", "/logged-models"): logged_models.create,
     ("POST", "/logged-models/search"): logged_models.search,
@@ -81,16 +85,6 @@ FIXED: dict[tuple[str, str], Handler] = {
 }
 FIXED_PATHS = frozenset(path for _, path in FIXED)
 
-#: The first path segments of MLflow's REST resources (MLflow 3's server, both API versions):
-#: a path under one of them that the table does not serve is 501 NOT_IMPLEMENTED, not 404.
-MLFLOW_RESOURCES = frozenset({
-    "artifacts", "datasets", "demo", "experiments", "gateway", "gateway-proxy", "genai",
-    "get-online-trace-details", "get-trace-artifact", "issues", "jobs", "label-schemas", "logged-models",
-    "metrics", "model-versions", "prompt-optimization", "registered-models", "review-queues", "runs",
-    "scorer", "scorers", "server-info", "traces", "ui-telemetry", "unified-traces", "upload-artifact",
-    "webhooks", "workspaces",
-})
-
 PATTERNS: list[tuple[str, re.Pattern[str], Handler]] = [
     ("GET", re.compile(r"/logged-models/(?P<model_id>[^/]+)"), logged_models.get),
     ("PATCH", re.compile(r"/logged-models/(?P<model_id>[^/]+)"), logged_models.finalize),
@@ -109,6 +103,7 @@ ARTIFACTS_UNSERVED_PREFIXES = tuple(p.removesuffix("/artifacts") + "/" for p in 
 
 OTHER: dict[tuple[str, str], Handler] = {
     ("GET", "/health"): meta.health,
+    ("GET", "/version"): meta.version,
 }
 
 
@@ -116,9 +111,10 @@ def _not_allowed(method: str, path: str) -> MlflowApiError:
     return MlflowApiError("BAD_REQUEST", f"Method {method} is not allowed for {path}.", 405)
 
 
-def not_served(method: str, path: str) -> MlflowApiError:
-    """501 for an MLflow endpoint openaml does not implement, naming it."""
-    return MlflowApiError("NOT_IMPLEMENTED", f"openaml does not serve {method} {path} yet.", 501)
+def not_served(method: str, path: str, tail: str | None = None) -> MlflowApiError:
+    """501 for an MLflow endpoint openaml does not implement, naming it and, where known, the
+    MLflow feature it belongs to (:mod:`openaml.tracking.unserved`)."""
+    return unserved.not_served(unserved.feature_of(tail, path), f"{method} {path}")
 
 
 def _match_api(method: str, path: str, tail: str) -> tuple[Handler, dict[str, str]] | None:
@@ -133,9 +129,9 @@ def _match_api(method: str, path: str, tail: str) -> tuple[Handler, dict[str, st
         other_method = other_method or found is not None
     if other_method:
         raise _not_allowed(method, path)
-    if tail.split("/")[1] in MLFLOW_RESOURCES:
-        raise not_served(method, path)
-    return None
+    # Under MLflow's API prefixes nothing is a plain 404: an endpoint of a newer MLflow, or of a
+    # feature openaml does not serve, is named so that clients stop instead of retrying.
+    raise not_served(method, path, tail)
 
 
 def match(method: str, path: str) -> tuple[Handler, dict[str, str]] | None:
@@ -155,7 +151,7 @@ def match(method: str, path: str) -> tuple[Handler, dict[str, str]] | None:
             if handler is None:
                 raise _not_allowed(method, path)
             return handler, {"path": path[len(prefix) + 1:]}
-    if path.startswith(ARTIFACTS_UNSERVED_PREFIXES):
+    if path.startswith(ARTIFACTS_UNSERVED_PREFIXES) or unserved.feature_of(None, path):
         raise not_served(method, path)
     handler = OTHER.get((method, path))
     if handler is None and any(p == path for _, p in OTHER):

@@ -20,7 +20,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote
 
 from openaml.store.tracking import TrackingStore
-from openaml.tracking import routes
+from openaml.tracking import routes, validation
 from openaml.tracking.context import (
     ArtifactRoot, FileResponse, Request, TextResponse, TrackingContext,
 )
@@ -99,6 +99,9 @@ class _Handler(BaseHTTPRequestHandler):
             if found is None:
                 raise _NOT_FOUND
             handler, request.path_params = found
+            rules = validation.rules_for(handler)
+            if rules is not None:  # artifact transfers have no JSON body to check
+                validation.check(rules, request.args)
             result = handler(self.server.context, request)
         except Exception as exc:  # noqa: BLE001 - every failure becomes MLflow's error JSON
             error = api_error(exc)

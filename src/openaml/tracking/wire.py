@@ -111,7 +111,10 @@ def experiment_json(e: ExperimentRecord) -> dict[str, Any]:
     return {
         "experiment_id": e.experiment_id, "name": e.name, "artifact_location": e.artifact_location,
         "lifecycle_stage": e.lifecycle_stage, "last_update_time": e.last_update_time,
-        "creation_time": e.creation_time, "tags": kv_list(e.tags),
+        "creation_time": e.creation_time, **non_empty(tags=kv_list(e.tags)),
+        # MLflow 3's workspaces (a server-wide switch, off here: server-info says so) put every
+        # experiment in "default"; openaml's own workspace is the server the client talks to.
+        "workspace": "default",
     }
 
 
@@ -128,14 +131,21 @@ def run_info_json(r: RunRecord) -> dict[str, Any]:
     return info
 
 
+def non_empty(**fields: Any) -> dict[str, Any]:
+    """The fields whose value is not an empty list or dict: protobuf's JSON (MLflow's wire
+    format) leaves out repeated fields that have no items."""
+    return {k: v for k, v in fields.items() if v not in ([], {})}
+
+
 def run_json(r: RunRecord) -> dict[str, Any]:
-    return {
+    run: dict[str, Any] = {
         "info": run_info_json(r),
-        "data": {"metrics": [metric_json(m) for m in r.metrics], "params": kv_list(r.params),
-                 "tags": kv_list(r.tags)},
+        "data": non_empty(metrics=[metric_json(m) for m in r.metrics], params=kv_list(r.params),
+                          tags=kv_list(r.tags)),
         "inputs": {},
-        "outputs": {"model_outputs": [{"model_id": m, "step": s} for m, s in r.model_outputs]},
+        "outputs": non_empty(model_outputs=[{"model_id": m, "step": s} for m, s in r.model_outputs]),
     }
+    return run
 
 
 def logged_model_json(m: LoggedModelRecord) -> dict[str, Any]:
@@ -143,10 +153,7 @@ def logged_model_json(m: LoggedModelRecord) -> dict[str, Any]:
         "model_id": m.model_id, "experiment_id": m.experiment_id, "name": m.name,
         "creation_timestamp_ms": m.creation_timestamp, "last_updated_timestamp_ms": m.last_updated_timestamp,
         "artifact_uri": m.artifact_location, "status": MODEL_STATUS_TO_PROTO[m.status],
-        "tags": kv_list(m.tags),
+        "source_run_id": m.source_run_id or "", "model_type": m.model_type or "",
+        **non_empty(tags=kv_list(m.tags)),
     }
-    if m.source_run_id:
-        info["source_run_id"] = m.source_run_id
-    if m.model_type:
-        info["model_type"] = m.model_type
-    return {"info": info, "data": {"params": kv_list(m.params), "metrics": []}}
+    return {"info": info, "data": non_empty(params=kv_list(m.params))}

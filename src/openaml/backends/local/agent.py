@@ -14,7 +14,7 @@ from openaml.services.cgroups import leave_job_cgroup
 from openaml.services.environments import builder_for
 from openaml.services.job_runtime import JobRuntime, RunContext, end_job
 from openaml.services.job_constants import HEARTBEAT_SECONDS
-from openaml.services.locations import job_folder
+from openaml.services.locations import job_folder, logged_model_folder
 from openaml.services.settings import Settings
 from openaml.services.workspaces import WorkspaceContext, WorkspaceService
 from openaml.backends.local.slots import pool_for
@@ -80,9 +80,10 @@ def run_agent(workspace: str, job_name: str) -> int:
         heartbeat.stopped.set()
 
 
-def _tracking_server(ctx: WorkspaceContext):
-    """The job's MLflow endpoint over the workspace: runs' artifacts in their jobs' folders, and
-    MLflow's model registry over the workspace's models (loaded on the first registry request)."""
+def tracking_server_for(ctx: WorkspaceContext):
+    """The job's MLflow endpoint over the workspace: runs' artifacts in their jobs' folders, logged
+    models created outside a run in the workspace's artifact store, and MLflow's model registry
+    over the workspace's models (loaded on the first registry request)."""
     from openaml.tracking import start_tracking_server
 
     def registry():
@@ -90,6 +91,7 @@ def _tracking_server(ctx: WorkspaceContext):
         return MlflowRegistry(ctx)
 
     return start_tracking_server(ctx.tracking, artifact_root_for_run=lambda run_id: job_folder(ctx, run_id),
+                                 artifact_root_for_model=lambda model_id: logged_model_folder(ctx, model_id),
                                  model_registry=registry)
 
 
@@ -101,7 +103,7 @@ def _run_orchestrator(settings: Settings, ctx: WorkspaceContext, record, run: Ru
 
     kind = next(k for k in job_kinds() if k.type == record.type)
     # Steps a pipeline runs in this process log to MLflow through this one endpoint.
-    with _tracking_server(ctx) as server:
+    with tracking_server_for(ctx) as server:
         run.tracking_url = server.url
         outcome = kind.make_runtime(ctx, settings, record.name, LocalLauncher(), run).run()
     return 0 if outcome.status == JobStatus.COMPLETED else 1
@@ -110,7 +112,7 @@ def _run_orchestrator(settings: Settings, ctx: WorkspaceContext, record, run: Ru
 def _run_with_tracking(settings: Settings, ctx: WorkspaceContext, job_name: str, run: RunContext,
                        resolved: dict) -> int:
     builder = builder_for(settings, resolved)
-    with _tracking_server(ctx) as server:
+    with tracking_server_for(ctx) as server:
         run.tracking_url = server.url
         outcome = JobRuntime(ctx, settings, job_name, builder, run).run()
     return 0 if outcome.status == JobStatus.COMPLETED else 1

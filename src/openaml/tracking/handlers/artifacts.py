@@ -19,7 +19,7 @@ from typing import Any
 
 from openaml.paths import check_relative, safe_join
 from openaml.services.mlflow_registry_records import REGISTRY_ARTIFACTS
-from openaml.tracking.context import FileResponse, Request, TrackingContext
+from openaml.tracking.context import FileResponse, Request, TextResponse, TrackingContext
 from openaml.tracking.wire import MlflowApiError, invalid, required
 
 _TEMP_PREFIX = ".openaml-upload-"
@@ -75,7 +75,7 @@ def _writable(path: str) -> str:
     return path
 
 
-def upload(ctx: TrackingContext, req: Request) -> dict[str, Any]:
+def upload(ctx: TrackingContext, req: Request) -> TextResponse:
     target = _target(ctx, req, _writable(req.path_params["path"]))
     if target.is_dir():
         raise invalid(f"Cannot upload to {req.path_params['path']!r}: it is a folder.")
@@ -89,7 +89,7 @@ def upload(ctx: TrackingContext, req: Request) -> dict[str, Any]:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    return {}
+    return TextResponse("")  # MLflow answers an upload with an empty body
 
 
 def download(ctx: TrackingContext, req: Request) -> FileResponse:

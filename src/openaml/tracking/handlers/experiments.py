@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from openaml.errors import NotFoundError
@@ -9,10 +10,19 @@ from openaml.tracking.context import Request, TrackingContext
 from openaml.tracking.wire import as_int, experiment_json, pairs, required, view_type
 
 
+def _absolute_location(location: str | None) -> str | None:
+    """MLflow makes a relative local artifact location absolute (against the server's working
+    folder); URIs are kept as they are. The location is the client's to write to: the server
+    never writes there (its artifacts are the job's folder)."""
+    if not location or "://" in location or ":/" in location or os.path.isabs(location):
+        return location or None
+    return os.path.abspath(location)
+
+
 def create(ctx: TrackingContext, req: Request) -> dict[str, Any]:
     args = req.args
     experiment_id = ctx.store.create_experiment(
-        required(args, "name"), artifact_location=args.get("artifact_location") or None,
+        required(args, "name"), artifact_location=_absolute_location(args.get("artifact_location")),
         tags=pairs(args.get("tags")),
     )
     return {"experiment_id": experiment_id}

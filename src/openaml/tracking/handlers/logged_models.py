@@ -7,20 +7,22 @@ from typing import Any
 from openaml.store.tracking_records import LoggedModelRecord
 from openaml.tracking.context import Request, TrackingContext
 from openaml.tracking.wire import (
-    MODEL_STATUS_FROM_PROTO, as_int, float_json, invalid, logged_model_json, pairs, required,
+    MODEL_STATUS_FROM_PROTO, as_int, float_json, invalid, logged_model_json, non_empty, pairs, required,
 )
 
 
 def _json(ctx: TrackingContext, model: LoggedModelRecord) -> dict[str, Any]:
     """The model's JSON with the metrics logged against it (``log_metric(..., model_id=)``)."""
     out = logged_model_json(model)
-    out["data"]["metrics"] = [
+    metrics = [
         {k: v for k, v in (("key", m.key), ("value", float_json(m.value)), ("timestamp", m.timestamp),
                            ("step", m.step), ("dataset_name", m.dataset_name),
                            ("dataset_digest", m.dataset_digest), ("model_id", model.model_id),
                            ("run_id", m.run_id)) if v is not None}
         for m in ctx.store.logged_models.metrics(model.model_id)
     ]
+    if metrics:  # protobuf's JSON leaves an empty list out
+        out["data"]["metrics"] = metrics
     return out
 
 
@@ -53,12 +55,17 @@ def delete(ctx: TrackingContext, req: Request) -> dict[str, Any]:
 
 def search(ctx: TrackingContext, req: Request) -> dict[str, Any]:
     args = req.args
+    order_by = []
+    for index, item in enumerate(args.get("order_by") or []):
+        if not isinstance(item, dict) or not isinstance(item.get("field_name"), str):
+            raise invalid(f"order_by[{index}] must be an object with a 'field_name' string.")
+        order_by.append((item["field_name"], item.get("ascending", True) is not False))
     page = ctx.store.search_logged_models(
         [str(e) for e in required(args, "experiment_ids")], filter_string=args.get("filter") or None,
         max_results=as_int(args.get("max_results"), "max_results") or None,
-        page_token=args.get("page_token") or None,
+        page_token=args.get("page_token") or None, order_by=order_by,
     )
-    response: dict[str, Any] = {"models": [_json(ctx, m) for m in page.items]}
+    response: dict[str, Any] = non_empty(models=[_json(ctx, m) for m in page.items])
     if page.next_page_token:
         response["next_page_token"] = page.next_page_token
     return response

@@ -6,7 +6,9 @@ from typing import Any
 
 from openaml.store.logged_models import ModelMetricRecord
 from openaml.tracking.context import Request, TrackingContext
-from openaml.tracking.wire import as_float, as_int, metric_json, required
+from openaml.errors import NotFoundError
+from openaml.store.metric_history import RunMetric
+from openaml.tracking.wire import as_float, as_int, invalid, metric_json, non_empty, required
 
 
 def metric_tuple(m: dict[str, Any]) -> tuple[str, float, int, int]:
@@ -39,11 +41,72 @@ def log_model_metrics(ctx: TrackingContext, run_id: str, metrics: list[dict[str,
 def get_history(ctx: TrackingContext, req: Request) -> dict[str, Any]:
     args = req.args
     max_results = as_int(args.get("max_results"), "max_results")
-    page = ctx.store.get_metric_history(
-        str(required(args, "run_id", "run_uuid")), str(required(args, "metric_key")),
-        max_results=max_results if max_results else None, page_token=args.get("page_token") or None,
-    )
-    response: dict[str, Any] = {"metrics": [metric_json(m) for m in page.items]}
+    try:
+        page = ctx.store.get_metric_history(
+            str(required(args, "run_id", "run_uuid")), str(required(args, "metric_key")),
+            max_results=max_results if max_results else None, page_token=args.get("page_token") or None,
+        )
+    except NotFoundError:
+        return {}  # MLflow: the history of a run it does not have is empty, not an error
+    response: dict[str, Any] = non_empty(metrics=[metric_json(m) for m in page.items])
     if page.next_page_token:
         response["next_page_token"] = page.next_page_token
     return response
+
+
+# MLflow's limits for the multi-run histories (mlflow.server.handlers).
+MAX_RUNS_PER_BULK_REQUEST = 100
+MAX_BULK_HISTORY_RESULTS = 25000
+MAX_SAMPLED_RESULTS_PER_RUN = 2500
+
+
+def _run_metric_json(m: RunMetric) -> dict[str, Any]:
+    return {**metric_json(m.metric), "run_id": m.run_id}
+
+
+def _run_ids(req: Request, name: str, request_name: str) -> list[str]:
+    run_ids = req.query_list(name) or _as_list(req.args.get(name))
+    if not run_ids:
+        raise invalid(f"{request_name} request must specify at least one {name.rstrip('s')}.")
+    if len(run_ids) > MAX_RUNS_PER_BULK_REQUEST:
+        raise invalid(f"{request_name} request cannot specify more than {MAX_RUNS_PER_BULK_REQUEST} {name}. "
+                      f"Received {len(run_ids)} {name}.")
+    if not all(isinstance(r, str) for r in run_ids):
+        raise invalid(f"Parameter '{name}' must be a list of strings.")
+    return run_ids
+
+
+def _as_list(value: Any) -> list[Any]:
+    return [] if value in (None, "") else value if isinstance(value, list) else [value]
+
+
+def get_history_bulk(ctx: TrackingContext, req: Request) -> dict[str, Any]:
+    """MLflow's ``metrics/get-history-bulk`` (``run_id`` repeated): every value, by run."""
+    run_ids = _run_ids(req, "run_id", "GetMetricHistoryBulk")
+    key = req.args.get("metric_key")
+    if not key:
+        raise invalid("GetMetricHistoryBulk request must specify a metric_key.")
+    limit = as_int(req.args.get("max_results"), "max_results", MAX_BULK_HISTORY_RESULTS)
+    history = ctx.store.metric_history.bulk(run_ids, str(key), min(max(limit or 0, 0), MAX_BULK_HISTORY_RESULTS))
+    # MLflow answers this (UI) endpoint with plain dicts, not protobuf JSON: a NaN value is JSON's
+    # NaN literal there, not the string "NaN"; clients of either server read the same numbers.
+    return {"metrics": [{"key": m.metric.key, "value": m.metric.value, "timestamp": m.metric.timestamp,
+                         "step": m.metric.step, "run_id": m.run_id} for m in history]}
+
+
+def get_history_bulk_interval(ctx: TrackingContext, req: Request) -> dict[str, Any]:
+    """MLflow's ``metrics/get-history-bulk-interval`` (``run_ids`` repeated): at most
+    ``max_results`` values per run, sampled evenly (see :mod:`openaml.store.metric_history`)."""
+    run_ids = _run_ids(req, "run_ids", "GetMetricHistoryBulkInterval")
+    args = req.args
+    key = str(required(args, "metric_key"))
+    max_results = as_int(args.get("max_results"), "max_results", MAX_SAMPLED_RESULTS_PER_RUN)
+    if not 1 <= max_results <= MAX_SAMPLED_RESULTS_PER_RUN:  # type: ignore[operator]
+        raise invalid(f"max_results must be between 1 and {MAX_SAMPLED_RESULTS_PER_RUN}.")
+    start, end = as_int(args.get("start_step"), "start_step"), as_int(args.get("end_step"), "end_step")
+    if (start is None) != (end is None):
+        raise invalid("If either start step or end step are specified, both must be specified.")
+    if start is not None and end is not None and start > end:
+        raise invalid(f"end_step must be greater than start_step. Found start_step={start} and end_step={end}.")
+    history = ctx.store.metric_history.sampled(run_ids, key, max_results, start, end)  # type: ignore[arg-type]
+    return non_empty(metrics=[_run_metric_json(m) for m in history])

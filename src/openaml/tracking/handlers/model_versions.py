@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from openaml.tracking.context import Request, TrackingContext
+from openaml.tracking.wire import invalid
 from openaml.tracking.registry_wire import flag, model_version_json, refuse_prompts, tag_dict, text, text_list
 from openaml.tracking.wire import as_int
 
@@ -17,6 +18,9 @@ def _name_version(args: dict[str, Any]) -> tuple[str, str]:
     version = args.get("version")
     if isinstance(version, int) and not isinstance(version, bool):  # a number in a JSON body
         version = str(version)
+    if isinstance(version, str) and version and not version.lstrip("-").isdigit():
+        # MLflow's versions are integers; an openaml version such as "1.0" is not reachable here.
+        raise invalid(f"Parameter 'version' must be an integer, got '{version}'.")
     return text(args, "name"), text({"version": version}, "version")  # type: ignore[return-value]
 
 

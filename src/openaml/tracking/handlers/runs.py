@@ -25,7 +25,9 @@ def create(ctx: TrackingContext, req: Request) -> dict[str, Any]:
         user_id=args.get("user_id") or None,
     )
     ctx.known_runs.add(run.run_id)
-    return {"run": run_json(run)}
+    created = run_json(run)
+    del created["outputs"]  # MLflow's create answers without them (a new run has none)
+    return {"run": created}
 
 
 def _inputs_json(record: RunInputsRecord) -> dict[str, Any]:
@@ -141,9 +143,11 @@ def _dataset_input(item: Any) -> DatasetInputRecord:
         raise invalid(f"Invalid dataset input {str(item)[:200]!r}: it needs a 'dataset' object.")
     ds = item["dataset"]
     fields = {k: ds.get(k) for k in ("name", "digest", "source_type", "source", "schema", "profile")}
-    for key in ("name", "digest", "source_type", "source"):
+    if fields["name"] is None:
+        raise invalid("Dataset name cannot be None")
+    for key in ("digest", "source_type", "source"):  # MLflow's server takes a dataset with a name alone
         if fields[key] is None:
-            raise invalid(f"Dataset {key} cannot be None")
+            fields[key] = ""
     if not all(isinstance(v, str) for v in fields.values() if v is not None):
         raise invalid("Dataset fields must be strings.")
     return DatasetInputRecord(DatasetRecord(**fields), dict(pairs(item.get("tags"))))

@@ -1,0 +1,111 @@
+"""Metric histories of many runs at once: MLflow's ``get-history-bulk`` and its sampled form
+``get-history-bulk-interval`` (what MLflow's UI, and openaml's studio, draw charts from).
+
+Sampling follows MLflow's SQL store exactly, so a chart looks the same on either server: the
+run's values for the key (optionally within ``[start_step, end_step]``), ordered by
+``(step, timestamp, value, is_nan)``, cut into ``max_results`` equal buckets (SQL ``NTILE``), the
+first value of each bucket kept, and the run's last value always shown (it replaces the last
+sample when the sample is full). One query serves every run: windows partitioned by run, so the
+work is one pass over the runs' rows in index order, whatever their number.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from openaml.store.tables import metrics as M
+from openaml.store.tables import runs as R
+from openaml.store.tracking_records import MetricRecord, decode_metric_value
+
+if TYPE_CHECKING:
+    from openaml.store.tracking import TrackingStore
+
+
+@dataclass(frozen=True)
+class RunMetric:
+    """One metric value of a run (a history spanning several runs carries the run's id)."""
+
+    run_id: str
+    metric: MetricRecord
+
+
+def _row_key(row: Any) -> tuple[Any, ...]:
+    # Equal values are the same point: ties may put either copy last (as in MLflow's rule).
+    return (row.step, row.timestamp, None if row.is_nan else row.value, row.is_nan)
+
+
+class MetricHistory:
+    """Multi-run history queries over the tracking store's engine and workspace."""
+
+    def __init__(self, tracking: "TrackingStore") -> None:
+        self._tracking = tracking
+
+    def _existing(self, conn: sa.Connection, run_ids: Sequence[str]) -> list[str]:
+        found = set(conn.execute(sa.select(R.c.run_id).where(
+            R.c.workspace == self._tracking.workspace, R.c.run_id.in_(list(run_ids)))).scalars())
+        return [r for r in dict.fromkeys(run_ids) if r in found]
+
+    def bulk(self, run_ids: Sequence[str], key: str, max_results: int) -> list[RunMetric]:
+        """Every value of *key* in the runs that exist, by run id, then timestamp, step and
+        value; at most *max_results* in all (MLflow's ``get-history-bulk``)."""
+        with self._tracking._tx() as conn:
+            runs = self._existing(conn, run_ids)
+            rows = conn.execute(
+                sa.select(M.c.run_id, M.c.value, M.c.is_nan, M.c.timestamp, M.c.step)
+                .where(M.c.workspace == self._tracking.workspace, M.c.run_id.in_(runs), M.c.key == key)
+                .order_by(M.c.run_id, M.c.timestamp, M.c.step, M.c.value).limit(max_results)
+            ).all()
+        return [RunMetric(r.run_id, MetricRecord(key, decode_metric_value(r.value, r.is_nan), r.timestamp, r.step))
+                for r in rows]
+
+    def sampled(self, run_ids: Sequence[str], key: str, max_results: int,
+                start_step: int | None = None, end_step: int | None = None) -> list[RunMetric]:
+        """At most *max_results* values of *key* per run, sampled as the module says; runs in
+        the order given; a run this workspace does not have has no values (as in MLflow)."""
+        max_results = max(1, max_results)
+        with self._tracking._tx() as conn:
+            where = [M.c.workspace == self._tracking.workspace, M.c.run_id.in_(list(run_ids)), M.c.key == key]
+            if start_step is not None and end_step is not None:
+                where += [M.c.step >= start_step, M.c.step <= end_step]
+            order = (M.c.step, M.c.timestamp, M.c.value, M.c.is_nan)
+            bucketed = sa.select(
+                M.c.run_id, M.c.value, M.c.is_nan, M.c.timestamp, M.c.step,
+                sa.func.ntile(max_results).over(partition_by=M.c.run_id, order_by=order).label("bucket"),
+                sa.func.row_number().over(partition_by=M.c.run_id,
+                                          order_by=[c.desc() for c in order]).label("from_end"),
+            ).where(*where).subquery()
+            b = bucketed.c
+            ranked = sa.select(
+                b.run_id, b.value, b.is_nan, b.timestamp, b.step, b.from_end,
+                sa.func.row_number().over(partition_by=(b.run_id, b.bucket),
+                                          order_by=(b.step, b.timestamp, b.value, b.is_nan)).label("rn"),
+            ).subquery()
+            r = ranked.c
+            rows = conn.execute(
+                sa.select(r.run_id, r.value, r.is_nan, r.timestamp, r.step, r.rn, r.from_end)
+                .where(sa.or_(r.rn == 1, r.from_end == 1))
+                .order_by(r.run_id, r.step, r.timestamp, r.value, r.is_nan)
+            ).all()
+        by_run: dict[str, tuple[list[Any], Any]] = {}
+        for row in rows:
+            samples, last = by_run.get(row.run_id, ([], None))
+            if row.rn == 1:
+                samples.append(row)
+            if row.from_end == 1:
+                last = row
+            by_run[row.run_id] = (samples, last)
+        out: list[RunMetric] = []
+        for run_id in dict.fromkeys(run_ids):
+            samples, last = by_run.get(run_id, ([], None))
+            if last is not None and (not samples or _row_key(samples[-1]) != _row_key(last)):
+                if len(samples) >= max_results:
+                    samples[-1] = last  # the run's end is always drawn
+                else:
+                    samples.append(last)
+            out.extend(RunMetric(run_id, MetricRecord(key, decode_metric_value(s.value, s.is_nan), s.timestamp, s.step))
+                       for s in samples)
+        return out

@@ -1,0 +1,96 @@
+"""Multi-run metric histories (get-history-bulk and its sampled form) on both backends.
+
+The sampled form must match MLflow's rule (the conformance suite compares it value for value
+with ``mlflow server``); here its invariants are checked on SQLite and PostgreSQL, with
+hypothesis over history lengths and sample sizes.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from openaml.store.tracking import TrackingStore
+
+
+@pytest.fixture
+def tracking(store, workspace_name):
+    return TrackingStore(store, workspace_name)
+
+
+def _run_with(tracking: TrackingStore, points: list[tuple[float, int, int]]) -> str:
+    run = tracking.create_run(tracking.get_or_create_experiment("hist"))
+    for start in range(0, len(points), 1000):
+        tracking.log_batch(run.run_id, metrics=[("loss", v, ts, step) for v, ts, step in points[start:start + 1000]])
+    return run.run_id
+
+
+def _expected_sample(points: list[tuple[float, int, int]], n: int) -> list[tuple[int, int, float]]:
+    """MLflow's rule, written from its description: NTILE buckets of the ordered values, the
+    first of each, and the last value always present."""
+    ordered = sorted(((s, t, 0.0 if math.isnan(v) else v, math.isnan(v)) for v, t, s in points))
+    total = len(ordered)
+    if total == 0:
+        return []
+    size, extra = divmod(total, n) if total > n else (1, 0)
+    starts, i = [], 0
+    for bucket in range(min(n, total)):
+        starts.append(i)
+        i += size + (1 if bucket < extra else 0)
+    sample = [ordered[j] for j in starts]
+    if sample[-1] != ordered[-1]:
+        if len(sample) >= n:
+            sample[-1] = ordered[-1]
+        else:
+            sample.append(ordered[-1])
+    return [(s, t, float("nan") if nan else v) for s, t, v, nan in sample]
+
+
+def _same(a: list[tuple[int, int, float]], b: list[tuple[int, int, float]]) -> bool:
+    return len(a) == len(b) and all(x[:2] == y[:2] and (x[2] == y[2] or (math.isnan(x[2]) and math.isnan(y[2])))
+                                    for x, y in zip(a, b))
+
+
+def test_sampled_keeps_first_and_last_and_at_most_n(tracking) -> None:
+    points = [(float(i), 1000 + i, i // 3) for i in range(1000)]
+    run_id = _run_with(tracking, points)
+    got = tracking.metric_history.sampled([run_id], "loss", 50)
+    assert len(got) == 50
+    assert (got[0].metric.step, got[0].metric.value) == (0, 0.0)
+    assert (got[-1].metric.step, got[-1].metric.value) == (333, 999.0)
+    steps = [m.metric.step for m in got]
+    assert steps == sorted(steps)
+
+
+def test_sampled_step_range_and_runs_in_request_order(tracking) -> None:
+    a = _run_with(tracking, [(float(i), i, i) for i in range(100)])
+    b = _run_with(tracking, [(float(-i), i, i) for i in range(10)])
+    got = tracking.metric_history.sampled([b, a, "no-such-run"], "loss", 5, start_step=20, end_step=60)
+    assert [m.run_id for m in got] == [a] * 5  # b has no step in range; an unknown run has nothing
+    assert all(20 <= m.metric.step <= 60 for m in got)
+    assert got[-1].metric.step == 60
+    assert [m.run_id for m in tracking.metric_history.sampled([b, a], "loss", 3)] == [b] * 3 + [a] * 3
+
+
+def test_bulk_orders_by_run_then_time_and_caps_the_total(tracking) -> None:
+    a = _run_with(tracking, [(1.0, 30, 0), (2.0, 10, 1), (float("nan"), 20, 2)])
+    b = _run_with(tracking, [(5.0, 1, 0)])
+    got = tracking.metric_history.bulk([b, a], "loss", 100)
+    assert [m.run_id for m in got] == sorted(m.run_id for m in got) and len(got) == 4
+    times = [m.metric.timestamp for m in got if m.run_id == a]
+    assert times == [10, 20, 30] and math.isnan(next(m.metric.value for m in got if m.metric.timestamp == 20))
+    assert len(tracking.metric_history.bulk([a, b], "loss", 2)) == 2
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(points=st.lists(st.tuples(st.one_of(st.floats(-1e6, 1e6), st.just(float("nan"))),
+                                 st.integers(0, 50), st.integers(0, 20)), max_size=80),
+       n=st.integers(1, 30))
+def test_sampled_matches_mlflows_rule(tracking, points, n) -> None:
+    run_id = _run_with(tracking, points)
+    got = [(m.metric.step, m.metric.timestamp, m.metric.value)
+           for m in tracking.metric_history.sampled([run_id], "loss", n)]
+    assert _same(got, _expected_sample(points, n)), (got, _expected_sample(points, n))
