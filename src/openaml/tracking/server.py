@@ -22,7 +22,7 @@ from urllib.parse import parse_qs, unquote
 from openaml.store.tracking import TrackingStore
 from openaml.tracking import routes
 from openaml.tracking.context import (
-    ArtifactRoot, FileResponse, Request, TextResponse, TrackingContext,
+    ArtifactRoot, FileResponse, JsonResponse, Request, TextResponse, TrackingContext,
 )
 from openaml.tracking.wire import MlflowApiError, api_error
 
@@ -106,7 +106,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(error.status, json.dumps(result).encode(), "application/json")
             return
         self._finish_body(request)
-        if isinstance(result, FileResponse):
+        if isinstance(result, JsonResponse):
+            self._send(200, result.body, "application/json")
+        elif isinstance(result, FileResponse):
             self._send_file(result)
         elif isinstance(result, TextResponse):
             self._send(result.status, result.body.encode(), result.content_type)

@@ -9,7 +9,7 @@ from openaml.tracking.context import Request, TrackingContext
 from openaml.tracking.wire import (
     as_int, invalid, pairs, required, run_info_json, run_json, run_status, view_type,
 )
-from openaml.tracking.handlers.metrics import metric_tuple
+from openaml.tracking.handlers.metrics import metric_tuples
 
 
 def _run_id(args: dict[str, Any]) -> str:
@@ -89,7 +89,7 @@ def log_param(ctx: TrackingContext, req: Request) -> dict[str, Any]:
 def log_batch(ctx: TrackingContext, req: Request) -> dict[str, Any]:
     args = req.args
     ctx.store.log_batch(
-        _run_id(args), metrics=[metric_tuple(m) for m in args.get("metrics") or []],
+        _run_id(args), metrics=metric_tuples(args.get("metrics") or []),
         params=pairs(args.get("params")), tags=pairs(args.get("tags")),
     )
     return {}
