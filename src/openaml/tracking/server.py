@@ -113,7 +113,7 @@ class _Handler(BaseHTTPRequestHandler):
         elif isinstance(result, TextResponse):
             self._send(result.status, result.body.encode(), result.content_type)
         else:
-            self._send(200, json.dumps(result).encode(), "application/json")
+            self._send(200, json.dumps(result, separators=(",", ":")).encode(), "application/json")
 
     def _finish_body(self, request: Request) -> None:
         # An unread body would be parsed as the next request on this keep-alive connection.
