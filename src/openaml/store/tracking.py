@@ -244,18 +244,20 @@ class TrackingStore:
         run_name = run_name or dict(tag_pairs).get(RUN_NAME_TAG) or f"run-{uuid.uuid4().hex[:8]}"
         tag_pairs = [(k, v) for k, v in tag_pairs if k != RUN_NAME_TAG] + [(RUN_NAME_TAG, run_name)]
         run_id = run_id or uuid.uuid4().hex
-        experiment = self.get_experiment(experiment_id)
-        if experiment.lifecycle_stage != ACTIVE:
-            raise ValidationError(f"The experiment {experiment_id} must be in the 'active' state.")
-        values = dict(run_id=run_id, experiment_id=experiment.experiment_id, run_name=run_name, status=status,
-                      start_time=start_time if start_time is not None else now_ms(), end_time=None,
-                      artifact_uri=f"{experiment.artifact_location.rstrip('/')}/{run_id}/artifacts",
-                      lifecycle_stage=ACTIVE, user_id=user_id)
         with self._tx(write=True) as conn:
-            if conn.execute(sa.select(R.c.run_id).where(*self._run_key(R, run_id))).first():
+            experiment = conn.execute(self._hot.experiment, {"ws": self.workspace, "id": str(experiment_id)}).first()
+            if experiment is None:
+                raise NotFoundError(f"No Experiment with id={experiment_id} exists", experiment_id=experiment_id)
+            if experiment.lifecycle_stage != ACTIVE:
+                raise ValidationError(f"The experiment {experiment_id} must be in the 'active' state.")
+            values = dict(run_id=run_id, experiment_id=str(experiment_id), run_name=run_name, status=status,
+                          start_time=start_time if start_time is not None else now_ms(), end_time=None,
+                          artifact_uri=f"{experiment.artifact_location.rstrip('/')}/{run_id}/artifacts",
+                          lifecycle_stage=ACTIVE, user_id=user_id)
+            if conn.execute(self._hot.run_stage, {"ws": self.workspace, "run_id": run_id}).first():
                 raise AlreadyExistsError(f"Run with id={run_id} already exists.", run_id=run_id)
-            conn.execute(sa.insert(R).values(workspace=self.workspace, **values))
-            self._set_tags(conn, run_id, tag_pairs)
+            conn.execute(self._hot.insert_run, {"workspace": self.workspace, **values})
+            self._set_tags(conn, run_id, tag_pairs, renames=False)  # run_name is already the tag's
         # A new run has no metrics, params or outputs: no need to read it back (jobs create one each).
         return RunRecord(**values, tags=dict(tag_pairs))
 
@@ -375,8 +377,7 @@ class TrackingStore:
             if wanted.setdefault(key, value) != value:
                 raise ValidationError(f"Duplicate parameter key '{key}' with different values in one batch.")
         existing = dict(conn.execute(
-            sa.select(P.c.key, P.c.value).where(*self._run_key(P, run_id), P.c.key.in_(list(wanted)))
-        ).all())
+            self._hot.params_of, {"ws": self.workspace, "run_id": run_id, "keys": list(wanted)}).all())
         for key, value in wanted.items():
             if key in existing and existing[key] != value:
                 raise ValidationError(
@@ -387,12 +388,13 @@ class TrackingStore:
         new = [{"workspace": self.workspace, "run_id": run_id, "key": k, "value": v}
                for k, v in wanted.items() if k not in existing]
         if new:
-            conn.execute(sa.insert(P), new)
+            conn.execute(self._hot.insert_params, new)
 
-    def _set_tags(self, conn: sa.Connection, run_id: str, pairs: list[tuple[str, str]]) -> None:
+    def _set_tags(self, conn: sa.Connection, run_id: str, pairs: list[tuple[str, str]], *,
+                  renames: bool = True) -> None:
         rows = {k: {"workspace": self.workspace, "run_id": run_id, "key": k, "value": v} for k, v in pairs}
         conn.execute(self._hot.upsert_tag, list(rows.values()))
-        if RUN_NAME_TAG in rows:
+        if renames and RUN_NAME_TAG in rows:
             conn.execute(sa.update(R).where(*self._run_key(R, run_id))
                          .values(run_name=rows[RUN_NAME_TAG]["value"]))
 
@@ -515,13 +517,20 @@ class TrackingStore:
 
 
 class _HotStatements:
-    """Statements of the logging hot path, built once: building an upsert costs more than
-    running it (SQLAlchemy then finds the compiled form in its cache by identity)."""
+    """Statements of the hot paths (logging, creating runs), built once: building a statement
+    costs more than running it (SQLAlchemy then finds the compiled form in its cache by identity)."""
 
     def __init__(self, engine: sa.Engine, insert: Any) -> None:
         self.insert_metrics = _db.positional_insert_sql(engine, M, list(_METRIC_COLUMNS))
         self.run_stage = sa.select(R.c.lifecycle_stage).where(
             R.c.workspace == sa.bindparam("ws"), R.c.run_id == sa.bindparam("run_id"))
+        self.experiment = sa.select(E.c.lifecycle_stage, E.c.artifact_location).where(
+            E.c.workspace == sa.bindparam("ws"), E.c.experiment_id == sa.bindparam("id"))
+        self.insert_run = sa.insert(R)
+        self.params_of = sa.select(P.c.key, P.c.value).where(
+            P.c.workspace == sa.bindparam("ws"), P.c.run_id == sa.bindparam("run_id"),
+            P.c.key.in_(sa.bindparam("keys", expanding=True)))
+        self.insert_params = sa.insert(P)
         latest = insert(LM)
         self.upsert_latest = latest.on_conflict_do_update(
             index_elements=["workspace", "run_id", "key"],
