@@ -110,12 +110,6 @@ class Page(Generic[T]):
     next_page_token: str | None = None
 
 
-def encode_metric_value(value: float) -> tuple[float, bool]:
-    """(stored value, is_nan): NaN is stored as 0 because SQLite turns NaN into NULL."""
-    value = float(value)
-    return (0.0, True) if math.isnan(value) else (value, False)
-
-
 def decode_metric_value(value: float, is_nan: bool) -> float:
     return math.nan if is_nan else float(value)
 
