@@ -16,10 +16,14 @@ import os
 import platform
 import pstats
 import shutil
+import signal
+import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -155,13 +159,13 @@ class Profiles:
         if not self.enabled:
             yield
             return
-        prof = cProfile.Profile()
+        # Entering a phase again adds to its profile (e.g. once per request a server handles).
+        prof = self._stats.setdefault(name, cProfile.Profile())
         prof.enable()
         try:
             yield
         finally:
             prof.disable()
-            self._stats[name] = prof
 
     def report(self) -> None:
         for name, prof in self._stats.items():
@@ -233,3 +237,71 @@ def resolve_n(args: argparse.Namespace) -> int:
     if args.n is not None:
         return args.n
     return args._quick_n if args.quick else args._default_n
+
+
+# ---- mlflow server, the peer of the tracking benchmarks ----------------------------------------
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class MlflowServer:
+    """``mlflow server`` on a SQLite backend, in its own process group, always stopped on exit
+    (normal end, exception, Ctrl-C, SIGTERM/SIGHUP). *env* is added to this process's environment
+    (e.g. MLflow's telemetry switched off)."""
+
+    def __init__(self, python: str, folder: Path, workers: str | None, env: dict[str, str] | None = None) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        mlflow_bin = Path(python).parent / "mlflow"
+        cmd = [str(mlflow_bin)] if mlflow_bin.exists() else [python, "-m", "mlflow"]
+        cmd += ["server", "--backend-store-uri", f"sqlite:///{folder}/mlflow.db",
+                "--default-artifact-root", str(folder / "artifacts"), "--host", "127.0.0.1",
+                "--port", str(self.port)]
+        if workers:
+            cmd += ["--workers", workers]
+        self.log_path = folder / "mlflow-server.log"
+        self._log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                     start_new_session=True, env=dict(os.environ, **(env or {})))
+
+    def wait_ready(self, timeout: float = 180.0) -> float:
+        """Seconds until ``/health`` answers 200; RuntimeError (with the log's tail) otherwise."""
+        start = clock()
+        while clock() - start < timeout:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"mlflow server exited with {self.proc.returncode}:\n{self._tail()}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/health", timeout=2) as r:
+                    if r.status == 200:
+                        return clock() - start
+            except OSError:
+                pass
+            time.sleep(0.25)
+        raise RuntimeError(f"mlflow server not ready after {timeout:.0f} s:\n{self._tail()}")
+
+    def _tail(self) -> str:
+        self._log.flush()
+        return self.log_path.read_text(errors="replace")[-3000:]
+
+    def stop(self) -> None:
+        """SIGTERM the server's process group (it and its workers), SIGKILL after 10 s."""
+        if self.proc.poll() is None:
+            for sig, grace in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 5.0)):
+                try:
+                    os.killpg(self.proc.pid, sig)
+                except ProcessLookupError:
+                    break
+                try:
+                    self.proc.wait(timeout=grace)
+                    break
+                except subprocess.TimeoutExpired:
+                    continue
+        # Workers left behind by a leader that died first share its process group id.
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        self._log.close()

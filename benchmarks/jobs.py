@@ -27,13 +27,11 @@ import json
 import logging
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import textwrap
 import time
-import urllib.request
 import warnings
 from datetime import datetime
 from pathlib import Path
@@ -237,73 +235,9 @@ def bench_metrics_openaml(args, python: str, n: int) -> cmp.Timing:
     return timing
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class MlflowServer:
-    """``mlflow server`` on a SQLite backend, in its own process group, always stopped on exit
-    (normal end, exception, Ctrl-C, SIGTERM/SIGHUP)."""
-
-    def __init__(self, python: str, folder: Path, workers: str | None) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        mlflow_bin = Path(python).parent / "mlflow"
-        cmd = [str(mlflow_bin)] if mlflow_bin.exists() else [python, "-m", "mlflow"]
-        cmd += ["server", "--backend-store-uri", f"sqlite:///{folder}/mlflow.db",
-                "--default-artifact-root", str(folder / "artifacts"), "--host", "127.0.0.1",
-                "--port", str(self.port)]
-        if workers:
-            cmd += ["--workers", workers]
-        self.log_path = folder / "mlflow-server.log"
-        self._log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                     start_new_session=True, env=dict(os.environ, **QUIET_ENV))
-
-    def wait_ready(self, timeout: float = 180.0) -> float:
-        start = cmp.clock()
-        while cmp.clock() - start < timeout:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"mlflow server exited with {self.proc.returncode}:\n{self._tail()}")
-            try:
-                with urllib.request.urlopen(f"{self.url}/health", timeout=2) as r:
-                    if r.status == 200:
-                        return cmp.clock() - start
-            except OSError:
-                pass
-            time.sleep(0.25)
-        raise RuntimeError(f"mlflow server not ready after {timeout:.0f} s:\n{self._tail()}")
-
-    def _tail(self) -> str:
-        self._log.flush()
-        return self.log_path.read_text(errors="replace")[-3000:]
-
-    def stop(self) -> None:
-        """SIGTERM the server's process group (it and its workers), SIGKILL after 10 s."""
-        if self.proc.poll() is None:
-            for sig, grace in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 5.0)):
-                try:
-                    os.killpg(self.proc.pid, sig)
-                except ProcessLookupError:
-                    break
-                try:
-                    self.proc.wait(timeout=grace)
-                    break
-                except subprocess.TimeoutExpired:
-                    continue
-        # Workers left behind by a leader that died first share its process group id.
-        try:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        self._log.close()
-
-
 def bench_metrics_mlflow(args, python: str, n: int) -> tuple[cmp.Timing, float]:
     with cmp.fresh_dir("mlflow-bench-server-", keep=args.keep) as tmp:
-        server = MlflowServer(python, tmp, args.mlflow_workers)
+        server = cmp.MlflowServer(python, tmp, args.mlflow_workers, env=QUIET_ENV)
         try:
             try:
                 startup = server.wait_ready()

@@ -57,7 +57,7 @@ def _same(a: list[tuple[int, int, float]], b: list[tuple[int, int, float]]) -> b
 def test_sampled_keeps_first_and_last_and_at_most_n(tracking) -> None:
     points = [(float(i), 1000 + i, i // 3) for i in range(1000)]
     run_id = _run_with(tracking, points)
-    got = tracking.metric_history.sampled([run_id], "loss", 50)
+    got = tracking.histories.sampled([run_id], "loss", 50)
     assert len(got) == 50
     assert (got[0].metric.step, got[0].metric.value) == (0, 0.0)
     assert (got[-1].metric.step, got[-1].metric.value) == (333, 999.0)
@@ -68,21 +68,21 @@ def test_sampled_keeps_first_and_last_and_at_most_n(tracking) -> None:
 def test_sampled_step_range_and_runs_in_request_order(tracking) -> None:
     a = _run_with(tracking, [(float(i), i, i) for i in range(100)])
     b = _run_with(tracking, [(float(-i), i, i) for i in range(10)])
-    got = tracking.metric_history.sampled([b, a, "no-such-run"], "loss", 5, start_step=20, end_step=60)
+    got = tracking.histories.sampled([b, a, "no-such-run"], "loss", 5, start_step=20, end_step=60)
     assert [m.run_id for m in got] == [a] * 5  # b has no step in range; an unknown run has nothing
     assert all(20 <= m.metric.step <= 60 for m in got)
     assert got[-1].metric.step == 60
-    assert [m.run_id for m in tracking.metric_history.sampled([b, a], "loss", 3)] == [b] * 3 + [a] * 3
+    assert [m.run_id for m in tracking.histories.sampled([b, a], "loss", 3)] == [b] * 3 + [a] * 3
 
 
 def test_bulk_orders_by_run_then_time_and_caps_the_total(tracking) -> None:
     a = _run_with(tracking, [(1.0, 30, 0), (2.0, 10, 1), (float("nan"), 20, 2)])
     b = _run_with(tracking, [(5.0, 1, 0)])
-    got = tracking.metric_history.bulk([b, a], "loss", 100)
+    got = tracking.histories.bulk([b, a], "loss", 100)
     assert [m.run_id for m in got] == sorted(m.run_id for m in got) and len(got) == 4
     times = [m.metric.timestamp for m in got if m.run_id == a]
     assert times == [10, 20, 30] and math.isnan(next(m.metric.value for m in got if m.metric.timestamp == 20))
-    assert len(tracking.metric_history.bulk([a, b], "loss", 2)) == 2
+    assert len(tracking.histories.bulk([a, b], "loss", 2)) == 2
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -92,5 +92,5 @@ def test_bulk_orders_by_run_then_time_and_caps_the_total(tracking) -> None:
 def test_sampled_matches_mlflows_rule(tracking, points, n) -> None:
     run_id = _run_with(tracking, points)
     got = [(m.metric.step, m.metric.timestamp, m.metric.value)
-           for m in tracking.metric_history.sampled([run_id], "loss", n)]
+           for m in tracking.histories.sampled([run_id], "loss", n)]
     assert _same(got, _expected_sample(points, n)), (got, _expected_sample(points, n))

@@ -135,3 +135,34 @@ def test_0005_adds_lease_columns_to_existing_jobs(empty_db_url: sa.URL) -> None:
         assert jobs.get_job(WS, "old").agent == agent
     finally:
         store.close()
+
+
+def test_0006_serves_existing_metric_history_from_the_new_index(empty_db_url: sa.URL) -> None:
+    from openaml.store.tracking import TrackingStore
+
+    engine = _db.create_engine(empty_db_url)
+    try:
+        _upgrade(engine, "0005")
+        with _db.transaction(engine, write=True) as conn:
+            conn.execute(sa.text(
+                "INSERT INTO runs (workspace, run_id, experiment_id, status, artifact_uri, lifecycle_stage) "
+                "VALUES (:w, 'r', '0', 'RUNNING', 'x', 'active')"), {"w": WS})
+            for value, is_nan, ts, step in [(2.0, False, 20, 0), (0.0, True, 10, 1), (3.0, False, 10, 0)]:
+                conn.execute(sa.text(
+                    "INSERT INTO metrics (workspace, run_id, key, value, is_nan, timestamp, step) "
+                    "VALUES (:w, 'r', 'loss', :v, :n, :t, :s)"), {"w": WS, "v": value, "n": is_nan, "t": ts, "s": step})
+    finally:
+        engine.dispose()
+
+    store = MetadataStore(empty_db_url)  # upgrades to head, running 0006 over the rows above
+    try:
+        engine = _db.create_engine(empty_db_url)
+        indexes = {ix["name"]: ix["column_names"] for ix in sa.inspect(engine).get_indexes("metrics")}
+        engine.dispose()
+        assert indexes["ix_metrics_history"][:6] == ["workspace", "run_id", "key", "timestamp", "step", "id"]
+        assert "ix_metrics_run_key" not in indexes
+        points = TrackingStore(store, WS).metric_history("r", "loss").points
+        assert [(t, s) for _, t, s in points] == [(10, 0), (10, 1), (20, 0)]
+        assert points[0][0] == 3.0 and points[1][0] != points[1][0] and points[2][0] == 2.0
+    finally:
+        store.close()

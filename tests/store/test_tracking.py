@@ -90,6 +90,57 @@ def test_metric_history_order_nan_inf_and_pages(tracking, run):
         tracking.get_metric_history("job_abc", "m", page_token="garbage!")
 
 
+def test_metric_history_pages_keep_logging_order_among_equal_timestamps(tracking, run):
+    # Five batches of 7 points sharing timestamps and steps: the history must come back in
+    # (timestamp, step) order and, within equal ones, in the order logged, whatever the page size.
+    logged = [("m", float(i), 100 + (i % 3), i % 2) for i in range(35)]
+    for start in range(0, 35, 7):
+        tracking.log_batch("job_abc", metrics=logged[start:start + 7])
+    expected = [(v, t, s) for _, v, t, s in sorted(logged, key=lambda m: (m[2], m[3]))]  # stable sort
+    assert tracking.metric_history("job_abc", "m").points == expected
+    for size in (1, 4, 7, 34, 35, 36):
+        points, token, pages = [], None, 0
+        while True:
+            page = tracking.metric_history("job_abc", "m", max_results=size, page_token=token)
+            points += page.points
+            pages += 1
+            token = page.next_page_token
+            if token is None:
+                break
+        assert points == expected, size
+        assert pages == -(-35 // size), size  # no empty last page
+
+
+def test_metric_history_of_many_points_with_nan_and_inf(tracking, run):
+    specials = {17: math.nan, 1234: math.inf, 2500: -math.inf, 4999: math.nan}
+    values = [specials.get(i, i / 7) for i in range(5000)]
+    for start in range(0, 5000, 1000):
+        tracking.log_batch("job_abc", metrics=[("big", values[i], 1_700_000_000_000 + i, i)
+                                               for i in range(start, start + 1000)])
+    history = tracking.metric_history("job_abc", "big")
+    assert history.key == "big" and history.next_page_token is None and len(history.points) == 5000
+    got = [v for v, _, _ in history.points]
+    assert [i for i, v in enumerate(got) if v != v] == [17, 4999]
+    assert got[1234] == math.inf and got[2500] == -math.inf
+    assert all(got[i] == values[i] for i in range(5000) if i not in (17, 4999))
+    assert [s for _, _, s in history.points] == list(range(5000))
+    records = tracking.get_metric_history("job_abc", "big", max_results=2000)
+    assert len(records.items) == 2000 and records.items[5].value == 5 / 7 and records.next_page_token
+
+
+def test_log_batch_latest_per_key_within_one_batch(tracking, run):
+    tracking.log_batch("job_abc", metrics=[
+        ("a", 1.0, 10, 1), ("b", 5.0, 10, 0), ("a", float("nan"), 5, 4), ("a", 3.0, 99, 3), ("b", 4.0, 11, 0),
+        ("c", 2, 1, None),  # an int value and no step: stored as 2.0 at step 0
+    ])
+    latest = {m.key: (m.value, m.timestamp, m.step) for m in tracking.get_run("job_abc").metrics}
+    assert math.isnan(latest["a"][0]) and latest["a"][1:] == (5, 4)
+    assert latest["b"] == (4.0, 11, 0) and latest["c"] == (2.0, 1, 0)
+    with pytest.raises(ValidationError):
+        tracking.log_batch("job_abc", metrics=[("ok", 1.0, 1, 0), ("", 1.0, 1, 0)])
+    assert tracking.metric_history("job_abc", "ok").points == []
+
+
 def test_params_cannot_change_and_a_bad_batch_writes_nothing(tracking, run):
     tracking.log_batch("job_abc", params={"lr": "0.1"})
     tracking.log_param("job_abc", "lr", "0.1")  # the same value again is fine

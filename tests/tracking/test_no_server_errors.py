@@ -29,6 +29,23 @@ values = st.recursive(leaf, lambda inner: st.one_of(
     st.lists(inner, max_size=4), st.dictionaries(st.sampled_from(FIELDS), inner, max_size=4)), max_leaves=12)
 bodies = st.dictionaries(st.sampled_from(FIELDS), values, max_size=6)
 
+@pytest.fixture(scope="module")
+def full_server(tmp_path_factory: pytest.TempPathFactory):
+    """What a job's agent serves (the model registry included), on a fresh workspace with the
+    run ``job_abc``: every route is reachable, so every route is fuzzed."""
+    from openaml import MLClient
+    from openaml.backends.local.agent import tracking_server_for
+    from openaml.entities import Workspace
+
+    client = MLClient(workspace_name="fuzz", openaml_home=str(tmp_path_factory.mktemp("home")))
+    client.workspaces.begin_create(Workspace(name="fuzz")).result()
+    ctx = client._context()
+    ctx.tracking.create_run(ctx.tracking.get_or_create_experiment("fuzz"), run_id="job_abc", run_name="job_abc")
+    with tracking_server_for(ctx) as server:
+        yield server
+    client.close()
+
+
 POST_ROUTES = sorted(path for method, path in routes.FIXED if method == "POST")
 GET_ROUTES = sorted(path for method, path in routes.FIXED if method == "GET")
 
@@ -53,9 +70,9 @@ def _assert_not_a_server_error(status: int, payload: bytes, what: str) -> None:
 @pytest.mark.parametrize("path", POST_ROUTES)
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(body=bodies)
-def test_post_routes_never_answer_500(server, job_run, path: str, body: dict) -> None:
-    # job_run exists: a body naming "job_abc" gets past the run lookup to the store's own checks.
-    url = f"{server.url}/api/2.0/mlflow{path}"
+def test_post_routes_never_answer_500(full_server, path: str, body: dict) -> None:
+    # The run job_abc exists: a body naming it gets past the run lookup to the store's own checks.
+    url = f"{full_server.url}/api/2.0/mlflow{path}"
     status, payload = _send(url, "POST", json.dumps(body).encode())
     _assert_not_a_server_error(status, payload, f"POST {path} {body!r}")
 
@@ -63,10 +80,10 @@ def test_post_routes_never_answer_500(server, job_run, path: str, body: dict) ->
 @pytest.mark.parametrize("path", GET_ROUTES)
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(query=st.dictionaries(st.sampled_from(FIELDS), st.text(max_size=30), max_size=5))
-def test_get_routes_never_answer_500(server, job_run, path: str, query: dict) -> None:
+def test_get_routes_never_answer_500(full_server, path: str, query: dict) -> None:
     from urllib.parse import urlencode
 
-    url = f"{server.url}/api/2.0/mlflow{path}?{urlencode(query)}"
+    url = f"{full_server.url}/api/2.0/mlflow{path}?{urlencode(query)}"
     status, payload = _send(url, "GET", None)
     if path in ("/server-info",) or status == 200:
         return

@@ -170,3 +170,59 @@ def test_logged_model_files_go_under_the_run(client_env, job_run, job_folder, tm
     got = client.get_logged_model(model.model_id)
     assert got.status == mlflow.entities.LoggedModelStatus.READY and got.tags["k"] == "v"
     assert [m.model_id for m in client.search_logged_models([job_run.experiment_id])] == [model.model_id]
+
+
+def test_a_long_history_read_back_by_the_client_across_its_pages(client_env, job_run, tracking):
+    # The stock client asks for pages of 25,000 and follows next_page_token: 60,000 points take
+    # three requests. The key needs JSON escaping; NaN and +-inf travel as MLflow's strings.
+    key = 'val/loss "q" \\ é'
+    specials = {3: float("nan"), 25_000: float("inf"), 59_999: float("-inf")}
+    for start in range(0, 60_000, 5_000):
+        tracking.log_batch(RUN_ID, metrics=[(key, specials.get(i, i * 0.25), 1_000 + i // 2, i)
+                                            for i in range(start, start + 5_000)])
+    history = MlflowClient().get_metric_history(RUN_ID, key)
+    assert len(history) == 60_000 and {m.key for m in history} == {key}
+    assert [m.step for m in history] == list(range(60_000))
+    assert [m.timestamp for m in history[:4]] == [1_000, 1_000, 1_001, 1_001]
+    assert history[3].value != history[3].value and history[25_000].value == float("inf")
+    assert history[59_999].value == float("-inf") and history[24_999].value == 24_999 * 0.25
+
+
+def test_history_json_shape_and_page_tokens(client_env, job_run):
+    batch = {"run_id": RUN_ID, "metrics": [
+        {"key": "m", "value": v, "timestamp": 5, "step": i} for i, v in enumerate([1.5, "NaN", "Infinity", "-Infinity", 0])]}
+    assert _raw(client_env, "POST", "/api/2.0/mlflow/runs/log-batch", json.dumps(batch).encode()) == (200, b"{}")
+    base = f"/api/2.0/mlflow/metrics/get-history?run_id={RUN_ID}&metric_key=m"
+    status, body = _raw(client_env, "GET", f"{base}&max_results=3")
+    first = json.loads(body)
+    assert status == 200 and [m["value"] for m in first["metrics"]] == [1.5, "NaN", "Infinity"]
+    assert first["metrics"][0] == {"key": "m", "value": 1.5, "timestamp": 5, "step": 0}
+    status, body = _raw(client_env, "GET", f"{base}&max_results=3&page_token={first['next_page_token']}")
+    rest = json.loads(body)
+    assert [m["value"] for m in rest["metrics"]] == ["-Infinity", 0.0] and "next_page_token" not in rest
+    assert json.loads(_raw(client_env, "GET", f"{base[:-1]}none")[1]) == {"metrics": []}
+    status, body = _raw(client_env, "GET", f"{base}&max_results=-1")
+    assert status == 400 and "max_results" in json.loads(body)["message"]
+
+
+@pytest.mark.parametrize(("metric", "named"), [
+    ({"key": "m", "value": 1.0}, "timestamp"),
+    ({"key": "", "value": 1.0, "timestamp": 1}, "key"),
+    ({"key": "m", "value": None, "timestamp": 1}, "value"),
+    ({"key": "m", "value": "abc", "timestamp": 1}, "value"),
+    ({"key": "m", "value": 1.0, "timestamp": 1, "step": "x"}, "step"),
+])
+def test_a_malformed_metric_in_a_batch_names_its_field_and_writes_nothing(client_env, job_run, tracking,
+                                                                          metric, named):
+    good = {"key": "m", "value": 2.0, "timestamp": 1, "step": 0}
+    body = json.dumps({"run_id": RUN_ID, "metrics": [good, metric]}).encode()
+    status, answer = _raw(client_env, "POST", "/api/2.0/mlflow/runs/log-batch", body)
+    error = json.loads(answer)
+    assert status == 400 and error["error_code"] == "INVALID_PARAMETER_VALUE" and named in error["message"]
+    assert tracking.metric_history(RUN_ID, "m").points == []
+
+
+def test_a_batch_with_a_numeric_key_stores_it_as_text(client_env, job_run, tracking):
+    body = json.dumps({"run_id": RUN_ID, "metrics": [{"key": 7, "value": "1", "timestamp": "2", "step": None}]})
+    assert _raw(client_env, "POST", "/api/2.0/mlflow/runs/log-batch", body.encode()) == (200, b"{}")
+    assert tracking.metric_history(RUN_ID, "7").points == [(1.0, 2, 0)]

@@ -38,7 +38,7 @@ def _row_key(row: Any) -> tuple[Any, ...]:
     return (row.step, row.timestamp, None if row.is_nan else row.value, row.is_nan)
 
 
-class MetricHistory:
+class RunHistories:
     """Multi-run history queries over the tracking store's engine and workspace."""
 
     def __init__(self, tracking: "TrackingStore") -> None:

@@ -13,6 +13,7 @@ value per metric key upserted with MLflow's rule (largest ``(step, timestamp, va
 
 from __future__ import annotations
 
+import math
 import time
 import uuid
 from collections.abc import Iterable, Sequence
@@ -25,7 +26,7 @@ from openaml.store import _db, _run_query
 from openaml.store._serial import lock_counter
 from openaml.store.logged_models import LoggedModels
 from openaml.store.run_inputs import RunInputs
-from openaml.store.metric_history import MetricHistory
+from openaml.store.metric_history import RunHistories
 from openaml.store.tables import experiments as E
 from openaml.store.tables import latest_metrics as LM
 from openaml.store.tables import metrics as M
@@ -35,9 +36,9 @@ from openaml.store.tables import run_tags as T
 from openaml.store.tables import runs as R
 from openaml.store.tracking_filter import matches, parse_filter, parse_order_by
 from openaml.store.tracking_records import (
-    ACTIVE, DELETED, RUN_STATUSES, ExperimentRecord, LoggedModelRecord, MetricRecord, Page, RunRecord,
-    ViewType,
-    decode_metric_value, encode_metric_value, paginate, read_page_token,
+    ACTIVE, DELETED, RUN_STATUSES, ExperimentRecord, LoggedModelRecord, MetricHistory, MetricRecord, Page,
+    RunRecord, ViewType,
+    decode_metric_value, paginate, read_page_token,
 )
 
 if TYPE_CHECKING:
@@ -51,6 +52,7 @@ DEFAULT_EXPERIMENT_NAME = "Default"
 RUN_NAME_TAG = "mlflow.runName"
 
 MetricTuple = tuple[str, float, int, int]  # key, value, timestamp (ms), step
+_METRIC_COLUMNS = ("workspace", "run_id", "key", "value", "is_nan", "timestamp", "step")
 
 
 def now_ms() -> int:
@@ -89,8 +91,8 @@ class TrackingStore:
         self._insert = _db.dialect_insert(self._engine)
         self.logged_models = LoggedModels(self)
         self.run_inputs = RunInputs(self._engine, workspace)  # datasets and models a run read
-        self.metric_history = MetricHistory(self)
-        self._hot = _HotStatements(self._insert)
+        self.histories = RunHistories(self)  # many runs' histories at once, and sampled
+        self._hot = _HotStatements(self._engine, self._insert)
         self._ensure_default_experiment()
 
     def _tx(self, *, write: bool = False):
@@ -251,18 +253,20 @@ class TrackingStore:
         run_name = run_name or dict(tag_pairs).get(RUN_NAME_TAG) or f"run-{uuid.uuid4().hex[:8]}"
         tag_pairs = [(k, v) for k, v in tag_pairs if k != RUN_NAME_TAG] + [(RUN_NAME_TAG, run_name)]
         run_id = run_id or uuid.uuid4().hex
-        experiment = self.get_experiment(experiment_id)
-        if experiment.lifecycle_stage != ACTIVE:
-            raise ValidationError(f"The experiment {experiment_id} must be in the 'active' state.")
-        values = dict(run_id=run_id, experiment_id=experiment.experiment_id, run_name=run_name, status=status,
-                      start_time=start_time if start_time is not None else now_ms(), end_time=None,
-                      artifact_uri=f"{experiment.artifact_location.rstrip('/')}/{run_id}/artifacts",
-                      lifecycle_stage=ACTIVE, user_id=user_id)
         with self._tx(write=True) as conn:
-            if conn.execute(sa.select(R.c.run_id).where(*self._run_key(R, run_id))).first():
+            experiment = conn.execute(self._hot.experiment, {"ws": self.workspace, "id": str(experiment_id)}).first()
+            if experiment is None:
+                raise NotFoundError(f"No Experiment with id={experiment_id} exists", experiment_id=experiment_id)
+            if experiment.lifecycle_stage != ACTIVE:
+                raise ValidationError(f"The experiment {experiment_id} must be in the 'active' state.")
+            values = dict(run_id=run_id, experiment_id=str(experiment_id), run_name=run_name, status=status,
+                          start_time=start_time if start_time is not None else now_ms(), end_time=None,
+                          artifact_uri=f"{experiment.artifact_location.rstrip('/')}/{run_id}/artifacts",
+                          lifecycle_stage=ACTIVE, user_id=user_id)
+            if conn.execute(self._hot.run_stage, {"ws": self.workspace, "run_id": run_id}).first():
                 raise AlreadyExistsError(f"Run with id={run_id} already exists.", run_id=run_id)
-            conn.execute(sa.insert(R).values(workspace=self.workspace, **values))
-            self._set_tags(conn, run_id, tag_pairs)
+            conn.execute(self._hot.insert_run, {"workspace": self.workspace, **values})
+            self._set_tags(conn, run_id, tag_pairs, renames=False)  # run_name is already the tag's
         # A new run has no metrics, params or outputs: no need to read it back (jobs create one each).
         return RunRecord(**values, tags=dict(tag_pairs))
 
@@ -273,24 +277,34 @@ class TrackingStore:
             return self._with_data(conn, [row])[0]
 
     def _with_data(self, conn: sa.Connection, rows: Sequence[Any]) -> list[RunRecord]:
+        """*rows* of ``runs`` with their data, loaded for all of them at once: one query per
+        table keyed by the page's run ids, read as the driver's tuples (a search returns up to
+        thousands of runs)."""
         ids = [r.run_id for r in rows]
-        data: dict[str, dict[str, Any]] = {i: {"metrics": [], "params": {}, "tags": {}, "outputs": []} for i in ids}
-        where = lambda t: [t.c.workspace == self.workspace, t.c.run_id.in_(ids)]
-        for m in conn.execute(sa.select(LM).where(*where(LM)).order_by(LM.c.key)):
-            data[m.run_id]["metrics"].append(
-                MetricRecord(m.key, decode_metric_value(m.value, m.is_nan), m.timestamp, m.step))
-        for table, slot in ((P, "params"), (T, "tags")):
-            for kv in conn.execute(sa.select(table).where(*where(table))):
-                data[kv.run_id][slot][kv.key] = kv.value
-        for out in conn.execute(sa.select(O).where(*where(O))):
-            data[out.run_id]["outputs"].append((out.model_id, out.step))
+        metrics: dict[str, list[MetricRecord]] = {i: [] for i in ids}
+        params: dict[str, dict[str, str]] = {i: {} for i in ids}
+        tags: dict[str, dict[str, str]] = {i: {} for i in ids}
+        outputs: dict[str, list[tuple[str, int]]] = {i: [] for i in ids}
+
+        def fetch(*columns: Any) -> list[tuple]:
+            table = columns[0].table
+            query = sa.select(*columns).where(table.c.workspace == self.workspace, table.c.run_id.in_(ids))
+            return conn.execute(query.order_by(table.c.key) if table is LM else query).cursor.fetchall()
+
+        for run_id, key, value, is_nan, timestamp, step in fetch(
+                LM.c.run_id, LM.c.key, LM.c.value, LM.c.is_nan, LM.c.timestamp, LM.c.step):
+            metrics[run_id].append(MetricRecord(key, decode_metric_value(value, is_nan), timestamp, step))
+        for table, found in ((P, params), (T, tags)):
+            for run_id, key, value in fetch(table.c.run_id, table.c.key, table.c.value):
+                found[run_id][key] = value
+        for run_id, model_id, step in fetch(O.c.run_id, O.c.model_id, O.c.step):
+            outputs[run_id].append((model_id, step))
         return [
             RunRecord(
                 run_id=r.run_id, experiment_id=r.experiment_id, run_name=r.run_name, status=r.status,
                 start_time=r.start_time, end_time=r.end_time, artifact_uri=r.artifact_uri,
-                lifecycle_stage=r.lifecycle_stage, user_id=r.user_id,
-                metrics=tuple(data[r.run_id]["metrics"]), params=data[r.run_id]["params"],
-                tags=data[r.run_id]["tags"], model_outputs=tuple(data[r.run_id]["outputs"]),
+                lifecycle_stage=r.lifecycle_stage, user_id=r.user_id, metrics=tuple(metrics[r.run_id]),
+                params=params[r.run_id], tags=tags[r.run_id], model_outputs=tuple(outputs[r.run_id]),
             )
             for r in rows
         ]
@@ -334,7 +348,7 @@ class TrackingStore:
         value raises :class:`ValidationError`, and nothing of the batch is written.
         """
         param_pairs, tag_pairs = _pairs(params), _pairs(tags)
-        metric_rows = [self._metric_row(run_id, m) for m in metrics]
+        metric_rows, latest = self._metric_rows(run_id, metrics)
         with self._tx(write=True) as conn:
             stage = conn.execute(self._hot.run_stage, {"ws": self.workspace, "run_id": run_id}).scalar()
             if stage != ACTIVE:  # the rare path: report the missing or deleted run properly
@@ -344,24 +358,25 @@ class TrackingStore:
             if tag_pairs:
                 self._set_tags(conn, run_id, tag_pairs)
             if metric_rows:
-                conn.execute(self._hot.insert_metric, metric_rows)
-                self._upsert_latest(conn, metric_rows)
+                conn.exec_driver_sql(self._hot.insert_metrics, metric_rows)
+                conn.execute(self._hot.upsert_latest, latest)
 
-    def _metric_row(self, run_id: str, metric: MetricTuple) -> dict[str, Any]:
-        key, value, timestamp, step = metric
-        if not key:
-            raise ValidationError("A metric key cannot be empty.")
-        stored, is_nan = encode_metric_value(value)
-        return {"workspace": self.workspace, "run_id": run_id, "key": key, "value": stored,
-                "is_nan": is_nan, "timestamp": int(timestamp), "step": int(step or 0)}
-
-    def _upsert_latest(self, conn: sa.Connection, rows: list[dict[str, Any]]) -> None:
-        best: dict[str, dict[str, Any]] = {}
-        for row in rows:  # the batch's own winner per key first: one upsert per key
-            current = best.get(row["key"])
-            if current is None or _order(row) > _order(current):
-                best[row["key"]] = row
-        conn.execute(self._hot.upsert_latest, list(best.values()))
+    def _metric_rows(self, run_id: str, metrics: Sequence[MetricTuple]) -> tuple[list[tuple], list[dict[str, Any]]]:
+        """The ``metrics`` rows as plain tuples (in :data:`_METRIC_COLUMNS` order), and the
+        batch's own latest value per key (MLflow's rule) as upsert parameters: one per key."""
+        workspace, rows, best = self.workspace, [], {}
+        for key, value, timestamp, step in metrics:
+            if not key:
+                raise ValidationError("A metric key cannot be empty.")
+            value = float(value)
+            is_nan = value != value  # NaN is stored as 0 with is_nan set (SQLite turns NaN into NULL)
+            row = (workspace, run_id, key, 0.0 if is_nan else value, is_nan, int(timestamp), int(step or 0))
+            rows.append(row)
+            current = best.get(key)
+            # MLflow's rule: the largest (step, timestamp, value) is the latest.
+            if current is None or (row[6], row[5], row[3]) > (current[6], current[5], current[3]):
+                best[key] = row
+        return rows, [dict(zip(_METRIC_COLUMNS, row)) for row in best.values()]
 
     def _insert_params(self, conn: sa.Connection, run_id: str, pairs: list[tuple[str, str]]) -> None:
         wanted: dict[str, str] = {}
@@ -371,8 +386,7 @@ class TrackingStore:
             if wanted.setdefault(key, value) != value:
                 raise ValidationError(f"Duplicate parameter key '{key}' with different values in one batch.")
         existing = dict(conn.execute(
-            sa.select(P.c.key, P.c.value).where(*self._run_key(P, run_id), P.c.key.in_(list(wanted)))
-        ).all())
+            self._hot.params_of, {"ws": self.workspace, "run_id": run_id, "keys": list(wanted)}).all())
         for key, value in wanted.items():
             if key in existing and existing[key] != value:
                 raise ValidationError(
@@ -383,12 +397,13 @@ class TrackingStore:
         new = [{"workspace": self.workspace, "run_id": run_id, "key": k, "value": v}
                for k, v in wanted.items() if k not in existing]
         if new:
-            conn.execute(sa.insert(P), new)
+            conn.execute(self._hot.insert_params, new)
 
-    def _set_tags(self, conn: sa.Connection, run_id: str, pairs: list[tuple[str, str]]) -> None:
+    def _set_tags(self, conn: sa.Connection, run_id: str, pairs: list[tuple[str, str]], *,
+                  renames: bool = True) -> None:
         rows = {k: {"workspace": self.workspace, "run_id": run_id, "key": k, "value": v} for k, v in pairs}
         conn.execute(self._hot.upsert_tag, list(rows.values()))
-        if RUN_NAME_TAG in rows:
+        if renames and RUN_NAME_TAG in rows:
             conn.execute(sa.update(R).where(*self._run_key(R, run_id))
                          .values(run_name=rows[RUN_NAME_TAG]["value"]))
 
@@ -412,19 +427,32 @@ class TrackingStore:
             if done.rowcount == 0:
                 raise NotFoundError(f"No tag with name: {key} in run with id {run_id}", run_id=run_id, key=key)
 
-    def get_metric_history(self, run_id: str, key: str, max_results: int | None = None,
-                           page_token: str | None = None) -> Page[MetricRecord]:
-        """Every value logged for *key*, ordered by timestamp then step (as MLflow)."""
+    def metric_history(self, run_id: str, key: str, max_results: int | None = None,
+                       page_token: str | None = None) -> MetricHistory:
+        """Every value logged for *key*, ordered by timestamp then step (as MLflow), then in the
+        order logged; pages of *max_results* when given. One range of ``ix_metrics_history``,
+        read as the driver's tuples."""
         offset = read_page_token(page_token)
-        query = (sa.select(M).where(*self._run_key(M, run_id), M.c.key == key)
+        query = (sa.select(M.c.value, M.c.is_nan, M.c.timestamp, M.c.step)
+                 .where(*self._run_key(M, run_id), M.c.key == key)
                  .order_by(M.c.timestamp, M.c.step, M.c.id).offset(offset))
         if max_results is not None:
             query = query.limit(max_results + 1)
         with self._tx() as conn:
             self._run_row(conn, run_id)
-            rows = [MetricRecord(m.key, decode_metric_value(m.value, m.is_nan), m.timestamp, m.step)
-                    for m in conn.execute(query)]
-        return paginate(rows, offset, max_results)
+            # The DBAPI cursor's own rows: no Row object (nor type processing) per point.
+            rows = conn.execute(query).cursor.fetchall()
+        page = paginate(rows, offset, max_results)
+        nan = math.nan
+        points = [(value, timestamp, step) if not is_nan else (nan, timestamp, step)
+                  for value, is_nan, timestamp, step in page.items]
+        return MetricHistory(key, points, page.next_page_token)
+
+    def get_metric_history(self, run_id: str, key: str, max_results: int | None = None,
+                           page_token: str | None = None) -> Page[MetricRecord]:
+        """:meth:`metric_history` as :class:`MetricRecord` items."""
+        history = self.metric_history(run_id, key, max_results, page_token)
+        return Page([MetricRecord(key, v, t, s) for v, t, s in history.points], history.next_page_token)
 
     def search_runs(
         self, experiment_ids: Sequence[str], filter_string: str | None = None,
@@ -499,13 +527,20 @@ class TrackingStore:
 
 
 class _HotStatements:
-    """Statements of the logging hot path, built once: building an upsert costs more than
-    running it (SQLAlchemy then finds the compiled form in its cache by identity)."""
+    """Statements of the hot paths (logging, creating runs), built once: building a statement
+    costs more than running it (SQLAlchemy then finds the compiled form in its cache by identity)."""
 
-    def __init__(self, insert: Any) -> None:
+    def __init__(self, engine: sa.Engine, insert: Any) -> None:
+        self.insert_metrics = _db.positional_insert_sql(engine, M, list(_METRIC_COLUMNS))
         self.run_stage = sa.select(R.c.lifecycle_stage).where(
             R.c.workspace == sa.bindparam("ws"), R.c.run_id == sa.bindparam("run_id"))
-        self.insert_metric = sa.insert(M)
+        self.experiment = sa.select(E.c.lifecycle_stage, E.c.artifact_location).where(
+            E.c.workspace == sa.bindparam("ws"), E.c.experiment_id == sa.bindparam("id"))
+        self.insert_run = sa.insert(R)
+        self.params_of = sa.select(P.c.key, P.c.value).where(
+            P.c.workspace == sa.bindparam("ws"), P.c.run_id == sa.bindparam("run_id"),
+            P.c.key.in_(sa.bindparam("keys", expanding=True)))
+        self.insert_params = sa.insert(P)
         latest = insert(LM)
         self.upsert_latest = latest.on_conflict_do_update(
             index_elements=["workspace", "run_id", "key"],
@@ -518,6 +553,3 @@ class _HotStatements:
         self.upsert_tag = tag.on_conflict_do_update(index_elements=["workspace", "run_id", "key"],
                                                     set_={"value": tag.excluded.value})
 
-
-def _order(row: dict[str, Any]) -> tuple[int, int, float]:
-    return (row["step"], row["timestamp"], row["value"])

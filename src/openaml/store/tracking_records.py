@@ -40,6 +40,19 @@ class MetricRecord:
 
 
 @dataclass(frozen=True)
+class MetricHistory:
+    """One page of a metric's history: ``points`` are ``(value, timestamp, step)`` tuples in
+    MLflow's order (timestamp, then step, then logging order); a value may be NaN or +-inf.
+
+    Plain tuples rather than a :class:`MetricRecord` each: a history can hold 100,000 points and
+    is read to be sent on at once."""
+
+    key: str
+    points: list[tuple[float, int, int]]
+    next_page_token: str | None = None
+
+
+@dataclass(frozen=True)
 class ExperimentRecord:
     """An MLflow experiment of one workspace."""
 

@@ -82,6 +82,13 @@ class FileResponse:
 
 
 @dataclass(frozen=True)
+class JsonResponse:
+    """A JSON body already encoded (large responses built without a dict per item)."""
+
+    body: bytes
+
+
+@dataclass(frozen=True)
 class TextResponse:
     body: str
     status: int = 200

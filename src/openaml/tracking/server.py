@@ -22,7 +22,7 @@ from urllib.parse import parse_qs, unquote
 from openaml.store.tracking import TrackingStore
 from openaml.tracking import routes, validation
 from openaml.tracking.context import (
-    ArtifactRoot, FileResponse, Request, TextResponse, TrackingContext,
+    ArtifactRoot, FileResponse, JsonResponse, Request, TextResponse, TrackingContext,
 )
 from openaml.tracking.registry import RegistryFactory
 from openaml.tracking.wire import MlflowApiError, api_error
@@ -110,12 +110,14 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(error.status, json.dumps(result).encode(), "application/json")
             return
         self._finish_body(request)
-        if isinstance(result, FileResponse):
+        if isinstance(result, JsonResponse):
+            self._send(200, result.body, "application/json")
+        elif isinstance(result, FileResponse):
             self._send_file(result)
         elif isinstance(result, TextResponse):
             self._send(result.status, result.body.encode(), result.content_type)
         else:
-            self._send(200, json.dumps(result).encode(), "application/json")
+            self._send(200, json.dumps(result, separators=(",", ":")).encode(), "application/json")
 
     def _finish_body(self, request: Request) -> None:
         # An unread body would be parsed as the next request on this keep-alive connection.

@@ -4,17 +4,36 @@ from __future__ import annotations
 
 from typing import Any
 
-from openaml.store.logged_models import ModelMetricRecord
-from openaml.tracking.context import Request, TrackingContext
 from openaml.errors import NotFoundError
+from openaml.store.logged_models import ModelMetricRecord
 from openaml.store.metric_history import RunMetric
-from openaml.tracking.wire import as_float, as_int, invalid, metric_json, non_empty, required
+from openaml.tracking.context import JsonResponse, Request, TrackingContext
+from openaml.tracking.wire import (
+    as_float, as_int, invalid, metric_history_json, metric_json, non_empty, required,
+)
+
+MetricTuple = tuple[str, float, int, int]
 
 
-def metric_tuple(m: dict[str, Any]) -> tuple[str, float, int, int]:
+def metric_tuple(m: dict[str, Any]) -> MetricTuple:
     """A metric of a request body as the store's ``(key, value, timestamp, step)``."""
     return (str(required(m, "key")), as_float(required(m, "value"), "value"),
             as_int(required(m, "timestamp"), "timestamp"), as_int(m.get("step"), "step", 0))  # type: ignore[return-value]
+
+
+def metric_tuples(items: list[Any]) -> list[MetricTuple]:
+    """:func:`metric_tuple` of each item, in one comprehension for the well-formed batch (the
+    1,000 metrics of a log-batch); anything else takes :func:`metric_tuple` one by one, which
+    names what is wrong."""
+    try:
+        found = [(m["key"], float(m["value"]), int(m["timestamp"]), int(m.get("step") or 0)) for m in items]
+    except (KeyError, TypeError, ValueError, AttributeError):
+        found = None
+    # A key must be a non-empty string; "" values and absent ones were caught above
+    # (float("") and int("") raise), except an empty value string for a key.
+    if found is None or not all(type(k) is str and k for k, _, _, _ in found):
+        return [metric_tuple(m) for m in items]
+    return found
 
 
 def log_metric(ctx: TrackingContext, req: Request) -> dict[str, Any]:
@@ -38,20 +57,19 @@ def log_model_metrics(ctx: TrackingContext, run_id: str, metrics: list[dict[str,
         ctx.store.logged_models.log_metrics(model_id, records)
 
 
-def get_history(ctx: TrackingContext, req: Request) -> dict[str, Any]:
+def get_history(ctx: TrackingContext, req: Request) -> JsonResponse:
     args = req.args
     max_results = as_int(args.get("max_results"), "max_results")
+    if max_results is not None and max_results < 0:
+        raise invalid(f"Invalid value {max_results} for parameter 'max_results': it must be positive.")
     try:
-        page = ctx.store.get_metric_history(
+        history = ctx.store.metric_history(
             str(required(args, "run_id", "run_uuid")), str(required(args, "metric_key")),
             max_results=max_results if max_results else None, page_token=args.get("page_token") or None,
         )
     except NotFoundError:
-        return {}  # MLflow: the history of a run it does not have is empty, not an error
-    response: dict[str, Any] = non_empty(metrics=[metric_json(m) for m in page.items])
-    if page.next_page_token:
-        response["next_page_token"] = page.next_page_token
-    return response
+        return JsonResponse(b"{}")  # MLflow: the history of a run it does not have is empty, not an error
+    return JsonResponse(metric_history_json(history))
 
 
 # MLflow's limits for the multi-run histories (mlflow.server.handlers).
@@ -87,7 +105,7 @@ def get_history_bulk(ctx: TrackingContext, req: Request) -> dict[str, Any]:
     if not key:
         raise invalid("GetMetricHistoryBulk request must specify a metric_key.")
     limit = as_int(req.args.get("max_results"), "max_results", MAX_BULK_HISTORY_RESULTS)
-    history = ctx.store.metric_history.bulk(run_ids, str(key), min(max(limit or 0, 0), MAX_BULK_HISTORY_RESULTS))
+    history = ctx.store.histories.bulk(run_ids, str(key), min(max(limit or 0, 0), MAX_BULK_HISTORY_RESULTS))
     # MLflow answers this (UI) endpoint with plain dicts, not protobuf JSON: a NaN value is JSON's
     # NaN literal there, not the string "NaN"; clients of either server read the same numbers.
     return {"metrics": [{"key": m.metric.key, "value": m.metric.value, "timestamp": m.metric.timestamp,
@@ -108,5 +126,5 @@ def get_history_bulk_interval(ctx: TrackingContext, req: Request) -> dict[str, A
         raise invalid("If either start step or end step are specified, both must be specified.")
     if start is not None and end is not None and start > end:
         raise invalid(f"end_step must be greater than start_step. Found start_step={start} and end_step={end}.")
-    history = ctx.store.metric_history.sampled(run_ids, key, max_results, start, end)  # type: ignore[arg-type]
+    history = ctx.store.histories.sampled(run_ids, key, max_results, start, end)  # type: ignore[arg-type]
     return non_empty(metrics=[_run_metric_json(m) for m in history])

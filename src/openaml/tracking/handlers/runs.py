@@ -10,7 +10,7 @@ from openaml.tracking.context import Request, TrackingContext
 from openaml.tracking.wire import (
     as_int, invalid, kv_list, pairs, required, run_info_json, run_json, run_status, view_type,
 )
-from openaml.tracking.handlers.metrics import log_model_metrics, metric_tuple
+from openaml.tracking.handlers.metrics import log_model_metrics, metric_tuples
 
 
 def _run_id(args: dict[str, Any]) -> str:
@@ -115,7 +115,7 @@ def log_batch(ctx: TrackingContext, req: Request) -> dict[str, Any]:
     metrics = args.get("metrics") or []
     run_id = _run_id(args)
     ctx.store.log_batch(
-        run_id, metrics=[metric_tuple(m) for m in metrics],
+        run_id, metrics=metric_tuples(metrics),
         params=pairs(args.get("params")), tags=pairs(args.get("tags")),
     )
     log_model_metrics(ctx, run_id, metrics)
