@@ -67,7 +67,10 @@ def reference_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
              "--workers", "1", "--backend-store-uri", f"sqlite:///{folder / 'mlflow.db'}",
              "--artifacts-destination", str(folder / "artifacts")],
             stdout=out, stderr=subprocess.STDOUT, cwd=folder, start_new_session=True,
-            env={**os.environ, "MLFLOW_ENABLE_WORKSPACES": "false"},
+            # No job runner (MLflow 3 starts worker processes for GenAI jobs) and no telemetry:
+            # the reference answers the same requests at a fraction of the CPU.
+            env={**os.environ, "MLFLOW_ENABLE_WORKSPACES": "false", "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
+                 "MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true"},
         )
     url = f"http://127.0.0.1:{port}"
     try:

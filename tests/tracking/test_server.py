@@ -133,7 +133,9 @@ def test_artifact_paths_with_dot_dot_are_rejected(client_env, job_run, job_folde
 def test_errors_are_mlflow_json_with_http_status(client_env, job_run):
     status, body = _raw(client_env, "GET", "/api/2.0/mlflow/runs/get?run_id=nope")
     assert status == 404 and json.loads(body)["error_code"] == "RESOURCE_DOES_NOT_EXIST"
-    status, body = _raw(client_env, "GET", "/api/2.0/mlflow/no/such/endpoint")
+    status, body = _raw(client_env, "GET", "/api/2.0/mlflow/no/such/endpoint")  # never a bare 404 under the API
+    assert status == 501 and json.loads(body)["error_code"] == "NOT_IMPLEMENTED"
+    status, body = _raw(client_env, "GET", "/not/mlflow")
     assert status == 404 and json.loads(body)["error_code"] == "ENDPOINT_NOT_FOUND"
     status, body = _raw(client_env, "POST", "/api/2.0/mlflow/runs/log-metric", b"{not json")
     assert status == 400 and json.loads(body)["error_code"] == "INVALID_PARAMETER_VALUE"
@@ -200,7 +202,7 @@ def test_history_json_shape_and_page_tokens(client_env, job_run):
     status, body = _raw(client_env, "GET", f"{base}&max_results=3&page_token={first['next_page_token']}")
     rest = json.loads(body)
     assert [m["value"] for m in rest["metrics"]] == ["-Infinity", 0.0] and "next_page_token" not in rest
-    assert json.loads(_raw(client_env, "GET", f"{base[:-1]}none")[1]) == {"metrics": []}
+    assert json.loads(_raw(client_env, "GET", f"{base[:-1]}none")[1]) == {}  # MLflow leaves an empty list out
     status, body = _raw(client_env, "GET", f"{base}&max_results=-1")
     assert status == 400 and "max_results" in json.loads(body)["message"]
 
@@ -222,7 +224,9 @@ def test_a_malformed_metric_in_a_batch_names_its_field_and_writes_nothing(client
     assert tracking.metric_history(RUN_ID, "m").points == []
 
 
-def test_a_batch_with_a_numeric_key_stores_it_as_text(client_env, job_run, tracking):
+def test_a_batch_with_a_numeric_key_is_refused_as_mlflow_refuses_it(client_env, job_run, tracking):
     body = json.dumps({"run_id": RUN_ID, "metrics": [{"key": 7, "value": "1", "timestamp": "2", "step": None}]})
-    assert _raw(client_env, "POST", "/api/2.0/mlflow/runs/log-batch", body.encode()) == (200, b"{}")
-    assert tracking.metric_history(RUN_ID, "7").points == [(1.0, 2, 0)]
+    status, answer = _raw(client_env, "POST", "/api/2.0/mlflow/runs/log-batch", body.encode())
+    assert status == 400 and json.loads(answer)["error_code"] == "INVALID_PARAMETER_VALUE"
+    assert "metrics[0].key" in json.loads(answer)["message"]
+    assert tracking.metric_history(RUN_ID, "7").points == []
