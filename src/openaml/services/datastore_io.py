@@ -18,7 +18,8 @@ from openaml.entities.datastore import Datastore
 from openaml.paths import safe_join
 from openaml.services import contents, remote_data
 from openaml.services.datastores import DatastoreService
-from openaml.services.locations import StorageUri, adhoc_datastore
+from openaml.services.locations import (DATASTORE_URI, StorageUri, adhoc_datastore, match_datastore,
+                                        parse_storage_uri, uri_path)
 from openaml.services.workspaces import WorkspaceContext
 from openaml.store.storage import FileSystemFactory, Storage, credential_env, open_storage
 
@@ -143,3 +144,32 @@ def read_datastore_path(ctx: WorkspaceContext, datastore: str, path: str, *, fie
     if log is not None and result.summary:
         log(result.summary)
     return result.content
+
+
+def read_uri(ctx: WorkspaceContext, uri: str, *, field: str = "path", log: Log | None = None) -> contents.Content | None:
+    """The content at an ``azureml://datastores/`` URI or a storage URI (``wasbs://``, ``s3://``,
+    ...), read into the store; None for any other text."""
+    found = DATASTORE_URI.match(uri)
+    if found:
+        return read_datastore_path(ctx, found["ds"], uri_path(found["path"], field=field), field=field, log=log)
+    parsed = parse_storage_uri(uri, field=field)
+    if parsed is None:
+        return None
+    matched = match_datastore(ctx, parsed)
+    if matched:
+        return read_datastore_path(ctx, matched, parsed.path, field=field, log=log)
+    result = open_uri(parsed).read(ctx, parsed.path, field=field)
+    if log is not None and result.summary:
+        log(result.summary)
+    return result.content
+
+
+def check_datastore_uri(ctx: WorkspaceContext, uri: str, *, field: str = "path") -> None:
+    """Refuse an ``azureml://datastores/`` URI naming a datastore that does not exist or a path
+    that leaves it; other URIs pass (an asset may point anywhere, as in Azure)."""
+    found = DATASTORE_URI.match(uri)
+    if found:
+        rel = uri_path(found["path"], field=field)
+        datastore = DatastoreService(ctx).get(found["ds"])
+        if isinstance(datastore, LocalDatastore):
+            safe_join(datastore.path, rel, field=field)

@@ -31,7 +31,7 @@ from openaml.errors import NotFoundError, ValidationError
 from openaml.names import check_name, check_version
 from openaml.paths import safe_join
 from openaml.services import contents
-from openaml.services.datastore_io import open_datastore, open_uri, read_datastore_path
+from openaml.services.datastore_io import open_datastore, read_datastore_path, read_uri
 from openaml.services.datastores import DatastoreService
 from openaml.services.references import parse_asset_reference
 from openaml.services.locations import (DATASTORE_URI, JOB_URI, local_upload, match_datastore, parse_storage_uri,
@@ -238,11 +238,7 @@ def input_digest(ctx: WorkspaceContext, resolved: dict[str, Any], *, field: str 
     if kind == "datastore":
         return read_datastore_path(ctx, resolved["datastore"], resolved["path"], field=field, log=log).digest
     if kind == "remote":
-        uri = parse_storage_uri(resolved["uri"], field=field)
-        result = open_uri(uri).read(ctx, uri.path, field=field)
-        if log is not None and result.summary:
-            log(result.summary)
-        return result.content.digest
+        return read_uri(ctx, resolved["uri"], field=field, log=log).digest
     if kind == "job_output":
         return contents.job_output(ctx, resolved["job"], resolved["output"], resolved["path"], field=field).digest
     raise ValidationError(f"an input of kind {kind!r} has no content in the workspace", field="inputs")
