@@ -37,6 +37,7 @@ from openaml.services.references import parse_asset_reference
 from openaml.services.locations import (DATASTORE_URI, JOB_URI, local_upload, match_datastore, parse_storage_uri,
                                         uri_path)
 from openaml.services.workspaces import WorkspaceContext
+from openaml.store.storage import unusable
 
 DEFAULT_INPUT_MODE = "ro_mount"
 DEFAULT_OUTPUT_MODE = "rw_mount"
@@ -49,13 +50,12 @@ Log = Callable[[str], None]
 def _check_datastore_path(ctx: WorkspaceContext, datastore_name: str, rel: str, field: str) -> None:
     """Refuse now, not when the job runs, a path that leaves a local datastore or a datastore
     openaml cannot reach (ADLS Gen1, an Azure Files share with a SAS token)."""
-    from openaml.store.storage import filesystem_spec
-
     datastore = DatastoreService(ctx).get(datastore_name)  # raises NotFoundError naming it
     if isinstance(datastore, LocalDatastore):
         safe_join(datastore.path, rel, field=field)
-    else:
-        filesystem_spec(datastore)
+    problem = unusable(datastore)
+    if problem:
+        raise ValidationError(problem[0], field=field)
 
 
 def _on_datastore(ctx: WorkspaceContext, path: str, mode: str | None, field: str) -> tuple[str, str] | None | str:

@@ -39,7 +39,8 @@ from openaml.paths import check_relative
 if TYPE_CHECKING:
     import fsspec
 
-__all__ = ["FsSpec", "Storage", "credential_env", "filesystem_spec", "is_emulator", "open_storage", "version_tag"]
+__all__ = ["FsSpec", "Storage", "credential_env", "filesystem_spec", "is_emulator", "open_storage", "unusable",
+           "version_tag"]
 
 GEN1_RETIRED = ("Azure retired Data Lake Storage Gen1 on 29 February 2024; move the data to a Gen2 account "
                 "and use type azure_data_lake_gen2")
@@ -123,13 +124,9 @@ def _azure_blob(ds: AzureBlobDatastore | AzureDataLakeGen2Datastore, container: 
 
 def _azure_file(ds: AzureFileDatastore) -> FsSpec:
     creds = ds.credentials
+    assert isinstance(creds, AccountKeyConfiguration)  # see unusable()
     url = account_url(ds, "file")
     host = url.split("://", 1)[1].split("/", 1)[0]
-    if isinstance(creds, SasTokenConfiguration):
-        raise ValidationError(f"datastore '{ds.name}' (azure_file) has a SAS token; openaml reaches Azure Files "
-                              "over SMB, which takes the account key only", field="credentials")
-    if not isinstance(creds, AccountKeyConfiguration) or not creds.account_key:
-        raise ValidationError(f"datastore '{ds.name}' (azure_file) needs an account key", field="credentials")
     name, _, port = host.rpartition(":") if is_emulator(ds.endpoint) and ":" in host else (host, "", "")
     options = {"host": name, "port": int(port) if port else 445, "username": ds.account_name,
                "password": creds.account_key, "encrypt": not is_emulator(ds.endpoint), "skip_instance_cache": True}
@@ -152,12 +149,29 @@ def _s3(ds: S3Datastore, anonymous: bool) -> FsSpec:
     return FsSpec("s3", ds.bucket, f"s3://{ds.bucket}", f"s3:{where}{ds.bucket}", options)
 
 
+def unusable(ds: Datastore) -> tuple[str, str] | None:
+    """``(why, field)`` when openaml cannot reach *ds* whatever its secrets hold (ADLS Gen1, an
+    Azure Files share with a SAS token); None when it can try."""
+    if isinstance(ds, AzureDataLakeGen1Datastore):
+        return f"datastore '{ds.name}' is azure_data_lake_gen1: {GEN1_RETIRED}", "type"
+    if isinstance(ds, AzureFileDatastore) and not isinstance(ds.credentials, AccountKeyConfiguration):
+        return (f"datastore '{ds.name}' (azure_file) needs an account key: openaml reaches Azure Files over SMB, "
+                "which takes the account key only", "credentials")
+    if not isinstance(ds, (AzureBlobDatastore, AzureDataLakeGen2Datastore, AzureFileDatastore, S3Datastore,
+                           LocalDatastore)):
+        return f"datastore '{ds.name}' has type {ds.type!r}, which openaml cannot read", "type"
+    return None
+
+
 def filesystem_spec(ds: Datastore, *, anonymous: bool = False) -> FsSpec:
     """The file system and root behind *ds* (with its secrets, when it was read with them).
 
     A datastore without credentials uses the Azure identity chain or the AWS default chain;
     with *anonymous* (a public URL no registered datastore matches) it signs nothing instead.
     """
+    problem = unusable(ds)
+    if problem:
+        raise ValidationError(problem[0], field=problem[1])
     if isinstance(ds, AzureBlobDatastore):
         return _azure_blob(ds, ds.container_name, anonymous)
     if isinstance(ds, AzureDataLakeGen2Datastore):
@@ -166,11 +180,8 @@ def filesystem_spec(ds: Datastore, *, anonymous: bool = False) -> FsSpec:
         return _azure_file(ds)
     if isinstance(ds, S3Datastore):
         return _s3(ds, anonymous)
-    if isinstance(ds, LocalDatastore):
-        return FsSpec("file", ds.path, f"file://{ds.path}", f"file:{ds.path}", {})
-    if isinstance(ds, AzureDataLakeGen1Datastore):
-        raise ValidationError(f"datastore '{ds.name}' is azure_data_lake_gen1: {GEN1_RETIRED}", field="type")
-    raise ValidationError(f"datastore '{ds.name}' has type {ds.type!r}, which openaml cannot read", field="type")
+    assert isinstance(ds, LocalDatastore)
+    return FsSpec("file", ds.path, f"file://{ds.path}", f"file:{ds.path}", {})
 
 
 def credential_env(ds: Datastore) -> dict[str, str]:
