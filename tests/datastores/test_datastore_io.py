@@ -32,7 +32,7 @@ def test_a_folder_is_read_once_then_from_the_cache(ml_client, remote):
     remote.put_tree("in", {"a.csv": b"x,y\n3,4\n"})  # a changed object is fetched again, alone
     third = open_datastore(ctx, remote.name).read(ctx, "in", field="path")
     assert third.content.digest != first.content.digest
-    assert "(1 files, 8 B downloaded; 2 unchanged, from the cache)" in third.summary
+    assert "(1 file, 8 B downloaded; 2 unchanged, from the cache)" in third.summary
     out = ctx.artifacts.materialize(third.content.digest, ml_client._context().folder / "check")
     assert (out / "a.csv").read_bytes() == b"x,y\n3,4\n"
     single = open_datastore(ctx, remote.name).read(ctx, "in/sub/b.txt", field="path").content
@@ -112,3 +112,14 @@ def test_a_wrong_key_is_one_line_naming_the_datastore(ml_client, azurite, moto_s
     message = str(info.value)
     assert f"datastore '{bad.name}'" in message and "refused the datastore's credentials" in message
     assert "\n" not in message and bad.secret not in message
+
+
+def test_a_direct_input_on_a_local_datastore_is_its_folder(ml_client):
+    from openaml.services.job_io import materialize_input
+
+    ctx = _ctx(ml_client)
+    folder = ml_client.datastores.get("workspaceblobstore").path
+    given = materialize_input(ctx, "d", {"kind": "datastore", "datastore": "workspaceblobstore", "path": "raw/x",
+                                         "mode": "direct", "uri": "azureml://datastores/workspaceblobstore/paths/raw/x"},
+                              ctx.folder / "scratch")
+    assert (given.value, given.env) == (f"{folder}/raw/x", {})

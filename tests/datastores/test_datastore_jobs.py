@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from openaml import Input, Output, command
+from openaml import Input, Output, command, dsl
 from openaml.cli.main import cli
 from openaml.entities import Data, Environment
 from openaml.services import remote_data
@@ -135,3 +135,22 @@ def test_a_wrong_key_fails_the_job_with_one_line_naming_the_datastore(ml_client,
     assert f"datastore '{bad.name}'" in message and "refused the datastore's credentials" in message
     assert "\n" not in message
     _assert_no_secret(ml_client, home, bad.secret, job.name, bad.name)
+
+
+def test_a_pipeline_whose_default_datastore_is_remote_keeps_its_step_outputs_there(ml_client, azurite, moto_s3):
+    remote = make_remote("azure_blob", azurite, moto_s3)  # one service: steps publish as jobs do
+    ml_client.datastores.create_or_update(remote.datastore)
+    make = command(command="echo 7 > ${{outputs.out}}/n.txt", environment=HOST_ENV,
+                   outputs={"out": Output(type="uri_folder")})
+    use = command(command="test $(cat ${{inputs.x}}/n.txt) = 7", environment=HOST_ENV,
+                  inputs={"x": Input(type="uri_folder")})
+
+    @dsl.pipeline(default_datastore=remote.name)
+    def pipe():
+        made = make()
+        use(x=made.outputs.out)
+
+    run = ml_client.jobs.create_or_update(pipe())
+    assert wait(ml_client, run.name).status == "Completed"
+    steps = {j.properties.get("openaml.pipeline_step"): j.name for j in ml_client.jobs.list(parent_job_name=run.name)}
+    assert remote.listing(f"azureml/{steps['made']}") == {f"azureml/{steps['made']}/out/n.txt": b"7\n"}

@@ -59,10 +59,14 @@ class Transfer:
     def describe(self, verb: str) -> str:
         """``12 files, 3.4 MiB (2 files, 1.0 MiB downloaded; 10 unchanged, from the cache) in 0.8 s``."""
         kept = self.files - self.moved_files
-        detail = f"{self.moved_files} files, {_size(self.moved_bytes)} {verb}"
+        detail = f"{_files(self.moved_files)}, {_size(self.moved_bytes)} {verb}"
         if kept:
             detail += f"; {kept} unchanged, from the cache"
-        return f"{self.files} files, {_size(self.bytes)} ({detail}) in {self.seconds:.1f} s"
+        return f"{_files(self.files)}, {_size(self.bytes)} ({detail}) in {self.seconds:.1f} s"
+
+
+def _files(n: int) -> str:
+    return f"{n} file" if n == 1 else f"{n} files"
 
 
 def _size(n: int) -> str:
