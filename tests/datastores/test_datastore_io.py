@@ -123,3 +123,32 @@ def test_a_direct_input_on_a_local_datastore_is_its_folder(ml_client):
                                          "mode": "direct", "uri": "azureml://datastores/workspaceblobstore/paths/raw/x"},
                               ctx.folder / "scratch")
     assert (given.value, given.env) == (f"{folder}/raw/x", {})
+
+
+def test_every_uri_form_of_a_path_reads_the_same_content(ml_client, remote):
+    from openaml.services.datastore_io import read_uri
+
+    remote.put_tree("forms", FILES)
+    ctx = _ctx(ml_client)
+    long_form = (f"azureml://subscriptions/0000/resourcegroups/rg/workspaces/data/datastores/{remote.name}"
+                 "/paths/forms")
+    digests = {read_uri(ctx, uri).digest for uri in (remote.uri("forms"), long_form, remote.native("forms"))}
+    assert len(digests) == 1
+    assert read_uri(ctx, "azureml:not-a-storage-uri") is None
+
+
+def test_outputs_go_to_registered_datastores_only(ml_client, remote):
+    from openaml.entities import Output
+    from openaml.services.job_io import resolve_output
+
+    ctx = _ctx(ml_client)
+    native = resolve_output(ctx, "job1", "out", Output(path=remote.native("results/x")), ctx.default_datastore)
+    assert (native["datastore"], native["path"]) == (remote.name, "results/x")
+    stranger = "s3://someone-elses-bucket/x" if remote.service == "s3" else \
+        "wasbs://other@someoneelse.blob.core.windows.net/x"
+    with pytest.raises(ValidationError) as info:
+        resolve_output(ctx, "job1", "out", Output(path=stranger), ctx.default_datastore)
+    assert info.value.details["field"] == "outputs.out.path"
+    with pytest.raises(ValidationError) as info:
+        resolve_output(ctx, "job1", "out", Output(path=remote.uri("a/../../b")), ctx.default_datastore)
+    assert "leaves its root" in str(info.value)
