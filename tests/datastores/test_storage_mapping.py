@@ -62,6 +62,11 @@ def test_blob_sas_principal_and_identity():
     assert (principal.root, principal.url) == ("fs", "https://acct.blob.core.windows.net/fs")  # Gen2: blob endpoint
     assert {k: principal.options[k] for k in ("tenant_id", "client_id", "client_secret", "account_host")} == \
         {"tenant_id": "t", "client_id": "c", "client_secret": "s3cr3t", "account_host": "acct.blob.core.windows.net"}
+    cert = filesystem_spec(AzureDataLakeGen2Datastore(name="g", account_name="acct", filesystem="fs", credentials={
+        "tenant_id": "t", "client_id": "c", "certificate": "-----BEGIN PRIVATE KEY-----xyz"}))
+    assert (cert.options["credential"].tenant_id, cert.options["credential"].certificate) == \
+        ("t", "-----BEGIN PRIVATE KEY-----xyz")
+    assert "PRIVATE KEY" not in repr(cert.options["credential"])
     identity = filesystem_spec(_blob(credentials={}))
     assert identity.options["anon"] is False and "connection_string" not in identity.options
     assert filesystem_spec(_blob(), anonymous=True).options["anon"] is True

@@ -60,6 +60,15 @@ class FsSpec:
     options: dict[str, Any] = field(default_factory=dict, repr=False)  # secrets: never shown
 
 
+@dataclass(frozen=True)
+class CertificateCredentialSpec:
+    """A service principal's certificate, turned into azure-identity's credential when opened."""
+
+    tenant_id: str | None
+    client_id: str | None
+    certificate: str | None = field(repr=False)
+
+
 def is_emulator(endpoint: str) -> bool:
     """Whether *endpoint* names an emulator (a port, an IP address or ``localhost``) rather than
     a cloud's DNS suffix: emulators are addressed path-style."""
@@ -115,8 +124,8 @@ def _azure_blob(ds: AzureBlobDatastore | AzureDataLakeGen2Datastore, container: 
             options["account_host"] = url.split("://", 1)[1]
         if isinstance(creds, ServicePrincipalConfiguration):
             options.update(tenant_id=creds.tenant_id, client_id=creds.client_id, client_secret=creds.client_secret)
-        elif isinstance(creds, CertificateConfiguration):
-            options["credential_factory"] = ("certificate", creds.tenant_id, creds.client_id, creds.certificate)
+        elif isinstance(creds, CertificateConfiguration):  # built when opened: azure-identity is adlfs's
+            options["credential"] = CertificateCredentialSpec(creds.tenant_id, creds.client_id, creds.certificate)
         else:  # no credentials: the Azure identity chain, as Azure's identity-based datastores
             options["anon"] = anonymous
     return FsSpec("abfs", container, f"{url}/{container}", f"azure:{url}/{container}", options)
@@ -126,10 +135,12 @@ def _azure_file(ds: AzureFileDatastore) -> FsSpec:
     creds = ds.credentials
     assert isinstance(creds, AccountKeyConfiguration)  # see unusable()
     url = account_url(ds, "file")
-    host = url.split("://", 1)[1].split("/", 1)[0]
-    name, _, port = host.rpartition(":") if is_emulator(ds.endpoint) and ":" in host else (host, "", "")
-    options = {"host": name, "port": int(port) if port else 445, "username": ds.account_name,
-               "password": creds.account_key, "encrypt": not is_emulator(ds.endpoint), "skip_instance_cache": True}
+    host, port = f"{ds.account_name}.file.{ds.endpoint}", 445
+    if is_emulator(ds.endpoint):  # an SMB server of one's own at host[:port]
+        head, _, tail = ds.endpoint.rpartition(":")
+        host, port = (head, int(tail)) if tail.isdigit() and head else (ds.endpoint, 445)
+    options = {"host": host.strip("[]"), "port": port, "username": ds.account_name, "password": creds.account_key,
+               "encrypt": not is_emulator(ds.endpoint), "skip_instance_cache": True}
     return FsSpec("smb", f"/{ds.file_share_name}", f"{url}/{ds.file_share_name}",
                   f"azure-file:{url}/{ds.file_share_name}", options)
 
@@ -330,12 +341,12 @@ def _open_fs(spec: FsSpec) -> fsspec.AbstractFileSystem:
     import fsspec
 
     options = dict(spec.options)
-    factory = options.pop("credential_factory", None)
-    if factory is not None:  # a certificate: azure-identity's credential, built here
+    cert = options.get("credential")
+    if isinstance(cert, CertificateCredentialSpec):
         from azure.identity.aio import CertificateCredential
 
-        _, tenant, client, certificate = factory
-        options["credential"] = CertificateCredential(tenant, client, certificate_data=(certificate or "").encode())
+        options["credential"] = CertificateCredential(cert.tenant_id, cert.client_id,
+                                                      certificate_data=(cert.certificate or "").encode())
     return fsspec.filesystem(spec.protocol, **options)
 
 
