@@ -152,3 +152,23 @@ def test_outputs_go_to_registered_datastores_only(ml_client, remote):
     with pytest.raises(ValidationError) as info:
         resolve_output(ctx, "job1", "out", Output(path=remote.uri("a/../../b")), ctx.default_datastore)
     assert "leaves its root" in str(info.value)
+
+
+def test_a_public_blob_url_no_datastore_matches_is_read_anonymously(ml_client, azurite, moto_s3):
+    from azure.storage.blob import ContainerClient
+
+    from openaml.services.datastore_io import read_uri
+
+    remote = make_remote("azure_blob", azurite, moto_s3)  # not registered: only its container is used
+    public = f"{remote.root}-pub"
+    conn = remote.datastore.credentials.account_key
+    ContainerClient.from_connection_string(
+        f"DefaultEndpointsProtocol=http;AccountName={azurite.access_key};AccountKey={conn};"
+        f"BlobEndpoint={azurite.url}/{azurite.access_key};", public).create_container(public_access="container")
+    remote.fs.pipe({f"{public}/open/a.csv": b"1,2\n"})
+    ctx = _ctx(ml_client)
+    content = read_uri(ctx, f"{azurite.url}/{azurite.access_key}/{public}/open")
+    manifest = ctx.artifacts.get_manifest(content.digest)
+    assert list(manifest.files) == ["a.csv"] and manifest.root == "open"
+    with pytest.raises(DatastoreAccessError):  # a private container refuses anonymous reads
+        read_uri(ctx, f"{azurite.url}/{azurite.access_key}/{remote.root}/x")

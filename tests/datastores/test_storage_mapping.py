@@ -69,7 +69,8 @@ def test_blob_sas_principal_and_identity():
     assert "PRIVATE KEY" not in repr(cert.options["credential"])
     identity = filesystem_spec(_blob(credentials={}))
     assert identity.options["anon"] is False and "connection_string" not in identity.options
-    assert filesystem_spec(_blob(), anonymous=True).options["anon"] is True
+    public = filesystem_spec(_blob(endpoint="127.0.0.1:10000", protocol="http"), anonymous=True)
+    assert public.options["connection_string"] == "BlobEndpoint=http://127.0.0.1:10000/acct;"
 
 
 def test_azure_files_goes_over_smb_with_the_account_key():

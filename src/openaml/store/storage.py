@@ -118,6 +118,10 @@ def _azure_blob(ds: AzureBlobDatastore | AzureDataLakeGen2Datastore, container: 
     creds = ds.credentials
     if conn:
         options["connection_string"] = conn
+    elif anonymous and not isinstance(creds, (ServicePrincipalConfiguration, CertificateConfiguration)):
+        # No credential at all (a public container): the endpoint alone, which keeps an
+        # emulator's path-style address and http (adlfs would build https://<account>.blob...).
+        options["connection_string"] = f"BlobEndpoint={url};"
     else:
         options["account_name"] = ds.account_name
         if not is_emulator(ds.endpoint):
