@@ -58,12 +58,20 @@ def _check_datastore_path(ctx: WorkspaceContext, datastore_name: str, rel: str, 
         raise ValidationError(problem[0], field=field)
 
 
-def _on_datastore(ctx: WorkspaceContext, path: str, mode: str | None, field: str) -> tuple[str, str] | None | str:
-    """``(datastore, relative path)`` for an ``azureml://datastores/`` URI or a storage URI on a
-    registered datastore; ``"remote"`` for a storage URI no datastore matches; None otherwise."""
+@dataclass(frozen=True)
+class _Place:
+    """Where a URI lies: a path on a registered datastore, or (``datastore`` None) on storage no
+    registered datastore matches."""
+
+    datastore: str | None
+    path: str
+
+
+def _on_datastore(ctx: WorkspaceContext, path: str, mode: str | None, field: str) -> _Place | None:
+    """The place of an ``azureml://datastores/`` URI or a storage URI; None for other text."""
     ds = DATASTORE_URI.match(path)
     if ds:
-        return ds["ds"], uri_path(ds["path"], field=field)
+        return _Place(ds["ds"], uri_path(ds["path"], field=field))
     try:
         parsed = parse_storage_uri(path, field=field)
     except ValidationError:
@@ -72,9 +80,7 @@ def _on_datastore(ctx: WorkspaceContext, path: str, mode: str | None, field: str
         raise
     if parsed is None:
         return None
-    matched = match_datastore(ctx, parsed)
-    return (matched, parsed.path) if matched else "remote"
-
+    return _Place(match_datastore(ctx, parsed), parsed.path)
 
 
 # -- submission -------------------------------------------------------------------------------
@@ -118,11 +124,11 @@ def _resolve_path(ctx: WorkspaceContext, name: str, path: str, type_: str, mode:
     if upload:
         return {"kind": "artifact", "digest": upload[0], "root": upload[1], "uri": path}
     place = _on_datastore(ctx, path, mode, field)
-    if place == "remote":
+    if place is not None and place.datastore is None:
         return {"kind": "remote", "uri": path}
-    if isinstance(place, tuple):
-        _check_datastore_path(ctx, place[0], place[1], field)
-        return {"kind": "datastore", "datastore": place[0], "path": place[1], "uri": path}
+    if place is not None:
+        _check_datastore_path(ctx, place.datastore, place.path, field)
+        return {"kind": "datastore", "datastore": place.datastore, "path": place.path, "uri": path}
     job = JOB_URI.match(path)
     if job:
         rel = uri_path(job["path"], field=field)
@@ -151,13 +157,13 @@ def resolve_output(ctx: WorkspaceContext, job_name: str, name: str, value: Outpu
                .replace("${{default_datastore}}", default_datastore)
     field = f"outputs.{name}.path"
     place = _on_datastore(ctx, path, None, field)
-    if not isinstance(place, tuple):
+    if place is None or place.datastore is None:
         raise ValidationError(f"output '{name}': path must be azureml://datastores/<name>/paths/<path>, or a "
                               f"storage URI on a registered datastore's container or bucket; got {path!r}",
                               field=field)
-    _check_datastore_path(ctx, place[0], place[1], field)  # refused now, not when the job ends
-    return {"type": out.type, "mode": out.mode or DEFAULT_OUTPUT_MODE, "datastore": place[0],
-            "path": place[1], "uri": path, "name": out.name, "version": out.version}
+    _check_datastore_path(ctx, place.datastore, place.path, field)  # refused now, not when the job ends
+    return {"type": out.type, "mode": out.mode or DEFAULT_OUTPUT_MODE, "datastore": place.datastore,
+            "path": place.path, "uri": path, "name": out.name, "version": out.version}
 
 
 # -- run time ---------------------------------------------------------------------------------
