@@ -192,7 +192,7 @@ def publish(ctx: WorkspaceContext, storage: Storage, rel: str, content: Content,
         try:
             with storage.errors(f"uploading {label} to {rel or '/'}"):
                 storage.fs.put(sources, staged)
-            _place(storage, staged, finals, f"publishing {label} at {rel or '/'}")
+            _place(storage, staged, finals, storage.path(parent), f"publishing {label} at {rel or '/'}")
         finally:
             _remove(storage, storage.path(staging), warn)
     total = sum(e.size for e in files.values())
@@ -215,28 +215,29 @@ def _local_source(ctx: WorkspaceContext, entry: ManifestEntry, tmp: Path, i: int
     return str(out)
 
 
-def _place(storage: Storage, staged: list[str], finals: list[str], action: str) -> None:
-    """Copy the staged files into place; on failure, remove those placed that were new."""
+def _place(storage: Storage, staged: list[str], finals: list[str], base: str, action: str) -> None:
+    """Copy the staged files into place; on failure, remove those placed that were new.
+    What was there before is one listing of *base* (the destination folder), not a request
+    per file."""
     with storage.errors(action):
-        before = {p for p in finals if storage.fs.exists(p)}
+        before = _listed(storage, base)
     try:
         with storage.errors(action):
             storage.fs.copy(staged, finals)
     except BaseException:
-        placed = [p for p in finals if p not in before and _exists(storage, p)]
-        if placed:
-            try:
+        try:
+            now = _listed(storage, base)
+            placed = [p for p in finals if p in now and p not in before]
+            if placed:
                 storage.fs.rm(placed)
-            except Exception:  # noqa: BLE001 - the copy's error is the one to report
-                pass
+        except Exception:  # noqa: BLE001 - the copy's error is the one to report
+            pass
         raise
 
 
-def _exists(storage: Storage, path: str) -> bool:
-    try:
-        return bool(storage.fs.exists(path))
-    except Exception:  # noqa: BLE001 - unknown counts as absent: nothing to roll back
-        return False
+def _listed(storage: Storage, base: str) -> set[str]:
+    """Every file under *base* (a folder or the datastore's root), as the file system names them."""
+    return {p.rstrip("/") for p in storage.fs.find(base)} if storage.fs.exists(base) else set()
 
 
 def _remove(storage: Storage, path: str, warn: Callable[[str], None]) -> None:
