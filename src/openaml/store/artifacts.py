@@ -147,11 +147,6 @@ class ArtifactStore:
             self._digests.remember(before, digest, hashed_at)
         return digest, size
 
-    def put_stream(self, source: BinaryIO, *, size: int = 0, progress: Progress | None = None) -> ManifestEntry:
-        """Store what *source* yields (hashed while it streams into a temp file); a no-op write
-        when that content is already stored."""
-        return self._upload(source, size, progress)
-
     def temp_folder(self) -> "tempfile.TemporaryDirectory[str]":
         """A new temp folder (removed on exit of the ``with``) where files meant for
         ``put_file(..., move=True)`` are written: on the store's own file system when it is a
