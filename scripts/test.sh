@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Run the whole test suite: installs what it needs into .venv, runs ruff, checks the
 # architecture's import layers, then runs pytest. PostgreSQL tests use OPENAML_TEST_PG_URL (default: the server on
-# 127.0.0.1:5432); when none is reachable they are skipped with the reason printed.
+# 127.0.0.1:5432); when none is reachable they are skipped with the reason printed. The datastore tests run
+# against Azurite (installed here from npm into .tools/) and moto's S3 server (from the dev extra), which
+# the tests start on loopback ports; when one cannot be installed or started its tests are skipped with
+# the reason printed.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/_venv.sh"
 ensure_venv dev
@@ -25,6 +28,18 @@ then
   if command -v pg_ctlcluster >/dev/null 2>&1 && [ -d /etc/postgresql ]; then
     echo "Trying to start the local PostgreSQL cluster ..." >&2
     pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -1)" main start >&2 || true
+  fi
+fi
+# Azurite, the Azure Storage emulator, from npm into .tools/ (git-ignored); once, then kept.
+AZURITE_VERSION="3.37.0"
+if [ ! -x "$ROOT/.tools/node_modules/.bin/azurite-blob" ] \
+   || ! grep -q "\"version\": \"$AZURITE_VERSION\"" "$ROOT/.tools/node_modules/azurite/package.json" 2>/dev/null; then
+  if command -v npm >/dev/null 2>&1; then
+    echo "Installing Azurite $AZURITE_VERSION into .tools/ ..." >&2
+    npm install --silent --no-audit --no-fund --no-save --prefix "$ROOT/.tools" "azurite@$AZURITE_VERSION" >&2 \
+      || echo "Azurite could not be installed; the Azure datastore tests will be skipped." >&2
+  else
+    echo "npm not found: Azurite cannot be installed; the Azure datastore tests will be skipped." >&2
   fi
 fi
 echo "== ruff"

@@ -53,6 +53,8 @@ class ErrorCode(str, enum.Enum):
     ENVIRONMENT_BUILD = "EnvironmentBuild"
     INVALID_TRANSITION = "InvalidTransition"
     JOB_FAILED = "JobFailed"
+    MISSING_EXTRA = "MissingExtra"
+    DATASTORE_ACCESS = "DatastoreAccess"
 
 
 _HTTP_STATUS = {
@@ -72,6 +74,8 @@ _HTTP_STATUS = {
     ErrorCode.ENVIRONMENT_BUILD: 400,
     ErrorCode.INVALID_TRANSITION: 409,
     ErrorCode.JOB_FAILED: 400,
+    ErrorCode.MISSING_EXTRA: 400,
+    ErrorCode.DATASTORE_ACCESS: 400,
 }
 
 
@@ -254,6 +258,20 @@ class JobFailedError(UserError):
 JobException = JobFailedError
 
 
+class MissingExtraError(UserError):
+    """An optional part of openaml is not installed; the message names the ``pip install`` that
+    adds it (``pip install 'openaml[azure]'``)."""
+
+    code = ErrorCode.MISSING_EXTRA
+
+
+class DatastoreAccessError(UserError):
+    """A datastore's storage refused or failed a request (a wrong key, a missing container, an
+    unreachable endpoint); the message names the datastore and never holds its secrets."""
+
+    code = ErrorCode.DATASTORE_ACCESS
+
+
 _BY_CODE: dict[ErrorCode, type[OpenAMLError]] = {
     ErrorCode.INTERNAL: OpenAMLError,
     ErrorCode.VALIDATION: ValidationError,
@@ -271,4 +289,6 @@ _BY_CODE: dict[ErrorCode, type[OpenAMLError]] = {
     ErrorCode.ENVIRONMENT_BUILD: EnvironmentBuildError,
     ErrorCode.INVALID_TRANSITION: InvalidTransitionError,
     ErrorCode.JOB_FAILED: JobFailedError,
+    ErrorCode.MISSING_EXTRA: MissingExtraError,
+    ErrorCode.DATASTORE_ACCESS: DatastoreAccessError,
 }

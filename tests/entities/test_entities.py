@@ -4,8 +4,9 @@ import pytest
 
 import openaml.entities as entities
 from openaml.entities import (
-    AmlCompute, AzureBlobDatastore, AzureDataLakeGen2Datastore, AzureFileDatastore, BuildContext,
-    ComputeInstance, Data, Environment, KubernetesCompute, LocalDatastore, Model,
+    AccountKeyConfiguration, AmlCompute, AzureBlobDatastore, AzureDataLakeGen2Datastore, AzureFileDatastore, BuildContext,
+    ComputeInstance, Data, Environment, KubernetesCompute, LocalDatastore, Model, S3AccessKeyConfiguration,
+    S3Datastore,
     NoneCredentialConfiguration, ServicePrincipalConfiguration, VirtualMachineCompute, Workspace,
 )
 from openaml.errors import ValidationError
@@ -15,7 +16,7 @@ EXPECTED_EXPORTS = {
     "AzureBlobDatastore", "AzureFileDatastore", "AzureDataLakeGen1Datastore",
     "AzureDataLakeGen2Datastore", "LocalDatastore", "AccountKeyConfiguration",
     "SasTokenConfiguration", "ServicePrincipalConfiguration", "CertificateConfiguration",
-    "NoneCredentialConfiguration", "AmlCompute", "ComputeInstance", "KubernetesCompute",
+    "NoneCredentialConfiguration", "S3Datastore", "S3AccessKeyConfiguration", "AmlCompute", "ComputeInstance", "KubernetesCompute",
     "VirtualMachineCompute", "Workspace", "Entity", "Asset", "Resource", "Datastore", "Compute",
     "CommandJob", "Command", "CommandJobLimits", "JobResourceConfiguration", "MpiDistribution",
     "PyTorchDistribution", "TensorFlowDistribution", "RayDistribution",
@@ -113,7 +114,10 @@ def test_credentials_not_allowed_for_datastore_type():
     assert info.value.details["field"] == "credentials"
     with pytest.raises(ValidationError):
         AzureDataLakeGen2Datastore(name="g", account_name="a", filesystem="f",
-                                   credentials={"account_key": "k"})
+                                   credentials={"sas_token": "k"})
+    # openaml's addition to Azure's rule: a Gen2 account takes its account key (emulators need it)
+    gen2 = AzureDataLakeGen2Datastore(name="g", account_name="a", filesystem="f", credentials={"account_key": "k"})
+    assert isinstance(gen2.credentials, AccountKeyConfiguration)
 
 
 def test_compute_defaults():
@@ -134,3 +138,34 @@ def test_workspace_fields():
                    identity={"type": "system_assigned"})
     assert ws.public_network_access == "Disabled" and ws.identity.type == "system_assigned"
     assert ws.hbi_workspace is False and ws.mlflow_tracking_uri is None
+
+
+def test_s3_datastore_and_its_key():
+    s3 = S3Datastore(name="s", bucket="my-bucket", credentials={"access_key_id": "AKIA", "secret_access_key": "x"})
+    assert isinstance(s3.credentials, S3AccessKeyConfiguration) and s3.credentials.type == "access_key"
+    assert "AKIA" not in repr(s3) and "x'" not in repr(s3.credentials)
+    assert S3Datastore(name="s", bucket="b", credentials={}).credentials.type == "none"
+    with pytest.raises(ValidationError) as info:
+        S3Datastore(name="s", bucket="b", credentials={"account_key": "k"})
+    assert info.value.details["field"] == "credentials"
+
+
+@pytest.mark.parametrize("field, value", [
+    ("endpoint", "evil.example/x?"), ("endpoint", "user@host"), ("endpoint", "host:port"),
+    ("account_name", "acct/../x"), ("container_name", "c?sig=1"), ("container_name", "a/b"),
+])
+def test_names_that_become_urls_are_checked(field, value):
+    kwargs = {"name": "b", "account_name": "acct", "container_name": "data", field: value}
+    with pytest.raises(ValidationError) as info:
+        AzureBlobDatastore(**kwargs)
+    assert info.value.details["field"] == field
+
+
+def test_emulator_endpoints_and_http_are_accepted():
+    blob = AzureBlobDatastore(name="b", account_name="devstoreaccount1", container_name="data",
+                              endpoint="127.0.0.1:10000", protocol="http")
+    assert (blob.endpoint, blob.protocol) == ("127.0.0.1:10000", "http")
+    assert AzureDataLakeGen2Datastore(name="g", account_name="a", filesystem="fs", endpoint="[::1]:10000",
+                                      protocol="http").endpoint == "[::1]:10000"
+    with pytest.raises(ValidationError):
+        S3Datastore(name="s", bucket="b", endpoint_url="http://host/path?x")

@@ -273,13 +273,19 @@ def test_a_model_path_uri_cannot_leave_its_root(ml_client, uri: str):
 
 
 def test_a_registered_datastore_reference_outside_its_datastore_is_refused_when_used(ml_client):
-    """Datastore paths stay references when registered (as in Azure); the join happens when a
-    job uses one, at submission."""
+    """A datastore path that leaves its datastore is refused when registered (naming the field);
+    one stored by an older release (which kept such paths as references) is refused when a job
+    uses it, at submission."""
     from openaml import Input, command
     from openaml.entities import Data
 
-    ml_client.data.create_or_update(Data(name="sly", type="uri_file",
-                                         path="azureml://datastores/workspaceblobstore/paths/%2e%2e/%2e%2e/x"))
+    hostile = "azureml://datastores/workspaceblobstore/paths/%2e%2e/%2e%2e/x"
+    with pytest.raises(ValidationError) as info:
+        ml_client.data.create_or_update(Data(name="sly", type="uri_file", path=hostile))
+    assert info.value.details["field"] == "path"
+    ctx = ml_client._context()
+    ctx.metadata.create_asset_version(ctx.name, "data", "sly", "1", {"type": "uri_file", "path": hostile}, None,
+                                      identity="hostile-sly")
     job = command(command="cat ${{inputs.data}}", environment=_host_env(),
                   inputs={"data": Input(type="uri_file", path="azureml:sly:1")})
     with pytest.raises(ValidationError) as info:

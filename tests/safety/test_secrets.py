@@ -26,7 +26,7 @@ import openaml.entities as entities_pkg
 from openaml import MLClient
 from openaml.cli.main import cli
 from openaml.entities import (AccountKeyConfiguration, AmlCompute, AzureBlobDatastore, CertificateConfiguration,
-                              SasTokenConfiguration, ServicePrincipalConfiguration, VirtualMachineCompute,
+                              S3AccessKeyConfiguration, SasTokenConfiguration, ServicePrincipalConfiguration, VirtualMachineCompute,
                               Workspace)
 from openaml.entities._base import Entity, is_secret_field
 from openaml.entities.compute import AmlComputeSshSettings, VirtualMachineSshSettings
@@ -59,6 +59,7 @@ SECRET_HOLDERS = {
     SasTokenConfiguration: {"sas_token"},
     ServicePrincipalConfiguration: {"client_secret"},
     CertificateConfiguration: {"certificate"},
+    S3AccessKeyConfiguration: {"access_key_id", "secret_access_key", "session_token"},
     AmlComputeSshSettings: {"admin_password"},
     VirtualMachineSshSettings: {"admin_password"},
 }

@@ -23,8 +23,8 @@ def _load(noun: str, file: str | None, name: str | None, set_values, flags: dict
     return entity_from_dict(noun, apply_overrides(flags, overrides), base_path=Path.cwd())
 
 
-@click.group(help="Datastores: local folders, Azure Blob, Azure Files, ADLS Gen1/Gen2. "
-                  "Credentials are stored encrypted and never shown.")
+@click.group(help="Datastores: local folders, Azure Blob, ADLS Gen2, Azure Files and S3 (ADLS Gen1 is "
+                  "retired). Credentials are stored encrypted and never shown.")
 def datastore() -> None:
     pass
 

@@ -1,6 +1,7 @@
 """Credential and identity configurations (azure-ai-ml's classes of the same names).
 
-Secret fields (``account_key``, ``sas_token``, ``client_secret``, ``certificate``) are plain
+Secret fields (``account_key``, ``sas_token``, ``client_secret``, ``certificate``, and an S3
+key's ``access_key_id``/``secret_access_key``/``session_token``) are plain
 strings, as in azure-ai-ml, declared :data:`~openaml.entities._base.SecretText`: they never
 appear in ``repr()``/``str()`` and are split off before a datastore is stored. They may be None:
 a datastore read back without ``include_secrets`` carries its credential kind without values.
@@ -76,6 +77,20 @@ class CertificateConfiguration(CredentialConfiguration):
     resource_url: str | None = None
 
 
+class S3AccessKeyConfiguration(CredentialConfiguration):
+    """An AWS access key for an ``s3`` datastore (openaml's own; Azure has no S3 datastore).
+
+    Both halves are secret: the key id is kept out of ``show`` too, as a user name that opens a
+    bucket together with its secret. ``session_token`` is for temporary credentials.
+    """
+
+    kind: ClassVar[str] = "access_key"
+
+    access_key_id: SecretText
+    secret_access_key: SecretText
+    session_token: SecretText = None
+
+
 class NoneCredentialConfiguration(CredentialConfiguration):
     """No credentials: identity-based access (written ``credentials: {}`` in YAML)."""
 
@@ -84,7 +99,7 @@ class NoneCredentialConfiguration(CredentialConfiguration):
 
 CREDENTIAL_CLASSES: tuple[type[CredentialConfiguration], ...] = (
     AccountKeyConfiguration, SasTokenConfiguration, ServicePrincipalConfiguration,
-    CertificateConfiguration, NoneCredentialConfiguration,
+    CertificateConfiguration, S3AccessKeyConfiguration, NoneCredentialConfiguration,
 )
 
 
@@ -94,7 +109,9 @@ def credential_class_for(keys: set[str]) -> type[CredentialConfiguration]:
         return NoneCredentialConfiguration
     for marker, klass in (("account_key", AccountKeyConfiguration), ("sas_token", SasTokenConfiguration),
                           ("client_secret", ServicePrincipalConfiguration),
-                          ("certificate", CertificateConfiguration), ("thumbprint", CertificateConfiguration)):
+                          ("certificate", CertificateConfiguration), ("thumbprint", CertificateConfiguration),
+                          ("secret_access_key", S3AccessKeyConfiguration),
+                          ("access_key_id", S3AccessKeyConfiguration)):
         if marker in keys:
             return klass
     return ServicePrincipalConfiguration  # tenant_id/client_id only: report what is missing

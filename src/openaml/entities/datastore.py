@@ -1,12 +1,19 @@
 """Datastores: named pointers to storage, with credentials kept apart from the rest.
 
 ``type`` is the discriminator (``azure_blob``, ``azure_file``, ``azure_data_lake_gen1``,
-``azure_data_lake_gen2``, and openaml's own ``local``). Credentials carry no type tag in YAML;
-the class is inferred from the keys and must be one the datastore type allows.
+``azure_data_lake_gen2``, and openaml's own ``s3`` and ``local``). Credentials carry no type tag
+in YAML; the class is inferred from the keys and must be one the datastore type allows.
+
+``endpoint`` is the storage's DNS suffix (``core.windows.net``, ``core.chinacloudapi.cn``...) or,
+for an emulator such as Azurite, a ``host:port`` or an IP address; ``protocol`` accepts ``http``
+besides Azure's ``https``/``wasbs``/``abfss``, for emulators (Azure's own schema does not).
+Names that end up in URLs (accounts, containers, buckets, endpoints) are checked here, so a
+URL built from them cannot be steered elsewhere.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, ClassVar, Literal, Union
 
 from pydantic import Discriminator, Field, Tag, field_validator
@@ -18,10 +25,28 @@ from .credentials import (
     CertificateConfiguration,
     CredentialConfiguration,
     NoneCredentialConfiguration,
+    S3AccessKeyConfiguration,
     SasTokenConfiguration,
     ServicePrincipalConfiguration,
     credential_class_for,
 )
+
+# A DNS name, an IPv4 address or a bracketed IPv6 address, with an optional port: nothing that
+# could add a path, a query or credentials to a URL.
+_ENDPOINT = re.compile(r"^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*"
+                       r"|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?$")
+_ACCOUNT = re.compile(r"^[A-Za-z0-9]+$")  # Azure: 3-24 lowercase letters and digits
+_CONTAINER = re.compile(r"^(?:\$root|\$web|\$logs|[A-Za-z0-9][A-Za-z0-9-]*)$")  # Azure: 3-63, lowercase
+_BUCKET = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")  # S3: 3-63, lowercase, digits, '.', '-'
+_URL = re.compile(r"^https?://[^\s/?#@]+/?$")
+
+
+def _matching(pattern: re.Pattern[str], what: str):
+    def check(value: str | None) -> str | None:
+        if value is not None and not pattern.match(value):
+            raise ValueError(f"{value!r} is not a valid {what}")
+        return value
+    return check
 
 def _credential_tag(value: Any) -> str:
     if isinstance(value, dict):
@@ -62,29 +87,40 @@ def _not_allowed(cls: type[Datastore], klass: type[CredentialConfiguration]) -> 
     return f"{klass.__name__} is not allowed for {cls.__name__}; allowed: {allowed}"
 
 
-class AzureBlobDatastore(Datastore):
-    """An Azure Blob Storage container."""
+class _AzureStorage(Datastore):
+    """What the Azure Storage datastores share: an account at an endpoint."""
+
+    account_name: str
+    endpoint: str = "core.windows.net"
+
+    _check_account = field_validator("account_name")(_matching(_ACCOUNT, "storage account name"))
+    _check_endpoint = field_validator("endpoint")(
+        _matching(_ENDPOINT, "endpoint (a DNS suffix such as core.windows.net, or host:port of an emulator)"))
+
+
+class AzureBlobDatastore(_AzureStorage):
+    """An Azure Blob Storage container. No credentials means the Azure identity chain."""
 
     allowed_credentials: ClassVar[CredentialClasses] = (
         *_KEY_OR_SAS, NoneCredentialConfiguration)
 
     type: Literal["azure_blob"] = "azure_blob"
-    account_name: str
     container_name: str
-    endpoint: str = "core.windows.net"
-    protocol: Literal["https", "wasbs"] = "https"
+    protocol: Literal["https", "wasbs", "http"] = "https"
+
+    _check_container = field_validator("container_name")(_matching(_CONTAINER, "container name"))
 
 
-class AzureFileDatastore(Datastore):
-    """An Azure Files share."""
+class AzureFileDatastore(_AzureStorage):
+    """An Azure Files share (reached over SMB with the account key)."""
 
     allowed_credentials: ClassVar[CredentialClasses] = _KEY_OR_SAS
 
     type: Literal["azure_file"] = "azure_file"
-    account_name: str
     file_share_name: str
-    endpoint: str = "core.windows.net"
-    protocol: Literal["https", "wasbs"] = "https"
+    protocol: Literal["https", "wasbs", "http"] = "https"
+
+    _check_share = field_validator("file_share_name")(_matching(_CONTAINER, "file share name"))
 
 
 class AzureDataLakeGen1Datastore(Datastore):
@@ -96,16 +132,35 @@ class AzureDataLakeGen1Datastore(Datastore):
     store_name: str
 
 
-class AzureDataLakeGen2Datastore(Datastore):
-    """An Azure Data Lake Storage Gen2 filesystem."""
+class AzureDataLakeGen2Datastore(_AzureStorage):
+    """An Azure Data Lake Storage Gen2 filesystem (reached through its blob endpoint).
 
-    allowed_credentials: ClassVar[CredentialClasses] = _PRINCIPAL
+    Azure allows a service principal or the identity chain; openaml also takes an account key,
+    which Gen2 accounts accept too (and the way into an emulator).
+    """
+
+    allowed_credentials: ClassVar[CredentialClasses] = (*_PRINCIPAL, AccountKeyConfiguration)
 
     type: Literal["azure_data_lake_gen2"] = "azure_data_lake_gen2"
-    account_name: str
     filesystem: str
-    endpoint: str = "core.windows.net"
-    protocol: Literal["https", "abfss"] = "https"
+    protocol: Literal["https", "abfss", "http"] = "https"
+
+    _check_filesystem = field_validator("filesystem")(_matching(_CONTAINER, "filesystem name"))
+
+
+class S3Datastore(Datastore):
+    """openaml's own ``type: s3``: an Amazon S3 bucket, or a bucket of an S3-compatible store at
+    ``endpoint_url``. No credentials means the AWS default chain (environment, profile, role)."""
+
+    allowed_credentials: ClassVar[CredentialClasses] = (S3AccessKeyConfiguration, NoneCredentialConfiguration)
+
+    type: Literal["s3"] = "s3"
+    bucket: str
+    endpoint_url: str | None = None
+    region: str | None = None
+
+    _check_bucket = field_validator("bucket")(_matching(_BUCKET, "bucket name"))
+    _check_url = field_validator("endpoint_url")(_matching(_URL, "endpoint_url (http(s)://host[:port])"))
 
 
 class LocalDatastore(Datastore):
@@ -120,7 +175,7 @@ class LocalDatastore(Datastore):
 
 AnyDatastore = Annotated[
     Union[AzureBlobDatastore, AzureFileDatastore, AzureDataLakeGen1Datastore,
-          AzureDataLakeGen2Datastore, LocalDatastore],
+          AzureDataLakeGen2Datastore, S3Datastore, LocalDatastore],
     Field(discriminator="type"),
 ]
 """Any datastore, chosen by ``type`` (for ``pydantic.TypeAdapter``)."""
@@ -130,5 +185,6 @@ DATASTORE_CLASSES: dict[str, type[Datastore]] = {
     "azure_file": AzureFileDatastore,
     "azure_data_lake_gen1": AzureDataLakeGen1Datastore,
     "azure_data_lake_gen2": AzureDataLakeGen2Datastore,
+    "s3": S3Datastore,
     "local": LocalDatastore,
 }

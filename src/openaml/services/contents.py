@@ -4,7 +4,7 @@ content-addressed store.
 A finished job's outputs are published as manifests (:func:`publish_output`) and recorded on
 the job, so ``azureml://jobs/<job>/outputs/<o>`` names immutable content. Folders that can
 still change (a local datastore folder, a job's logs and MLflow artifacts) are snapshotted into
-the store when they are read, so a consumer always reads pinned content and reuse keys are
+the store when they are read (remote datastores are fetched into it: ``remote_data``), so a consumer always reads pinned content and reuse keys are
 manifest digests.
 """
 
@@ -103,9 +103,11 @@ def job_output(ctx: WorkspaceContext, job_name: str, output: str, path: str = ""
     return _sub(ctx, published, path, field)
 
 
-def datastore_path(ctx: WorkspaceContext, datastore: str, path: str, *, field: str = "path") -> Content:
-    """The content of ``azureml://datastores/<ds>/paths/<path>``: a published job output when the
-    path is one's default location, else a snapshot of the local folder or file."""
+def published_at_default_path(ctx: WorkspaceContext, datastore: str, path: str, *,
+                              field: str = "path") -> Content | None:
+    """The content of ``azureml://datastores/<ds>/paths/<path>`` when the path is (inside) a
+    job output's default location, ``azureml/<job>/<output>``, and that output was published
+    there: the store holds it, whatever the datastore. None otherwise."""
     parts = path.strip("/").split("/")
     if len(parts) >= 3 and parts[0] == "azureml":
         record = ctx.jobs.get_job(ctx.name, parts[1])
@@ -114,7 +116,7 @@ def datastore_path(ctx: WorkspaceContext, datastore: str, path: str, *, field: s
         if published is not None and resolved and resolved.get("datastore") == datastore \
                 and resolved.get("path") == default_output_path(parts[1], parts[2]):
             return _sub(ctx, published, "/".join(parts[3:]), field)
-    return snapshot(ctx, locations.datastore_folder(ctx, datastore), path, f"datastore {datastore}", field=field)
+    return None
 
 
 def snapshot(ctx: WorkspaceContext, folder: Path, path: str, what: str, *, field: str = "path") -> Content:

@@ -3,12 +3,25 @@ materialised by the runtime before the command starts.
 
 A resolved input is a small dict with a ``kind``:
 ``literal`` (a value), ``unset`` (an optional input with no value), ``artifact`` (content in the
-artifact store: a manifest digest and its root name), ``datastore`` (a path on a datastore),
-``job_output`` (an output of an earlier job) or ``uri`` (anything else, passed through as text).
+artifact store: a manifest digest and its root name), ``datastore`` (a path on a registered
+datastore, local or remote: an ``azureml://datastores/`` URI, or a storage URI such as
+``wasbs://`` or ``s3://`` on a registered datastore's container or bucket), ``remote`` (a
+storage URI no datastore matches, read without credentials), ``job_output`` (an output of an
+earlier job) or ``uri`` (anything else, passed through as text in ``direct`` mode).
+
+Input modes: ``ro_mount``/``mount``/``eval_mount`` give read-only files, ``download``/
+``eval_download`` writable copies (an ``mltable`` folder is materialised like any folder).
+Remote data is fetched into the workspace's store first (unchanged objects come from the cache,
+by ETag) with one log line of what moved; a remote ``ro_mount`` is such a download too, and its
+line says so: openaml mounts no remote storage with FUSE yet. ``direct`` passes the storage's
+URL through and gives the job the datastore's credentials as the variables Azure's and AWS's
+SDKs read.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,16 +31,56 @@ from openaml.errors import NotFoundError, ValidationError
 from openaml.names import check_name, check_version
 from openaml.paths import safe_join
 from openaml.services import contents
+from openaml.services.datastore_io import open_datastore, read_datastore_path, read_uri
 from openaml.services.datastores import DatastoreService
 from openaml.services.references import parse_asset_reference
-from openaml.services.locations import DATASTORE_URI, JOB_URI, datastore_path, local_upload, uri_path
+from openaml.services.locations import (DATASTORE_URI, JOB_URI, local_upload, match_datastore, parse_storage_uri,
+                                        uri_path)
 from openaml.services.workspaces import WorkspaceContext
+from openaml.store.storage import unusable
 
 DEFAULT_INPUT_MODE = "ro_mount"
 DEFAULT_OUTPUT_MODE = "rw_mount"
 # Input modes whose data the command may read but not change (Azure's read-only mounts).
 READ_ONLY_MODES = frozenset({"ro_mount", "mount", "eval_mount"})
+DATA_KINDS = ("artifact", "datastore", "remote", "job_output")  # kinds whose content can be read
+Log = Callable[[str], None]
 
+
+def _check_datastore_path(ctx: WorkspaceContext, datastore_name: str, rel: str, field: str) -> None:
+    """Refuse now, not when the job runs, a path that leaves a local datastore or a datastore
+    openaml cannot reach (ADLS Gen1, an Azure Files share with a SAS token)."""
+    datastore = DatastoreService(ctx).get(datastore_name)  # raises NotFoundError naming it
+    if isinstance(datastore, LocalDatastore):
+        safe_join(datastore.path, rel, field=field)
+    problem = unusable(datastore)
+    if problem:
+        raise ValidationError(problem[0], field=field)
+
+
+@dataclass(frozen=True)
+class _Place:
+    """Where a URI lies: a path on a registered datastore, or (``datastore`` None) on storage no
+    registered datastore matches."""
+
+    datastore: str | None
+    path: str
+
+
+def _on_datastore(ctx: WorkspaceContext, path: str, mode: str | None, field: str) -> _Place | None:
+    """The place of an ``azureml://datastores/`` URI or a storage URI; None for other text."""
+    ds = DATASTORE_URI.match(path)
+    if ds:
+        return _Place(ds["ds"], uri_path(ds["path"], field=field))
+    try:
+        parsed = parse_storage_uri(path, field=field)
+    except ValidationError:
+        if mode == "direct":  # any URL may be passed through to the command as text
+            return None
+        raise
+    if parsed is None:
+        return None
+    return _Place(match_datastore(ctx, parsed), parsed.path)
 
 
 # -- submission -------------------------------------------------------------------------------
@@ -70,13 +123,12 @@ def _resolve_path(ctx: WorkspaceContext, name: str, path: str, type_: str, mode:
     upload = local_upload(path)
     if upload:
         return {"kind": "artifact", "digest": upload[0], "root": upload[1], "uri": path}
-    ds = DATASTORE_URI.match(path)
-    if ds:
-        rel = uri_path(ds["path"], field=field)
-        datastore = DatastoreService(ctx).get(ds["ds"])  # raises NotFoundError naming it
-        if isinstance(datastore, LocalDatastore):  # refused now, not when the job starts
-            safe_join(datastore.path, rel, field=field)
-        return {"kind": "datastore", "datastore": ds["ds"], "path": rel, "uri": path}
+    place = _on_datastore(ctx, path, mode, field)
+    if place is not None and place.datastore is None:
+        return {"kind": "remote", "uri": path}
+    if place is not None:
+        _check_datastore_path(ctx, place.datastore, place.path, field)
+        return {"kind": "datastore", "datastore": place.datastore, "path": place.path, "uri": path}
     job = JOB_URI.match(path)
     if job:
         rel = uri_path(job["path"], field=field)
@@ -104,73 +156,95 @@ def resolve_output(ctx: WorkspaceContext, job_name: str, name: str, value: Outpu
     path = path.replace("${{name}}", job_name).replace("${{output_name}}", name) \
                .replace("${{default_datastore}}", default_datastore)
     field = f"outputs.{name}.path"
-    ds = DATASTORE_URI.match(path)
-    if not ds:
-        raise ValidationError(f"output '{name}': path must be azureml://datastores/<name>/paths/<path>, "
-                              f"got {path!r}", field=field)
-    rel = uri_path(ds["path"], field=field)
-    datastore = DatastoreService(ctx).get(ds["ds"])
-    if not isinstance(datastore, LocalDatastore):
-        raise ValidationError(f"output '{name}': datastore '{ds['ds']}' is {datastore.type}; local jobs "
-                              "write outputs to local datastores for now", field=field)
-    safe_join(datastore.path, rel, field=field)  # refused now, not when the job ends
-    return {"type": out.type, "mode": out.mode or DEFAULT_OUTPUT_MODE, "datastore": ds["ds"],
-            "path": rel, "uri": path, "name": out.name, "version": out.version}
+    place = _on_datastore(ctx, path, None, field)
+    if place is None or place.datastore is None:
+        raise ValidationError(f"output '{name}': path must be azureml://datastores/<name>/paths/<path>, or a "
+                              f"storage URI on a registered datastore's container or bucket; got {path!r}",
+                              field=field)
+    _check_datastore_path(ctx, place.datastore, place.path, field)  # refused now, not when the job ends
+    return {"type": out.type, "mode": out.mode or DEFAULT_OUTPUT_MODE, "datastore": place.datastore,
+            "path": place.path, "uri": path, "name": out.name, "version": out.version}
 
 
 # -- run time ---------------------------------------------------------------------------------
 
-def output_location(ctx: WorkspaceContext, resolved: dict[str, Any], name: str | None = None) -> Path:
-    """Where a resolved output is published (inside its datastore's folder)."""
-    field = f"outputs.{name}.path" if name else "outputs.path"
-    return datastore_path(ctx, resolved["datastore"], resolved["path"], field=field)
+@dataclass(frozen=True)
+class MaterializedInput:
+    """What the command sees of an input: its value (a path, a URI, a literal) and, for a
+    ``direct`` input on a datastore with credentials, the variables that carry them."""
+
+    value: Any
+    env: dict[str, str] = field(default_factory=dict)
 
 
 def deliver_output(ctx: WorkspaceContext, job_name: str, name: str, resolved: dict[str, Any],
-                   content: contents.Content) -> None:
+                   content: contents.Content, warn: Log | None = None) -> str | None:
     """An output path the user chose receives the published files too (merged, each file
-    renamed into place whole); a ``uri_file`` output is the file at that path itself (its
-    content's root is the path's last part). The default place lives only in the store."""
-    if resolved["path"] == contents.default_output_path(job_name, name):
-        return
-    location = output_location(ctx, resolved, name)
-    ctx.artifacts.materialize_into(content.digest, location.parent if content.kind == "file" else location)
+    appearing whole; on remote storage, staged and then put in place: see ``remote_data``); a
+    ``uri_file`` output is the file at that path itself (its content's root is the path's last
+    part). The default place on the workspace's default datastore lives only in the store.
+    Returns a line saying what was uploaded, for a remote datastore."""
+    if resolved["path"] == contents.default_output_path(job_name, name) \
+            and resolved["datastore"] == ctx.default_datastore:
+        return None
+    target = open_datastore(ctx, resolved["datastore"])
+    return target.publish(ctx, resolved["path"], content, label=f"{job_name}.{name}", warn=warn or (lambda _: None))
 
 
-def materialize_input(ctx: WorkspaceContext, name: str, resolved: dict[str, Any], dest: Path) -> str | None:
-    """Make an input available locally; return the path (or value) the command sees.
+def materialize_input(ctx: WorkspaceContext, name: str, resolved: dict[str, Any], dest: Path, *,
+                      log: Log | None = None) -> MaterializedInput:
+    """Make an input available locally; return what the command sees.
 
     Data inputs are materialised from the content-addressed store: read-only in the mount
     modes (hard links to the read-only blobs, or copies where a link would not protect them),
     writable copies in the download modes. A folder that can still change (a local datastore
-    path, a job's artifacts) is snapshotted into the store first, so the command reads pinned
-    content and writes nothing back."""
+    path, a job's artifacts) is snapshotted into the store first, and remote data is fetched
+    into it, so the command reads pinned content and writes nothing back. *log* gets one line
+    per remote read."""
     kind = resolved["kind"]
     if kind == "literal":
-        return resolved["value"]
+        return MaterializedInput(resolved["value"])
     if kind == "unset":
-        return None
+        return MaterializedInput(None)
     if resolved.get("mode") == "direct" or kind == "uri":
-        return resolved["uri"]
+        return _direct(ctx, resolved)
     field = f"inputs.{name}.path"
+    mode = resolved["mode"]
+
+    def said(line: str) -> None:
+        if log is not None:
+            how = ("read-only, downloaded: openaml mounts no remote storage with FUSE yet" if mode in READ_ONLY_MODES
+                   else "downloaded")
+            log(f"input {name} ({mode}, {how}): {line}")
     try:
-        digest = input_digest(ctx, resolved, field=field)
+        digest = input_digest(ctx, resolved, field=field, log=said)
     except NotFoundError as exc:
         raise NotFoundError(f"input '{name}': {resolved['uri']}: {exc.message}", field=f"inputs.{name}") from None
-    read_only = resolved["mode"] in READ_ONLY_MODES
+    read_only = mode in READ_ONLY_MODES
     target = ctx.artifacts.materialize(digest, safe_join(dest, name, field=field, names=True), overwrite=True,
                                        read_only=read_only, share=read_only and contents.can_share_blobs())
-    return str(target)
+    return MaterializedInput(str(target))
 
 
-def input_digest(ctx: WorkspaceContext, resolved: dict[str, Any], *, field: str = "path") -> str:
-    """The manifest digest of a resolved data input (``artifact``, ``datastore`` or
-    ``job_output``): what the job reads, and what reuse keys are made of."""
+def _direct(ctx: WorkspaceContext, resolved: dict[str, Any]) -> MaterializedInput:
+    """The URI itself; on a registered datastore, its storage URL and credentials."""
+    if resolved["kind"] != "datastore":
+        return MaterializedInput(resolved["uri"])
+    target = open_datastore(ctx, resolved["datastore"])
+    return MaterializedInput(target.direct_uri(resolved["path"]), target.job_env())
+
+
+def input_digest(ctx: WorkspaceContext, resolved: dict[str, Any], *, field: str = "path",
+                 log: Log | None = None) -> str:
+    """The manifest digest of a resolved data input (one of :data:`DATA_KINDS`): what the job
+    reads, and what reuse keys are made of. Remote data is fetched (or found unchanged) now."""
     kind = resolved["kind"]
     if kind == "artifact":
         return resolved["digest"]
     if kind == "datastore":
-        return contents.datastore_path(ctx, resolved["datastore"], resolved["path"], field=field).digest
+        return read_datastore_path(ctx, resolved["datastore"], resolved["path"], field=field, log=log).digest
+    if kind == "remote":
+        return read_uri(ctx, resolved["uri"], field=field, log=log).digest
     if kind == "job_output":
         return contents.job_output(ctx, resolved["job"], resolved["output"], resolved["path"], field=field).digest
     raise ValidationError(f"an input of kind {kind!r} has no content in the workspace", field="inputs")

@@ -18,7 +18,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, TextIO
 
 from openaml.entities.job_status import JobStatus, is_terminal
-from openaml.errors import OpenAMLError
+from openaml.errors import OpenAMLError, ValidationError
 from openaml.paths import safe_join
 from openaml.constants import MODEL_TYPES
 from openaml.services import containers, contents, job_io
@@ -132,11 +132,20 @@ class JobRuntime:
         self._check_cancel()
         values: dict[str, Any] = {}
         env_vars: dict[str, str] = {}
+        credentials: dict[str, tuple[str, str]] = {}  # variable -> (value, input that set it)
         for name, resolved in self.resolved["inputs"].items():
-            value = job_io.materialize_input(self.ctx, name, resolved, self.workdir / "inputs")
-            values[f"inputs.{name}"] = value
-            if value is not None and resolved["kind"] != "literal":
-                env_vars[f"AZURE_ML_INPUT_{name}"] = str(value)
+            given = job_io.materialize_input(self.ctx, name, resolved, self.workdir / "inputs", log=self._info)
+            values[f"inputs.{name}"] = given.value
+            if given.value is not None and resolved["kind"] != "literal":
+                env_vars[f"AZURE_ML_INPUT_{name}"] = str(given.value)
+            for key, value in given.env.items():
+                if key in credentials and credentials[key][0] != value:
+                    raise ValidationError(
+                        f"inputs '{credentials[key][1]}' and '{name}' are direct inputs on datastores with "
+                        f"different credentials, and a job has one {key}; read one of them in another mode",
+                        field=f"inputs.{name}.mode")
+                credentials[key] = (value, name)
+        env_vars.update({key: value for key, (value, _) in credentials.items()})
         outputs: dict[str, Path] = {}
         for name, resolved in self.resolved["outputs"].items():
             path = self._output_dir(name, resolved)
@@ -335,13 +344,17 @@ class JobRuntime:
                 self._warn(f"output {name} was not written by the command; it has no content")
             else:
                 published[name] = content
+        # Paths the user chose (on any datastore) first: if one cannot be written, the job fails
+        # with no output recorded, and each destination is left as it was (see remote_data).
+        for name, resolved in self.resolved["outputs"].items():
+            if name in published:
+                moved = job_io.deliver_output(self.ctx, self.name, name, resolved, published[name], self._warn)
+                if moved:
+                    self._info(f"output {name}: {moved}")
         self.ctx.jobs.update_fields(self.ctx.name, self.name, spec={
             contents.PUBLISHED: {name: c.to_dict() for name, c in published.items()}})
         for name, resolved in self.resolved["outputs"].items():
-            if name not in published:
-                continue
-            job_io.deliver_output(self.ctx, self.name, name, resolved, published[name])
-            if resolved.get("name"):
+            if name in published and resolved.get("name"):
                 self._register_output(name, resolved)
 
     def _collect_artifacts(self, plan: "Plan | None") -> None:
@@ -370,6 +383,12 @@ class JobRuntime:
 
     def _skipped(self, what: str):
         return lambda item: self._warn(f"{what}: skipped {item.path}: it {item.reason}")
+
+    def _info(self, text: str) -> None:
+        """One line about the job's data where the user reads the job's output, and in the system log."""
+        with open(self.folder / STD_LOG, "a") as fh:
+            fh.write(f"openaml: {text}\n")
+        self._system_log(text)
 
     def _warn(self, text: str) -> None:
         """One warning line where the user reads the job's output, and in the system log."""

@@ -288,7 +288,7 @@ class PipelineRuntime:
     def _data_digest(self, value: dict[str, Any], bind: str) -> str:
         """The manifest digest of a step's data input (its content, wherever it lives)."""
         resolved = self.resolved["inputs"][bind.split(".")[1]] if bind.startswith("inputs.") else value.get("input", {})
-        if resolved.get("kind") in ("artifact", "datastore", "job_output"):
+        if resolved.get("kind") in job_io.DATA_KINDS:
             try:
                 return job_io.input_digest(self.ctx, resolved)
             except NotFoundError:

@@ -21,6 +21,7 @@ from openaml.names import check_name, check_version
 from openaml.paths import safe_join
 from openaml.services import uploads
 from openaml.services.component_assets import COMPONENT_CLASSES, component_class
+from openaml.services.datastore_io import read_uri
 from openaml.services.references import parse_asset_reference
 from openaml.services.workspaces import WorkspaceContext
 from openaml.store.metadata import AssetRecord
@@ -159,15 +160,20 @@ class RegistryService:
         The name is joined under *download_path* by :func:`~openaml.paths.safe_join`, so even a
         hostile stored name writes nowhere else. An existing ``<root>`` there is replaced only
         with ``overwrite=True`` (atomically: the new files are staged, then renamed into place);
-        otherwise :class:`AlreadyExistsError` names it and nothing is written.
+        otherwise :class:`AlreadyExistsError` names it and nothing is written. A version that
+        points at a datastore is read from there (remote files through the cache).
         """
         record = self._get_record(kind, name, version, None if version else "latest")
-        if not record.content_digest:
-            raise ValidationError(
-                f"{kind} {name}:{record.version} points at {record.spec.get('path')!r}, which is not "
-                "stored in this workspace; read it from there", field="path")
+        digest = record.content_digest
+        if not digest:
+            content = read_uri(self.ctx, str(record.spec.get("path") or ""))
+            if content is None:
+                raise ValidationError(
+                    f"{kind} {name}:{record.version} points at {record.spec.get('path')!r}, which is not "
+                    "stored in this workspace; read it from there", field="path")
+            digest = content.digest
         dest = safe_join(download_path, record.name, field="name")
-        return self.ctx.artifacts.materialize(record.content_digest, dest, progress=progress, overwrite=overwrite)
+        return self.ctx.artifacts.materialize(digest, dest, progress=progress, overwrite=overwrite)
 
     # -- internals -----------------------------------------------------------------------------
     def _pin(self, kind: str, reference: str) -> tuple[str, str | None]:

@@ -18,6 +18,7 @@ from openaml.entities._base import Asset
 from openaml.errors import MissingFileError, NotFoundError, ValidationError
 from openaml.paths import check_relative
 from openaml.services import contents
+from openaml.services.datastore_io import check_datastore_uri
 from openaml.services.locations import (ARTIFACTS_OUTPUTS, JOB_URI, LOCAL_UPLOAD_PREFIX, RUNS_URI, local_upload,
                                         uri_path)
 from openaml.services.snapshots import ignore_matcher
@@ -101,6 +102,7 @@ def _prepare_model(ctx: WorkspaceContext, model: Model, progress: Progress | Non
         raise ValidationError("a model needs a path (a local file or folder, or a URI)", field="path")
     local = _source(ctx, model.path)
     if local is None:
+        check_datastore_uri(ctx, model.path)
         return spec, None
     if model.type == "mlflow_model":
         from openaml.specs.mlmodel import read_mlmodel_flavors  # here: YAML parsing is costly to import
@@ -124,7 +126,8 @@ def _prepare_data(ctx: WorkspaceContext, data: Data, progress: Progress | None):
     if not data.path:
         raise ValidationError("a data asset needs a path (a local file or folder, or a URI)", field="path")
     local = _source(ctx, data.path)
-    if local is None:
+    if local is None:  # a URI: recorded as it is, nothing copied (as Azure)
+        check_datastore_uri(ctx, data.path)
         return spec, None
     stored = isinstance(local, contents.Content)
     is_file = local.kind == "file" if stored else local.is_file()

@@ -46,6 +46,14 @@ class BlobBackend(Protocol):
         """Remove temp files last changed before the time *before*; return how many."""
         ...
 
+    def local_path(self, key: str) -> str | None:
+        """The blob as a local file to read, if it is one; None for remote blobs."""
+        ...
+
+    def temp_parent(self) -> str | None:
+        """Where local files to :meth:`adopt` should be written (None: the system's temp folder)."""
+        ...
+
 
 class LocalBlobs:
     """Blobs in a local folder; temp files in ``<root>/tmp`` so the final rename never crosses devices."""
@@ -107,6 +115,12 @@ class LocalBlobs:
             return False
         return True
 
+    def local_path(self, key: str) -> str | None:
+        return str(self.root / key)
+
+    def temp_parent(self) -> str | None:
+        return str(self.tmp)
+
     def sweep_temp(self, before: float) -> int:
         removed = 0
         for entry in os.scandir(self.tmp):
@@ -160,6 +174,12 @@ class FsspecBlobs:
 
     def link_to(self, key: str, local_path: str) -> bool:
         return False
+
+    def local_path(self, key: str) -> str | None:
+        return None
+
+    def temp_parent(self) -> str | None:
+        return None
 
     def sweep_temp(self, before: float) -> int:
         return 0  # temp files are local ones in the system temp folder, removed on discard

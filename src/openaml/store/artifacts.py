@@ -147,6 +147,18 @@ class ArtifactStore:
             self._digests.remember(before, digest, hashed_at)
         return digest, size
 
+    def temp_folder(self) -> "tempfile.TemporaryDirectory[str]":
+        """A new temp folder (removed on exit of the ``with``) where files meant for
+        ``put_file(..., move=True)`` are written: on the store's own file system when it is a
+        local folder, so they are moved in without a copy."""
+        return tempfile.TemporaryDirectory(prefix="openaml-fetch-", dir=self._blobs.temp_parent())
+
+    def local_blob(self, digest: str) -> Path | None:
+        """The stored blob as a local (read-only) file, or None when blobs are not local files
+        (read them with :meth:`open`)."""
+        path = self._blobs.local_path(_key(digest))
+        return Path(path) if path is not None and os.path.isfile(path) else None
+
     def put_bytes(self, data: bytes) -> ManifestEntry:
         """Store *data*; a no-op when those bytes are already stored."""
         digest = hashlib.sha256(data).hexdigest()

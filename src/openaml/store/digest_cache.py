@@ -7,6 +7,10 @@ modification time and *change* time (``st_ctime``, which no program can set back
 ``st_mtime``). As Git's index does for "racy" entries, a file changed too close to the moment it
 was hashed is not remembered: the clock may not have ticked between the change and the hash.
 
+:class:`RemoteDigestCache` does the same for files on a datastore's storage: a remote object's
+digest is remembered by its storage, path and version tag (its ETag), so a remote file that has
+not changed is not downloaded again.
+
 Best effort: any SQLite error turns the cache off for the process, never fails a store.
 """
 
@@ -21,6 +25,8 @@ from pathlib import Path
 # hash may not have moved the timestamps.
 RACY_SECONDS = 0.1
 
+_REMOTE_SCHEMA = ("CREATE TABLE IF NOT EXISTS remote_digests (storage TEXT, path TEXT, tag TEXT, size INTEGER, "
+                  "digest TEXT NOT NULL, PRIMARY KEY (storage, path, tag, size))")
 _SCHEMA = ("CREATE TABLE IF NOT EXISTS digests (dev INTEGER, ino INTEGER, size INTEGER, mtime INTEGER, "
            "ctime INTEGER, digest TEXT NOT NULL, PRIMARY KEY (dev, ino, size, mtime, ctime))")
 
@@ -29,8 +35,10 @@ def file_key(info: os.stat_result) -> tuple[int, int, int, int, int]:
     return (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
 
 
-class DigestCache:
-    """A small SQLite table of (file identity) -> sha256, shared by the processes of a home."""
+class _SqliteCache:
+    """One SQLite file opened on first use, shared by threads; broken means off, not failing."""
+
+    schema = ""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -44,41 +52,58 @@ class DigestCache:
                 conn = sqlite3.connect(self.path, timeout=2.0, check_same_thread=False, isolation_level=None)
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute("PRAGMA synchronous=OFF")  # a lost entry costs one hash, nothing more
-                conn.execute(_SCHEMA)
+                conn.execute(self.schema)
                 self._conn = conn
             except sqlite3.Error:
                 self._broken = True
         return self._conn
 
-    def get(self, info: os.stat_result) -> str | None:
-        """The remembered digest of the file *info* describes, or None."""
+    def _query(self, sql: str, args: tuple) -> tuple | None:
         with self._lock:
             conn = self._connection()
             if conn is None:
                 return None
             try:
-                row = conn.execute("SELECT digest FROM digests WHERE dev=? AND ino=? AND size=? AND mtime=? "
-                                   "AND ctime=?", file_key(info)).fetchone()
+                return conn.execute(sql, args).fetchone()
             except sqlite3.Error:
                 self._broken, self._conn = True, None
                 return None
-        return row[0] if row else None
-
-    def remember(self, info: os.stat_result, digest: str, hashed_at: float) -> None:
-        """Remember *digest* for the file, unless it changed too close to *hashed_at* (epoch s)."""
-        if info.st_ctime_ns / 1e9 > hashed_at - RACY_SECONDS or info.st_mtime_ns / 1e9 > hashed_at - RACY_SECONDS:
-            return
-        with self._lock:
-            conn = self._connection()
-            if conn is None:
-                return
-            try:
-                conn.execute("INSERT OR REPLACE INTO digests VALUES (?, ?, ?, ?, ?, ?)", (*file_key(info), digest))
-            except sqlite3.Error:
-                self._broken, self._conn = True, None
 
     def close(self) -> None:
         with self._lock:
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
+
+
+class DigestCache(_SqliteCache):
+    """A small SQLite table of (file identity) -> sha256, shared by the processes of a home."""
+
+    schema = _SCHEMA
+
+    def get(self, info: os.stat_result) -> str | None:
+        """The remembered digest of the file *info* describes, or None."""
+        row = self._query("SELECT digest FROM digests WHERE dev=? AND ino=? AND size=? AND mtime=? AND ctime=?",
+                          file_key(info))
+        return row[0] if row else None
+
+    def remember(self, info: os.stat_result, digest: str, hashed_at: float) -> None:
+        """Remember *digest* for the file, unless it changed too close to *hashed_at* (epoch s)."""
+        if info.st_ctime_ns / 1e9 > hashed_at - RACY_SECONDS or info.st_mtime_ns / 1e9 > hashed_at - RACY_SECONDS:
+            return
+        self._query("INSERT OR REPLACE INTO digests VALUES (?, ?, ?, ?, ?, ?)", (*file_key(info), digest))
+
+
+class RemoteDigestCache(_SqliteCache):
+    """(storage identity, path, version tag, size) -> sha256 of remote objects already fetched."""
+
+    schema = _REMOTE_SCHEMA
+
+    def get(self, storage: str, path: str, tag: str, size: int) -> str | None:
+        """The digest remembered for that version of the object, or None."""
+        row = self._query("SELECT digest FROM remote_digests WHERE storage=? AND path=? AND tag=? AND size=?",
+                          (storage, path, tag, size))
+        return row[0] if row else None
+
+    def remember(self, storage: str, path: str, tag: str, size: int, digest: str) -> None:
+        self._query("INSERT OR REPLACE INTO remote_digests VALUES (?, ?, ?, ?, ?)", (storage, path, tag, size, digest))
