@@ -218,8 +218,6 @@ class Recorder:
         return saved
 
     def _wrap(self, key, handler, profiles: cmp.Profiles):
-        from openaml.tracking.context import JsonResponse
-
         def wrapped(ctx, req):
             start = time.monotonic()
             with profiles.phase(f"openaml handler {key[0]} {key[1]}"):
@@ -228,7 +226,8 @@ class Recorder:
             if key == self.HISTORY:
                 args = req.args
                 self.history[(args.get("metric_key") or "", args.get("page_token") or "")] = (
-                    result.body if isinstance(result, JsonResponse) else json.dumps(result).encode())
+                    # A JsonResponse's bytes; a dict from openaml before issue 8 §7 (to compare with it).
+                    result.body if hasattr(result, "body") else json.dumps(result).encode())
             elif key == self.SEARCH:
                 args = req.args
                 self.search[(args.get("filter") or "", args.get("page_token") or "")] = (
