@@ -16,7 +16,7 @@ a subprocess) does, against each server:
 
 Servers: openaml's ``start_tracking_server`` over a fresh workspace's SQLite store, as a job's
 agent serves it (in this process); ``mlflow server --backend-store-uri sqlite:///... --workers 1``
-(started, /health awaited, then left to settle). A third run against a server that does no work
+without its GenAI job runner (started, /health awaited, then left to settle). A third run against a server that does no work
 (writes answered ``{}``, reads replayed from what openaml sent) gives the client's own cost: the
 floor no server can go under with this client.
 
@@ -260,13 +260,16 @@ def bench_openaml(args, python: str, recorder: Recorder, profiles: cmp.Profiles)
 
 def bench_mlflow(args, python: str) -> tuple[dict, float]:
     with cmp.fresh_dir("mlflow-bench-tracking-", keep=args.keep) as tmp:
-        server = cmp.MlflowServer(python, tmp, str(args.mlflow_workers), env=QUIET_ENV)
+        # No job runner: MLflow 3 starts worker processes for its GenAI jobs, which tracking never
+        # uses and which would take CPU from both sides on a small machine (a fairer peer).
+        server = cmp.MlflowServer(python, tmp, str(args.mlflow_workers),
+                                  env={**QUIET_ENV, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"})
         try:
             try:
                 startup = server.wait_ready()
             except RuntimeError as exc:
                 sys.exit(f"error: {exc}")
-            time.sleep(args.settle)  # MLflow 3 starts its job runner and consumers after /health answers
+            time.sleep(args.settle)  # let its start-up work (migrations, imports in the worker) finish
             res = run_client(python, server.url, args)
         finally:
             server.stop()
