@@ -262,8 +262,8 @@ def bench_mlflow(args, python: str) -> tuple[dict, float]:
     with cmp.fresh_dir("mlflow-bench-tracking-", keep=args.keep) as tmp:
         # No job runner: MLflow 3 starts worker processes for its GenAI jobs, which tracking never
         # uses and which would take CPU from both sides on a small machine (a fairer peer).
-        server = cmp.MlflowServer(python, tmp, str(args.mlflow_workers),
-                                  env={**QUIET_ENV, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"})
+        runner = {} if args.mlflow_job_runner else {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+        server = cmp.MlflowServer(python, tmp, str(args.mlflow_workers), env={**QUIET_ENV, **runner})
         try:
             try:
                 startup = server.wait_ready()
@@ -389,8 +389,9 @@ def report(args, oa: dict, mf: dict | None, floor: dict | None, startup: float |
           "(store and JSON; not HTTP parsing and sending). client floor: the same client against a server that "
           "does no work; MLflow/floor: the ratio a server taking no time at all would get with this client.)")
     if startup is not None:
-        print(f"(mlflow server --workers {args.mlflow_workers} answered /health {startup:.1f} s after start, "
-              f"then settled {args.settle:g} s; not timed)")
+        runner = "with" if args.mlflow_job_runner else "without"
+        print(f"(mlflow server --workers {args.mlflow_workers}, {runner} its job runner, answered /health "
+              f"{startup:.1f} s after start, then settled {args.settle:g} s; not timed)")
 
     verdicts = []
     floor_note = lambda key: f" (client floor alone {cmp.secs(f[key])})" if f else ""
@@ -433,6 +434,8 @@ def main() -> int:
     parser.add_argument("--settle", type=float, default=5.0,
                         help="seconds mlflow server is left alone after /health answers (default 5)")
     parser.add_argument("--mlflow-workers", type=int, default=1, help="mlflow server --workers (default 1)")
+    parser.add_argument("--mlflow-job-runner", action="store_true",
+                        help="leave MLflow 3's GenAI job runner on, as `mlflow server` starts by default")
     parser.add_argument("--skip-mlflow", action="store_true", help="openaml (and the floor) only")
     parser.add_argument("--skip-floor", action="store_true", help="no run against the do-nothing server")
     parser.add_argument("--bench-python", default=None,
