@@ -15,10 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import signal
-import socket
-import subprocess
 import sys
 import time
 import urllib.parse
@@ -30,12 +26,6 @@ import _compare as cmp
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "src"))
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _call(url: str, method: str = "GET", body: dict | None = None) -> dict:
@@ -91,24 +81,11 @@ def main() -> None:
     with cmp.fresh_dir("openaml-histories") as tmp:
         client = MLClient(workspace_name="bench", openaml_home=str(tmp / "home"))
         client.workspaces.begin_create(Workspace(name="bench")).result()
-        port = _free_port()
-        env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true",
-               "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
-        peer = subprocess.Popen(
-            [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
-             "--backend-store-uri", f"sqlite:///{tmp / 'mlflow.db'}", "--artifacts-destination", str(tmp / "art")],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True, env=env, cwd=tmp)
-        mlflow_url = f"http://127.0.0.1:{port}"
+        peer = cmp.MlflowServer(sys.executable, tmp, "1", env={
+            "MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true", "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"})
+        mlflow_url = peer.url
         try:
-            deadline = time.monotonic() + 120
-            while True:
-                try:
-                    urllib.request.urlopen(mlflow_url + "/health", timeout=2).close()
-                    break
-                except OSError:
-                    if time.monotonic() > deadline or peer.poll() is not None:
-                        sys.exit("error: mlflow server did not start")
-                    time.sleep(0.3)
+            peer.wait_ready()
             time.sleep(1)  # settle
             with tracking_server_for(client._context()) as ours:
                 t0 = time.perf_counter()
@@ -136,8 +113,7 @@ def main() -> None:
                     print(f"{verdict}: get-history-bulk-interval, {args.runs} runs, {size} points each: "
                           f"{t / m:.1f}x mlflow server (target >= 10x)")
         finally:
-            os.killpg(peer.pid, signal.SIGTERM)
-            peer.wait(timeout=30)
+            peer.stop()
             client.close()
 
 

@@ -86,6 +86,7 @@ def experiments_search(api: Side) -> None:
                                      max_results="10"))
     api.record("order by name desc", api.post("experiments/search", {"filter": f"name LIKE '{stem}-%'",
                                                                     "order_by": ["name DESC"]}))
+    api.record("no match", api.post("experiments/search", {"filter": f"name = '{stem}-none'", "max_results": 5}))
     api.record("bad filter", api.post("experiments/search", {"filter": "nonsense ==="}))
     api.record("bad max_results", api.post("experiments/search", {"max_results": 0}))
     api.record("huge max_results", api.post("experiments/search", {"max_results": 10**9}))
@@ -239,6 +240,7 @@ def runs_search(api: Side) -> None:
         "experiment_ids": [eid], "filter": "params.i = '2' and tags.even = 'True'"}), values=("runs.0.info.run_name",))
     api.record("filter run name", api.post("runs/search", {"experiment_ids": [eid], "filter": "attributes.run_name = 'run-1'"}),
                values=("runs.0.info.run_name",))
+    api.record("no match", api.post("runs/search", {"experiment_ids": [eid], "filter": "metrics.acc > 99"}))
     api.record("bad filter", api.post("runs/search", {"experiment_ids": [eid], "filter": "metrics.acc >>> 1"}))
     api.record("bad order", api.post("runs/search", {"experiment_ids": [eid], "order_by": ["sideways"]}))
     api.record("bad max_results", api.post("runs/search", {"experiment_ids": [eid], "max_results": 100000}))

@@ -230,3 +230,15 @@ def test_a_batch_with_a_numeric_key_is_refused_as_mlflow_refuses_it(client_env, 
     assert status == 400 and json.loads(answer)["error_code"] == "INVALID_PARAMETER_VALUE"
     assert "metrics[0].key" in json.loads(answer)["message"]
     assert tracking.metric_history(RUN_ID, "7").points == []
+
+
+@pytest.mark.parametrize("key", ["../m", "/abs", "a/../b", "tab\there", "nul\x00", "new\nline", ".", "k" * 251])
+@pytest.mark.parametrize("route", ["log-metric", "log-parameter", "set-tag"])
+def test_hostile_keys_are_refused_naming_the_field_and_nothing_is_stored(client_env, job_run, tracking, route, key):
+    body = {"run_id": RUN_ID, "key": key, "value": "1", "timestamp": 1}
+    status, answer = _raw(client_env, "POST", f"/api/2.0/mlflow/runs/{route}", json.dumps(body).encode())
+    error = json.loads(answer)
+    assert status == 400 and error["error_code"] == "INVALID_PARAMETER_VALUE"
+    assert "key" in error["message"].lower() or "name" in error["message"].lower()  # MLflow's wording names it
+    run = tracking.get_run(RUN_ID)
+    assert key not in run.params and key not in run.tags and not tracking.metric_history(RUN_ID, key).points

@@ -159,6 +159,15 @@ def non_empty(**fields: Any) -> dict[str, Any]:
     return {k: v for k, v in fields.items() if v not in ([], {})}
 
 
+def page_json(field: str, items: list[Any], next_page_token: str | None) -> dict[str, Any]:
+    """One page of a search as MLflow answers it: the items under *field* (left out when there
+    are none, as protobuf's JSON does) and the token of the next page, if any."""
+    response = non_empty(**{field: items})
+    if next_page_token:
+        response["next_page_token"] = next_page_token
+    return response
+
+
 def run_json(r: RunRecord) -> dict[str, Any]:
     run: dict[str, Any] = {
         "info": run_info_json(r),

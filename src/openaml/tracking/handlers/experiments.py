@@ -7,7 +7,7 @@ from typing import Any
 
 from openaml.errors import NotFoundError
 from openaml.tracking.context import Request, TrackingContext
-from openaml.tracking.wire import as_int, experiment_json, pairs, required, view_type
+from openaml.tracking.wire import as_int, experiment_json, page_json, pairs, required, view_type
 
 
 def _absolute_location(location: str | None) -> str | None:
@@ -50,10 +50,7 @@ def search(ctx: TrackingContext, req: Request) -> dict[str, Any]:
         order_by=[order_by] if isinstance(order_by, str) else list(order_by),
         page_token=args.get("page_token") or None,
     )
-    response: dict[str, Any] = {"experiments": [experiment_json(e) for e in page.items]}
-    if page.next_page_token:
-        response["next_page_token"] = page.next_page_token
-    return response
+    return page_json("experiments", [experiment_json(e) for e in page.items], page.next_page_token)
 
 
 def update(ctx: TrackingContext, req: Request) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from typing import Any
 from openaml.store.tracking_records import LoggedModelRecord
 from openaml.tracking.context import Request, TrackingContext
 from openaml.tracking.wire import (
-    MODEL_STATUS_FROM_PROTO, as_int, float_json, invalid, logged_model_json, non_empty, pairs, required,
+    MODEL_STATUS_FROM_PROTO, as_int, float_json, invalid, logged_model_json, page_json, pairs, required,
 )
 
 
@@ -65,10 +65,7 @@ def search(ctx: TrackingContext, req: Request) -> dict[str, Any]:
         max_results=as_int(args.get("max_results"), "max_results") or None,
         page_token=args.get("page_token") or None, order_by=order_by,
     )
-    response: dict[str, Any] = non_empty(models=[_json(ctx, m) for m in page.items])
-    if page.next_page_token:
-        response["next_page_token"] = page.next_page_token
-    return response
+    return page_json("models", [_json(ctx, m) for m in page.items], page.next_page_token)
 
 
 def set_tags(ctx: TrackingContext, req: Request) -> dict[str, Any]:

@@ -9,9 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from openaml.tracking.context import Request, TrackingContext
-from openaml.tracking.wire import invalid
 from openaml.tracking.registry_wire import flag, model_version_json, refuse_prompts, tag_dict, text, text_list
-from openaml.tracking.wire import as_int
+from openaml.tracking.wire import as_int, invalid, page_json
 
 
 def _name_version(args: dict[str, Any]) -> tuple[str, str]:
@@ -55,12 +54,7 @@ def search(ctx: TrackingContext, req: Request) -> dict[str, Any]:
     page = ctx.registry(req).search_model_versions(
         text(args, "filter", required=False), as_int(args.get("max_results"), "max_results"),
         text_list(req, "order_by"), text(args, "page_token", required=False))
-    response: dict[str, Any] = {}
-    if page.items:
-        response["model_versions"] = [model_version_json(v) for v in page.items]
-    if page.next_page_token:
-        response["next_page_token"] = page.next_page_token
-    return response
+    return page_json("model_versions", [model_version_json(v) for v in page.items], page.next_page_token)
 
 
 def set_tag(ctx: TrackingContext, req: Request) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from openaml.tracking.context import Request, TrackingContext
 from openaml.tracking.registry_wire import (
     model_version_json, refuse_prompts, registered_model_json, tag_dict, text, text_list,
 )
-from openaml.tracking.wire import as_int
+from openaml.tracking.wire import as_int, page_json
 
 
 def create(ctx: TrackingContext, req: Request) -> dict[str, Any]:
@@ -49,12 +49,7 @@ def search(ctx: TrackingContext, req: Request) -> dict[str, Any]:
     page = ctx.registry(req).search_registered_models(
         text(args, "filter", required=False), as_int(args.get("max_results"), "max_results"),
         text_list(req, "order_by"), text(args, "page_token", required=False))
-    response: dict[str, Any] = {}
-    if page.items:
-        response["registered_models"] = [registered_model_json(m) for m in page.items]
-    if page.next_page_token:
-        response["next_page_token"] = page.next_page_token
-    return response
+    return page_json("registered_models", [registered_model_json(m) for m in page.items], page.next_page_token)
 
 
 def get_latest_versions(ctx: TrackingContext, req: Request) -> dict[str, Any]:

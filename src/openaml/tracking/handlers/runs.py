@@ -8,7 +8,7 @@ from openaml.store.run_inputs import DatasetInputRecord, DatasetRecord, RunInput
 from openaml.store.tracking import DEFAULT_EXPERIMENT_ID
 from openaml.tracking.context import Request, TrackingContext
 from openaml.tracking.wire import (
-    as_int, invalid, kv_list, pairs, required, run_info_json, run_json, run_status, view_type,
+    as_int, invalid, kv_list, page_json, pairs, required, run_info_json, run_json, run_status, view_type,
 )
 from openaml.tracking.handlers.metrics import log_model_metrics, metric_tuples
 
@@ -86,10 +86,7 @@ def search(ctx: TrackingContext, req: Request) -> dict[str, Any]:
         order_by=[order_by] if isinstance(order_by, str) else list(order_by),
         page_token=args.get("page_token") or None,
     )
-    response: dict[str, Any] = {"runs": _with_inputs(ctx, [run_json(r) for r in page.items])}
-    if page.next_page_token:
-        response["next_page_token"] = page.next_page_token
-    return response
+    return page_json("runs", _with_inputs(ctx, [run_json(r) for r in page.items]), page.next_page_token)
 
 
 def set_tag(ctx: TrackingContext, req: Request) -> dict[str, Any]:
