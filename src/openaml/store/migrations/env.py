@@ -22,6 +22,12 @@ def _run(connection: sa.Connection) -> None:
         target_metadata=metadata,
         render_as_batch=connection.dialect.name == "sqlite",  # SQLite cannot ALTER most things
         compare_type=True,
+        # One transaction for the whole upgrade, on SQLite too: Alembic's SQLite default is a
+        # commit per migration, and between two of them a second process opening the same
+        # fresh file (waiting on BEGIN IMMEDIATE) would read the half-way revision and run the
+        # next migration itself, so the first then fails on "table already exists". SQLite's
+        # DDL is transactional once pysqlite's own BEGIN handling is off, as the engine sets.
+        transactional_ddl=True,
     )
     with context.begin_transaction():
         if connection.dialect.name == "postgresql":
