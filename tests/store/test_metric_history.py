@@ -94,3 +94,32 @@ def test_sampled_matches_mlflows_rule(tracking, points, n) -> None:
     got = [(m.metric.step, m.metric.timestamp, m.metric.value)
            for m in tracking.histories.sampled([run_id], "loss", n)]
     assert _same(got, _expected_sample(points, n)), (got, _expected_sample(points, n))
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data(), length=st.integers(1, 120), lo=st.integers(-5, 1000), n=st.integers(1, 40))
+def test_sampled_matches_mlflows_rule_when_each_step_is_logged_once(tracking, data, length, lo, n) -> None:
+    # The shape a training loop logs (steps lo..hi, each once, in any order and at any time),
+    # which is sampled from its count rather than ranked: the same rule must come out.
+    steps = data.draw(st.permutations(range(lo, lo + length)))
+    values = data.draw(st.lists(st.one_of(st.floats(-1e6, 1e6), st.just(float("nan"))),
+                                min_size=length, max_size=length))
+    times = data.draw(st.lists(st.integers(0, 50), min_size=length, max_size=length))
+    points = list(zip(values, times, steps))
+    run_id = _run_with(tracking, points)
+    got = [(m.metric.step, m.metric.timestamp, m.metric.value)
+           for m in tracking.histories.sampled([run_id], "loss", n)]
+    assert _same(got, _expected_sample(points, n)), (got, _expected_sample(points, n))
+
+
+def test_sampled_mixes_dense_and_irregular_runs_in_one_request(tracking) -> None:
+    dense = [(float(i), 5000 - i, i) for i in range(997)]        # each step once, time running backwards
+    gappy = [(float(i), i, 2 * i) for i in range(500)]           # every other step
+    repeated = [(float(i), i, i // 2) for i in range(300)]       # each step twice
+    runs = [_run_with(tracking, p) for p in (dense, gappy, repeated)]
+    got = tracking.histories.sampled([runs[2], runs[0], runs[1]], "loss", 37, start_step=10, end_step=900)
+    by_run = {r: [(m.metric.step, m.metric.timestamp, m.metric.value) for m in got if m.run_id == r] for r in runs}
+    for run_id, points in zip(runs, (dense, gappy, repeated)):
+        inside = [p for p in points if 10 <= p[2] <= 900]
+        assert _same(by_run[run_id], _expected_sample(inside, 37)), run_id
+    assert [m.run_id for m in got] == [runs[2]] * 37 + [runs[0]] * 37 + [runs[1]] * 37

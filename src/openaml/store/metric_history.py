@@ -5,8 +5,9 @@ Sampling follows MLflow's SQL store exactly, so a chart looks the same on either
 run's values for the key (optionally within ``[start_step, end_step]``), ordered by
 ``(step, timestamp, value, is_nan)``, cut into ``max_results`` equal buckets (SQL ``NTILE``), the
 first value of each bucket kept, and the run's last value always shown (it replaces the last
-sample when the sample is full). One query serves every run: windows partitioned by run, so the
-work is one pass over the runs' rows in index order, whatever their number.
+sample when the sample is full). A run whose steps are lo..hi, each logged once (what a
+training loop logs), is sampled from its count alone: the values at the bucket starts are read
+by step. Any other run goes through one windowed query (partitioned by run) as MLflow's does.
 """
 
 from __future__ import annotations
@@ -67,40 +68,27 @@ class RunHistories:
         """At most *max_results* values of *key* per run, sampled as the module says; runs in
         the order given; a run this workspace does not have has no values (as in MLflow)."""
         max_results = max(1, max_results)
+        where = [M.c.workspace == self._tracking.workspace, M.c.key == key]
+        if start_step is not None and end_step is not None:
+            where += [M.c.step >= start_step, M.c.step <= end_step]
+        picked: dict[str, tuple[list[Any], Any]] = {}
         with self._tracking._tx() as conn:
-            where = [M.c.workspace == self._tracking.workspace, M.c.run_id.in_(list(run_ids)), M.c.key == key]
-            if start_step is not None and end_step is not None:
-                where += [M.c.step >= start_step, M.c.step <= end_step]
-            order = (M.c.step, M.c.timestamp, M.c.value, M.c.is_nan)
-            bucketed = sa.select(
-                M.c.run_id, M.c.value, M.c.is_nan, M.c.timestamp, M.c.step,
-                sa.func.ntile(max_results).over(partition_by=M.c.run_id, order_by=order).label("bucket"),
-                sa.func.row_number().over(partition_by=M.c.run_id,
-                                          order_by=[c.desc() for c in order]).label("from_end"),
-            ).where(*where).subquery()
-            b = bucketed.c
-            ranked = sa.select(
-                b.run_id, b.value, b.is_nan, b.timestamp, b.step, b.from_end,
-                sa.func.row_number().over(partition_by=(b.run_id, b.bucket),
-                                          order_by=(b.step, b.timestamp, b.value, b.is_nan)).label("rn"),
-            ).subquery()
-            r = ranked.c
-            rows = conn.execute(
-                sa.select(r.run_id, r.value, r.is_nan, r.timestamp, r.step, r.rn, r.from_end)
-                .where(sa.or_(r.rn == 1, r.from_end == 1))
-                .order_by(r.run_id, r.step, r.timestamp, r.value, r.is_nan)
+            stats = conn.execute(
+                sa.select(M.c.run_id, sa.func.count().label("n"), sa.func.min(M.c.step).label("lo"),
+                          sa.func.max(M.c.step).label("hi"), sa.func.count(M.c.step.distinct()).label("steps"))
+                .where(*where, M.c.run_id.in_(list(dict.fromkeys(run_ids)))).group_by(M.c.run_id)
             ).all()
-        by_run: dict[str, tuple[list[Any], Any]] = {}
-        for row in rows:
-            samples, last = by_run.get(row.run_id, ([], None))
-            if row.rn == 1:
-                samples.append(row)
-            if row.from_end == 1:
-                last = row
-            by_run[row.run_id] = (samples, last)
+            general = []
+            for stat in stats:
+                if stat.n == stat.steps == stat.hi - stat.lo + 1:
+                    picked[stat.run_id] = self._dense(conn, where, stat.run_id, stat.n, stat.lo, max_results)
+                else:
+                    general.append(stat.run_id)
+            if general:
+                picked.update(self._windowed(conn, [*where, M.c.run_id.in_(general)], max_results))
         out: list[RunMetric] = []
         for run_id in dict.fromkeys(run_ids):
-            samples, last = by_run.get(run_id, ([], None))
+            samples, last = picked.get(run_id, ([], None))
             if last is not None and (not samples or _row_key(samples[-1]) != _row_key(last)):
                 if len(samples) >= max_results:
                     samples[-1] = last  # the run's end is always drawn
@@ -109,3 +97,60 @@ class RunHistories:
             out.extend(RunMetric(run_id, MetricRecord(key, decode_metric_value(s.value, s.is_nan), s.timestamp, s.step))
                        for s in samples)
         return out
+
+    @staticmethod
+    def _dense(conn: sa.Connection, where: list[Any], run_id: str, n: int, lo: int,
+               max_results: int) -> tuple[list[Any], Any]:
+        # The common shape (each step lo..hi logged once): the i-th value in sampling order is
+        # the one at step lo + i, so NTILE's bucket starts are known from the count alone, and
+        # only they leave the database (a window over all rows costs about a microsecond a row
+        # in SQLite). NTILE's first `extra` buckets hold size + 1 values, the rest size.
+        size, extra = divmod(n, max_results)
+        offset = M.c.step - lo
+        long_part = extra * (size + 1)
+        if size == 0:
+            pick: Any = sa.true()  # no more values than the sample holds: each starts a bucket
+        else:
+            pick = sa.or_(sa.and_(offset < long_part, offset % (size + 1) == 0),
+                          sa.and_(offset >= long_part, (offset - long_part) % size == 0),
+                          offset == n - 1)
+        rows = conn.execute(
+            sa.select(M.c.value, M.c.is_nan, M.c.timestamp, M.c.step)
+            .where(*where, M.c.run_id == run_id, M.c.step >= lo, M.c.step < lo + n, pick)
+            .order_by(M.c.step)).all()
+        i = min(max_results, n) - 1  # the last bucket
+        last_start = i * (size + 1) if i < extra else long_part + (i - extra) * size
+        # The run's end is drawn whether or not a bucket starts there.
+        return (list(rows) if last_start == n - 1 else list(rows[:-1])), rows[-1]
+
+    @staticmethod
+    def _windowed(conn: sa.Connection, where: list[Any], max_results: int) -> dict[str, tuple[list[Any], Any]]:
+        # Any other history: MLflow's own query, NTILE buckets over the ordered values.
+        order = (M.c.step, M.c.timestamp, M.c.value, M.c.is_nan)
+        bucketed = sa.select(
+            M.c.run_id, M.c.value, M.c.is_nan, M.c.timestamp, M.c.step,
+            sa.func.ntile(max_results).over(partition_by=M.c.run_id, order_by=order).label("bucket"),
+            sa.func.row_number().over(partition_by=M.c.run_id,
+                                      order_by=[c.desc() for c in order]).label("from_end"),
+        ).where(*where).subquery()
+        b = bucketed.c
+        ranked = sa.select(
+            b.run_id, b.value, b.is_nan, b.timestamp, b.step, b.from_end,
+            sa.func.row_number().over(partition_by=(b.run_id, b.bucket),
+                                      order_by=(b.step, b.timestamp, b.value, b.is_nan)).label("rn"),
+        ).subquery()
+        r = ranked.c
+        rows = conn.execute(
+            sa.select(r.run_id, r.value, r.is_nan, r.timestamp, r.step, r.rn, r.from_end)
+            .where(sa.or_(r.rn == 1, r.from_end == 1))
+            .order_by(r.run_id, r.step, r.timestamp, r.value, r.is_nan)
+        ).all()
+        by_run: dict[str, tuple[list[Any], Any]] = {}
+        for row in rows:
+            samples, last = by_run.get(row.run_id, ([], None))
+            if row.rn == 1:
+                samples.append(row)
+            if row.from_end == 1:
+                last = row
+            by_run[row.run_id] = (samples, last)
+        return by_run
