@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Protocol
 
 from openaml.entities.mltable import MLTableDefinition, TablePath
-from openaml.errors import NotFoundError
+from openaml.errors import NotFoundError, OpenAMLError, ValidationError
 from openaml.paths import safe_join
 from openaml.specs.mltable import MLTABLE_FILE, check_table_path, is_table_uri
 from openaml.store.manifest import Manifest
@@ -160,9 +160,9 @@ def _expand(entry: TablePath, rel: str, home: Tree, open_uri: TreeOpener, field:
     tree, inner, glob = home, rel, None
     if entry.kind == "pattern":
         base, glob = split_pattern(rel)
-        tree, inner = (open_uri(base, field), "") if is_table_uri(base) else (home, base)
+        tree, inner = (_open(open_uri, base, field, file, entry.line), "") if is_table_uri(base) else (home, base)
     elif is_table_uri(rel):
-        tree, inner = open_uri(rel, field), ""
+        tree, inner = _open(open_uri, rel, field, file, entry.line), ""
 
     def missing(what: str) -> NotFoundError:
         return NotFoundError(f"{file or 'MLTable'}:{entry.line or '?'}: field '{field}': {entry.value!r} {what}",
@@ -180,6 +180,19 @@ def _expand(entry: TablePath, rel: str, home: Tree, open_uri: TreeOpener, field:
         if not names:
             raise missing("matches no file")
     return [FileRef(tree, name) for name in names]
+
+
+def _open(open_uri: TreeOpener, uri: str, field: str, file: str | None, line: int | None) -> Tree:
+    """The tree behind *uri*; an error reading it names the MLTable file and line as well."""
+    try:
+        return open_uri(uri, field)
+    except OpenAMLError as exc:
+        where = f"{file or 'MLTable'}" + (f":{line}" if line else "")
+        own_field = isinstance(exc, ValidationError) and exc.details.get("field") == field
+        data = exc.to_dict()
+        data["message"] = f"{where}, " + (exc.message if own_field else f"field '{field}': {uri}: {exc.message}")
+        data["details"] = {**exc.details, "file": file, "line": line, "field": field}
+        raise OpenAMLError.from_dict(data) from None
 
 
 def split_pattern(pattern: str) -> tuple[str, re.Pattern[str]]:

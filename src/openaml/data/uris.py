@@ -1,7 +1,6 @@
 """URIs an MLTable names (or is loaded from), read through a workspace.
 
-A URI is read as a job input in ``download`` mode is (:func:`openaml.services.job_io.resolve_input`
-and :func:`~openaml.services.job_io.input_digest`): ``azureml://datastores/<ds>/paths/<p>`` with the
+A URI is read as a job input in ``download`` mode is (:func:`openaml.services.job_io.read_data_path`): ``azureml://datastores/<ds>/paths/<p>`` with the
 datastore's credentials, a storage URI (``wasbs://``, ``abfss://``, ``https://``, ``s3://``) with
 the registered datastore of its container or bucket (else anonymously, or the AWS chain), a data
 asset ``azureml:<name>:<version>`` (or ``@latest``), a job's output
@@ -55,16 +54,14 @@ class UriTrees:
         return self._trees[uri]
 
     def _read(self, uri: str, field: str) -> StoredTree:
-        from openaml.entities import Input
-        from openaml.services.job_io import input_digest, resolve_input
+        from openaml.services.job_io import read_data_path
 
         if not (uri.startswith("azureml:") or uri.lower().startswith(STORAGE_SCHEMES)):
             raise ValidationError(f"{uri!r}: openaml reads azureml://datastores/<ds>/paths/<p>, azureml:<asset>:"
                                   "<version>, azureml://jobs/<job>/outputs/<o>, wasbs://, abfss://, https:// (Azure "
                                   "blobs) and s3:// URIs", field=field)
         ctx = self.context()
-        resolved = resolve_input(ctx, "table", Input(type="uri_folder", path=uri, mode="download"))
-        digest = input_digest(ctx, resolved, field=field)
+        digest = read_data_path(ctx, uri, field=field)
         return StoredTree(ctx.artifacts.get_manifest(digest), ctx.artifacts.read_bytes, uri)
 
     def close(self) -> None:
