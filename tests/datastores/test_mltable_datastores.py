@@ -6,6 +6,7 @@ job whose ``mltable`` input (``eval_mount``, ``eval_download``) its script loads
 from __future__ import annotations
 
 import io
+import uuid
 from pathlib import Path
 
 import pyarrow as pa
@@ -143,3 +144,25 @@ def test_a_job_loads_its_mltable_inputs(ml_client, remote, tmp_path):
             [["1", "ann"], ["2", "bob"], ["3", "cy"]], name
         assert all(Path(ln.split(",")[0]).name in ("a.csv", "b.csv") for ln in lines[1:])
 
+
+
+def test_an_azure_files_share_through_its_mapping(ml_client, monkeypatch):
+    """Azure Files has no emulator: fsspec's memory file system stands in for the SMB share the
+    mapping opens (as in test_azure_files.py), so the table is read through the same code."""
+    from fsspec.implementations.memory import MemoryFileSystem
+
+    from openaml.entities import AccountKeyConfiguration, AzureFileDatastore
+
+    share = f"share-{uuid.uuid4().hex[:8]}"
+    ml_client.datastores.create_or_update(AzureFileDatastore(
+        name="files", account_name="acct", file_share_name=share,
+        credentials=AccountKeyConfiguration(account_key="c2VjcmV0LWtleS0xMjM0NTY3ODkw")))
+    memory = MemoryFileSystem(skip_instance_cache=True)
+    memory.pipe({f"/{share}/tbl/{name}": data for name, data in TABLE.items()})
+    opened = []
+    monkeypatch.setattr("openaml.store.storage._open_fs", lambda spec: opened.append(spec) or memory)
+    try:
+        df = load_table("azureml://datastores/files/paths/tbl", ml_client=ml_client).to_pandas_dataframe()
+    finally:
+        memory.rm(f"/{share}", recursive=True)
+    assert _rows(df) == EXPECTED and opened[0].protocol == "smb" and opened[0].root == f"/{share}"
