@@ -264,3 +264,9 @@ def test_without_pyarrow_one_line_says_what_to_install(table_dir, monkeypatch):
     monkeypatch.setitem(__import__("sys").modules, "pyarrow", None)
     with pytest.raises(MissingExtraError, match=r"pip install 'openaml\[mltable\]'"):
         table.to_pandas_dataframe()
+
+
+def test_a_file_that_is_not_utf8_names_the_file(table_dir):
+    folder = table_dir("paths: [{file: t.csv}]\ntransformations: [read_delimited]\n", {"t.csv": b"a,b\n\xff\xfe,1\n"})
+    with pytest.raises(ValidationError, match="t.csv cannot be read by read_delimited: it is not utf8 text"):
+        load_table(folder).to_pandas_dataframe()

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 _INT = r"^[+-]?[0-9]+$"
 _FLOAT = r"^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$"
 _DEFAULT_TRUE, _DEFAULT_FALSE = ("true", "1"), ("false", "0")
+_SAMPLE = 1000  # values a type is tried on before the whole column
 _DATE_DIRECTIVES = re.compile(r"%[YymdbBjUWaAcxGuV]")
 
 
@@ -50,18 +51,22 @@ def as_text(arr: "pa.ChunkedArray | pa.Array") -> "pa.Array":
 
 
 def infer(arr: "pa.Array") -> "pa.Array":
-    """A text column as the first type all its values have (see the module)."""
+    """A text column as the first type all its values have (see the module). Each type is tried
+    on the first values before the whole column: a cast that fails costs Arrow as much as the
+    whole column, so most columns are settled by the sample."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     values = pc.drop_null(arr)
     if len(values) == 0:
         return arr
-    lowered = pc.utf8_lower(values)
-    if pc.all(pc.is_in(lowered, value_set=pa.array(_DEFAULT_TRUE + _DEFAULT_FALSE))).as_py():
+    head = values.slice(0, _SAMPLE)
+    booleans = pa.array(_DEFAULT_TRUE + _DEFAULT_FALSE)
+    if all(pc.all(pc.is_in(pc.utf8_lower(part), value_set=booleans)).as_py() for part in (head, values)):
         return _to_bool(arr, _DEFAULT_TRUE, _DEFAULT_FALSE, None, ignore_case=True)
     for target in (pa.int64(), pa.float64(), pa.timestamp("us")):
         try:
+            pc.cast(head, target)
             return pc.cast(arr, target)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             continue

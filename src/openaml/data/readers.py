@@ -85,6 +85,13 @@ def _text(data: bytes, encoding: str, ref: FileRef, fail: Fail) -> str:
         raise fail(ref, f"it is not {encoding} text (byte {exc.start}: {exc.reason})") from None
 
 
+def _utf8(data: bytes, encoding: str, ref: FileRef, fail: Fail) -> bytes:
+    """*data* as UTF-8 without a BOM: as it is when it is UTF-8 already (pyarrow checks it)."""
+    if ENCODINGS[encoding].startswith("utf-8"):
+        return data[len(codecs.BOM_UTF8):] if data.startswith(codecs.BOM_UTF8) else data
+    return _text(data, encoding, ref, fail).encode("utf-8")
+
+
 # -- delimited ------------------------------------------------------------------------------------
 def _delimited(step: ReadDelimited, files: list[FileRef], fail: Fail) -> "pa.Table":
     import pyarrow as pa
@@ -92,7 +99,7 @@ def _delimited(step: ReadDelimited, files: list[FileRef], fail: Fail) -> "pa.Tab
     first_header: list[Any] | None = None
     tables = []
     for i, ref in enumerate(files):
-        columns = _fields(_text(ref.tree.read(ref.rel), step.encoding, ref, fail).encode("utf-8"), step, ref, fail)
+        columns = _fields(_utf8(ref.tree.read(ref.rel), step.encoding, ref, fail), step, ref, fail)
         row0 = None
         if columns and len(columns[0]) and (step.header in ("all_files_same_headers", "all_files_different_headers")
                                             or (step.header == "from_first_file" and i == 0)):
@@ -129,9 +136,11 @@ def _fields(data: bytes, step: ReadDelimited, ref: FileRef, fail: Fail) -> list[
         return [parsed.column(i).combine_chunks() for i in range(parsed.num_columns)]
     except pa.ArrowInvalid as exc:
         reason = _first_line(exc)
-    try:  # rows of different lengths (or another quirk pyarrow refuses): Python's csv module
-        return _ragged(data.decode("utf-8"), step)
-    except (csv.Error, UnicodeDecodeError):
+    # rows of different lengths (or another quirk pyarrow refuses): Python's csv module
+    text = _text(data, "utf8", ref, fail)  # UTF-8 by now (see _utf8)
+    try:
+        return _ragged(text, step)
+    except csv.Error:
         raise fail(ref, reason) from None
 
 
@@ -209,20 +218,29 @@ def _json_lines(ref: FileRef, step: ReadJsonLines, fail: Fail) -> "pa.Table":
     import pyarrow as pa
     import pyarrow.json as pj
 
-    lines = [(n, line) for n, line in enumerate(_text(ref.tree.read(ref.rel), step.encoding, ref, fail).splitlines(),
-                                                 start=1) if line.strip()]
-    if step.invalid_lines == "drop":
-        lines = [(n, line) for n, line in lines if _is_object(line)]
-    if not lines:
-        return pa.table({})
+    data = ref.tree.read(ref.rel)
+    if step.invalid_lines == "error" and ENCODINGS[step.encoding].startswith("utf-8"):
+        payload = data  # pyarrow skips blank lines and a BOM itself: no pass in Python
+    else:
+        kept = [line for _, line in _lines(data, step, ref, fail)
+                if step.invalid_lines == "error" or _is_object(line)]
+        if not kept:
+            return pa.table({})
+        payload = "\n".join(kept).encode("utf-8")
     try:
-        return pj.read_json(io.BytesIO("\n".join(line for _, line in lines).encode("utf-8")))
+        return pj.read_json(io.BytesIO(payload))
     except pa.ArrowInvalid as exc:
-        bad = next(((n, line) for n, line in lines if not _is_object(line)), None)
+        bad = next(((n, line) for n, line in _lines(data, step, ref, fail) if not _is_object(line)), None)
         if bad is not None:
             raise fail(ref, f"line {bad[0]} is not a JSON object: {bad[1][:80]!r} (invalid_lines: drop skips such "
                             "lines)") from None
         raise fail(ref, _first_line(exc)) from None
+
+
+def _lines(data: bytes, step: ReadJsonLines, ref: FileRef, fail: Fail) -> list[tuple[int, str]]:
+    """The file's lines that are not blank, with their numbers."""
+    return [(n, line) for n, line in enumerate(_text(data, step.encoding, ref, fail).splitlines(), start=1)
+            if line.strip()]
 
 
 def _is_object(line: str) -> bool:
