@@ -270,3 +270,10 @@ def test_a_file_that_is_not_utf8_names_the_file(table_dir):
     folder = table_dir("paths: [{file: t.csv}]\ntransformations: [read_delimited]\n", {"t.csv": b"a,b\n\xff\xfe,1\n"})
     with pytest.raises(ValidationError, match="t.csv cannot be read by read_delimited: it is not utf8 text"):
         load_table(folder).to_pandas_dataframe()
+
+
+def test_a_huge_mltable_file_is_not_read(table_dir):
+    folder = table_dir("paths: [{file: a.csv}]\n" + "# padding\n" * 200_000, {})
+    with pytest.raises(ValidationError, match="larger than 1024 KiB") as info:
+        load_table(folder)
+    assert info.value.details["file"] == str(folder.resolve() / "MLTable")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import string
+import time
 
 import pytest
 from hypothesis import given, settings
@@ -209,3 +210,14 @@ def test_any_text_as_a_path_never_leaves_the_folder(value):
     if not is_table_uri(value):  # URIs are checked where they are read (tests/datastores)
         assert ".." not in normal.split("/") and not normal.startswith(("/", "~/")) and normal != "~"
         assert not any(ord(c) < 32 or 0x7f <= ord(c) <= 0x9f for c in normal)
+
+
+def test_a_file_whose_aliases_expand_to_billions_of_values_is_refused_quickly():
+    lines = ["paths: [{file: a}]", "metadata:", "  l0: &l0 [x, x, x, x, x, x, x, x, x, x]"]
+    lines += [f"  l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 10)}]" for i in range(1, 9)]  # 10^9 values
+    started = time.monotonic()
+    with pytest.raises(YamlParseError, match="more than 100,000 values once its aliases are expanded") as info:
+        parse("\n".join(lines) + "\n")
+    assert info.value.details["file"] == FILE and time.monotonic() - started < 5
+    table = parse("paths: [{file: a}]\nmetadata:\n  x: &x [1, 2]\n  y: *x\n")  # a few aliases are fine
+    assert table.metadata == {"x": [1, 2], "y": [1, 2]}

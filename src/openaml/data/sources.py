@@ -27,7 +27,7 @@ from openaml.entities.mltable import MLTableDefinition, TablePath
 from openaml.errors import NotFoundError, OpenAMLError, ValidationError
 from openaml.paths import safe_join
 from openaml.specs.mltable import MLTABLE_FILE, check_table_path, is_table_uri
-from openaml.store.manifest import Manifest
+from openaml.store.manifest import Manifest, ManifestEntry
 
 _GLOB = re.compile(r"[*?\[]")
 
@@ -43,6 +43,10 @@ class Tree(Protocol):
 
     def files(self, rel: str) -> list[str]:
         """Every file under the folder *rel*, sorted, relative to the root."""
+        ...
+
+    def size(self, rel: str) -> int:
+        """The size of the file *rel* in bytes."""
         ...
 
     def read(self, rel: str) -> bytes:
@@ -78,6 +82,9 @@ class LocalTree:
                 if self._path(inner).is_file():
                     found.append(inner)
         return sorted(found)
+
+    def size(self, rel: str) -> int:
+        return self._path(rel).stat().st_size
 
     def read(self, rel: str) -> bytes:
         return self._path(rel).read_bytes()
@@ -118,11 +125,17 @@ class StoredTree:
         prefix = rel + "/" if rel else ""
         return sorted(f for f in self.manifest.files if f.startswith(prefix))
 
-    def read(self, rel: str) -> bytes:
+    def _entry(self, rel: str) -> ManifestEntry:
         name = self._file(rel)
         if name is None:
             raise NotFoundError(f"{self.display(rel)} is not a file", path=rel)
-        return self._read_blob(self.manifest.files[name].digest)
+        return self.manifest.files[name]
+
+    def size(self, rel: str) -> int:
+        return self._entry(rel).size
+
+    def read(self, rel: str) -> bytes:
+        return self._read_blob(self._entry(rel).digest)
 
     def display(self, rel: str) -> str:
         return f"{self.url}/{rel}" if rel else self.url

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
     from openaml.client.ml_client import MLClient
 
+MLTABLE_MAX_BYTES = 1024 * 1024  # an MLTable file is a few lines; a bigger one is not read into memory
 # Methods of Azure's MLTable that openaml does not have, and what they do.
 _UNSUPPORTED_METHODS = {
     "filter": "filter expressions", "random_split": "random splits",
@@ -269,6 +270,9 @@ def load_table(uri: str | Path, *, ml_client: "MLClient | None" = None) -> MLTab
                                 path=str(folder))
         home = LocalTree(folder)
     file = home.display(MLTABLE_FILE)
+    if home.size(MLTABLE_FILE) > MLTABLE_MAX_BYTES:
+        raise ValidationError(f"the MLTable file is larger than {MLTABLE_MAX_BYTES // 1024} KiB; an MLTable file "
+                              "describes a table, it does not hold one", file=file)
     raw = home.read(MLTABLE_FILE)
     try:
         content = raw.decode("utf-8-sig")
