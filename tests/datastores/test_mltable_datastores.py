@@ -95,6 +95,18 @@ def test_a_local_datastore(ml_client, tmp_path):
     assert _rows(df) == EXPECTED
 
 
+def test_a_registered_mltable_asset_from_a_local_folder(ml_client, tmp_path):
+    for name, data in TABLE.items():
+        write(tmp_path / "t" / name, data.decode())
+    ml_client.data.create_or_update(Data(name="local-people", type="mltable", path=str(tmp_path / "t")))
+    for name in (tmp_path / "t").rglob("*.csv"):
+        name.unlink()  # the asset is its uploaded copy, not the folder
+    for uri in ("azureml:local-people:1", "azureml:local-people@latest"):
+        assert _rows(load_table(uri, ml_client=ml_client).to_pandas_dataframe()) == EXPECTED
+    with pytest.raises(NotFoundError, match="data 'missing:1' not found"):
+        load_table("azureml:missing:1", ml_client=ml_client)
+
+
 def test_a_wrong_key_is_one_line_naming_the_datastore(ml_client, azurite, moto_s3):
     for service in ("azure_blob", "s3"):
         made = make_remote(service, azurite, moto_s3, wrong_key=True)
@@ -113,6 +125,8 @@ from openaml.data import load_table
 for path, out in zip(sys.argv[1:-1], ["mount", "download", "local", "by_uri"]):
     df = load_table(path).to_pandas_dataframe()
     Path(sys.argv[-1], out + ".csv").write_text(df.to_csv(index=False))
+Path(sys.argv[-1], "MLTable").write_text("paths: [{pattern: './*.csv'}]\\ntransformations:\\n  - read_delimited:\\n"
+                                         "      header: all_files_different_headers\\n")
 '''
 
 
@@ -143,6 +157,9 @@ def test_a_job_loads_its_mltable_inputs(ml_client, remote, tmp_path):
         assert lines[0] == "Path,id,name" and [ln.split(",")[1:] for ln in lines[1:]] == \
             [["1", "ann"], ["2", "bob"], ["3", "cy"]], name
         assert all(Path(ln.split(",")[0]).name in ("a.csv", "b.csv") for ln in lines[1:])
+    # the output is an MLTable too: loaded by the job's output URI
+    written = load_table(f"azureml://jobs/{job.name}/outputs/out", ml_client=ml_client).to_pandas_dataframe()
+    assert len(written) == 12 and sorted(set(written["name"])) == ["ann", "bob", "cy"]
 
 
 
