@@ -178,7 +178,7 @@ def _expand(entry: TablePath, rel: str, home: Tree, open_uri: TreeOpener, field:
         tree, inner = _open(open_uri, rel, field, file, entry.line), ""
 
     def missing(what: str) -> NotFoundError:
-        return NotFoundError(f"{file or 'MLTable'}:{entry.line or '?'}: field '{field}': {entry.value!r} {what}",
+        return NotFoundError(f"{file or 'MLTable'}:{entry.line or '?'}, field '{field}': {entry.value!r} {what}",
                              file=file, field=field, line=entry.line)
     kind = tree.kind(inner)
     if entry.kind == "file":
