@@ -73,3 +73,12 @@ def test_azure_style_imports_work():
     from openaml.entities import (AccountKeyConfiguration, AmlCompute, BuildContext,  # noqa: F401
                                   CommandComponent, ManagedIdentityConfiguration, Workspace)
     from openaml.exceptions import JobException, ValidationException  # noqa: F401
+
+
+def test_data_exports_azure_mltable_names_and_loads_no_pyarrow():
+    """``openaml.data`` is Azure's ``mltable`` API (load, MLTable, DataType) plus load_table;
+    pyarrow and pandas load only when a table is read."""
+    code = ("import sys, openaml.data as d; print(sorted(d.__all__)); "
+            "print([m for m in ('pyarrow', 'pandas') if m in sys.modules])")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.split("\n")[:2] == ["['DataType', 'MLTable', 'load', 'load_table']", "[]"]

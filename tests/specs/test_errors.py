@@ -196,3 +196,13 @@ def test_misspelt_field_reported_before_missing_path(write):
         load_model(spec)
     assert not isinstance(info.value, MissingFileError)
     assert info.value.details["field"] == "descripton"
+
+
+def test_billion_laughs_is_refused_not_expanded(write):
+    lines = ["name: d", "type: uri_file", "path: azureml://datastores/x/paths/y", "tags:",
+             "  l0: &l0 [x, x, x, x, x, x, x, x, x, x]"]
+    lines += [f"  l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 10)}]" for i in range(1, 9)]
+    spec = write("data.yml", "\n".join(lines) + "\n")
+    with pytest.raises(YamlParseError, match="once its aliases are expanded") as info:
+        load_data(spec)
+    assert info.value.details["file"] == str(spec)

@@ -70,6 +70,11 @@ class MLClient:
             self._workspaces.create(Workspace(name=DEFAULT_WORKSPACE), exist_ok=True)
         return self._workspaces.open(self.workspace_name)
 
+    def workspace_context(self) -> WorkspaceContext:
+        """openaml's own: the client's workspace, opened (created first if it is the default
+        one), for helpers that run in this process, such as :func:`openaml.data.load_table`."""
+        return self._context()
+
     def _job_service(self) -> "JobService":
         from openaml.backends.local import LocalLauncher
         from openaml.services.jobs import JobService

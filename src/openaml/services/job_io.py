@@ -99,14 +99,23 @@ def resolve_input(ctx: WorkspaceContext, name: str, value: Any) -> dict[str, Any
     return {**base, **_resolve_path(ctx, name, value.path, value.type, mode)}
 
 
-def _resolve_path(ctx: WorkspaceContext, name: str, path: str, type_: str, mode: str) -> dict[str, Any]:
+def read_data_path(ctx: WorkspaceContext, path: str, *, field: str, log: Log | None = None) -> str:
+    """The manifest digest of what a data *path* names (a data asset reference, an
+    ``azureml://datastores/`` or storage URI, a job's output), read into the store as an input in
+    ``download`` mode is (remote files through the ETag cache). Errors name *field*."""
+    return input_digest(ctx, {"mode": "download", **_resolve_path(ctx, "data", path, "uri_folder", "download",
+                                                                  field=field)}, field=field, log=log)
+
+
+def _resolve_path(ctx: WorkspaceContext, name: str, path: str, type_: str, mode: str, *,
+                  field: str | None = None) -> dict[str, Any]:
     # Submission only: imported here so that a job's agent, which only materialises inputs,
     # does not load the registry and the specs (~70 ms).
     from openaml.services.registry import RegistryService
     from openaml.services.snapshots import ignore_matcher
     from openaml.services.uploads import is_local_path
 
-    field = f"inputs.{name}.path"
+    field = field or f"inputs.{name}.path"
     if is_local_path(path):
         local = Path(path).expanduser().resolve()
         if not local.exists():
@@ -118,7 +127,7 @@ def _resolve_path(ctx: WorkspaceContext, name: str, path: str, type_: str, mode:
         kind = "models" if type_ in MODEL_TYPES else "data"
         asset_name, version, label = parse_asset_reference(path)
         asset = RegistryService(ctx).get(kind, asset_name, version=version, label=label)
-        resolved = _resolve_path(ctx, name, asset.path, type_, mode)
+        resolved = _resolve_path(ctx, name, asset.path, type_, mode, field=field)
         return {**resolved, "asset": f"azureml:{asset.name}:{asset.version}"}
     upload = local_upload(path)
     if upload:

@@ -1,21 +1,37 @@
-"""Checks of an ``MLTable`` folder: the ``MLTable`` YAML file and its ``paths``."""
+"""``MLTable`` files: the check made when an ``mltable`` folder is registered or given to a job
+(:func:`validate_mltable_folder`, lenient: every transformation of Azure's schema passes), and
+the strict reading into an :class:`~openaml.entities.mltable.MLTableDefinition` that
+``openaml.data`` loads (:func:`parse_mltable`; the transformations: :mod:`.mltable_steps`).
+
+Paths are hostile: :func:`check_table_path` is the one rule for them. A path is a storage URI
+(read through the workspace's datastores) or relative to the MLTable file's folder, and then
+must stay inside it: no ``..``, no absolute or ``file://`` path, no control characters.
+"""
 
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
+from openaml.entities.mltable import MLTableDefinition, TablePath
 from openaml.errors import ValidationError
+from openaml.paths import check_relative
 
 from ._errors import suggest
-from .yamlio import load_mapping, to_plain
+from .mltable_steps import parse_transformations
+from .yamlio import load_mapping, parse_yaml, to_plain
+
+__all__ = ["MLTABLE_FILE", "check_table_path", "is_table_uri", "parse_mltable", "validate_mltable_folder"]
 
 MLTABLE_FILE = "MLTable"
 TOP_LEVEL_KEYS = ("$schema", "type", "paths", "transformations", "traits", "metadata")
 PATH_KEYS = ("file", "folder", "pattern")
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")
+_DRIVE = re.compile(r"^[A-Za-z]:")
 
 
 def validate_mltable_folder(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -40,6 +56,70 @@ def validate_mltable_folder(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise ValidationError("transformations must be a list.", file=str(file),
                               field="transformations", line=root.lc.key("transformations")[0] + 1)
     return to_plain(root)
+
+
+def parse_mltable(text: str, file: str) -> MLTableDefinition:
+    """The MLTable file *text* (read from *file*, which errors name) as a definition openaml can
+    load: its paths checked by :func:`check_table_path`, every transformation known and its
+    arguments of the right types, or a :class:`ValidationError` naming the file, field and line."""
+    root = parse_yaml(text, file)
+    if root is None:
+        root = CommentedMap()
+    if not isinstance(root, CommentedMap):
+        raise ValidationError("The top level of an MLTable file must be a mapping of fields.", file=file, line=1)
+    if "query_source" in root:
+        raise ValidationError("openaml does not support MLTables read from a query (query_source); use paths",
+                              file=file, field="query_source", line=root.lc.key("query_source")[0] + 1)
+    _check_keys(root, file)
+    _check_paths(root, file)
+    paths = tuple(_table_path(entry, i, file, root["paths"].lc.item(i)[0] + 1) for i, entry in enumerate(root["paths"]))
+    steps = parse_transformations(root, file)
+    plain = to_plain(root)
+    traits, metadata = plain.get("traits") or {}, plain.get("metadata") or {}
+    for key, value in (("traits", traits), ("metadata", metadata)):
+        if not isinstance(value, dict):
+            raise ValidationError(f"{key} must be a mapping.", file=file, field=key, line=root.lc.key(key)[0] + 1)
+    return MLTableDefinition(paths=paths, transformations=steps, traits=traits, metadata=metadata, file=file)
+
+
+def is_table_uri(value: str) -> bool:
+    """Whether a path of an MLTable is a URI (``scheme://...`` or ``azureml:...``) rather than a
+    path relative to the MLTable file's folder."""
+    return bool(_SCHEME.match(value)) or value.startswith("azureml:")
+
+
+def check_table_path(value: str, *, field: str = "paths", file: str | None = None, line: int | None = None) -> str:
+    """The one rule for a path written in an MLTable: a URI is returned as it is (the workspace's
+    datastores decide what it reaches), except ``file://``; any other path is relative to the
+    MLTable file's folder and returned normalised (``./a//b`` -> ``a/b``, ``.`` -> ``""``).
+
+    Refused, naming *field* (and *file* and *line*): absolute local paths and ``file://`` URIs
+    (Azure reads them; openaml does not, so that an MLTable received with a data asset or found
+    on a datastore reads nothing of the machine that loads it), ``~``, ``..``, backslashes and
+    control characters.
+    """
+    if not isinstance(value, str):
+        raise ValidationError("a path must be text", file=file, field=field, line=line)
+    if value.lower().startswith("file:") or value.startswith(("/", "\\", "~/")) \
+            or value == "~" or _DRIVE.match(value):
+        raise ValidationError(
+            f"{value!r} is an absolute local path: openaml reads only paths relative to the MLTable file's "
+            "folder (inside it) and storage URIs (azureml://datastores/<ds>/paths/..., wasbs://, abfss://, "
+            "https://, s3://)", file=file, field=field, line=line)
+    if is_table_uri(value):
+        return value
+    try:
+        return check_relative(value, field=field, allow_empty=True)
+    except ValidationError as exc:
+        raise ValidationError(f"{exc.message.split(': ', 1)[-1]}; paths of an MLTable stay inside its folder "
+                              "(use a datastore URI to reach other data)", file=file, field=field, line=line) from None
+
+
+def _table_path(entry: CommentedMap, i: int, file: str, line: int) -> TablePath:
+    kind = next(k for k in PATH_KEYS if k in entry)
+    value = entry[kind]
+    check_table_path(value, field=f"paths.{i}.{kind}", file=file, line=line)
+    return TablePath(kind=kind, value=value, line=line)
 
 
 def _check_keys(root: CommentedMap, file: str) -> None:

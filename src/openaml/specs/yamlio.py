@@ -16,10 +16,15 @@ from openaml.errors import MissingFileError, ValidationError, YamlParseError
 Source = str | os.PathLike[str] | IO[str]
 
 
+#: Values a YAML file may hold once its aliases are expanded: a spec has hundreds; a "billion
+#: laughs" file (anchors repeating anchors) has billions and would hang whatever reads it.
+MAX_VALUES = 100_000
+
+
 def parse_yaml(text: str, file: str | None = None) -> Any:
     """Parse YAML text into ruamel round-trip nodes (which remember their line numbers)."""
     try:
-        return YAML(typ="rt", pure=True).load(text)
+        root = YAML(typ="rt", pure=True).load(text)
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
@@ -27,6 +32,25 @@ def parse_yaml(text: str, file: str | None = None) -> Any:
         raise YamlParseError(f"YAML syntax error: {problem}", file=file, line=line) from None
     except YAMLError as exc:
         raise YamlParseError(f"YAML syntax error: {exc}", file=file) from None
+    _check_expansion(root, file)
+    return root
+
+
+def _check_expansion(root: Any, file: str | None) -> None:
+    """Refuse a file that holds more than :data:`MAX_VALUES` values with its aliases expanded
+    (counted by walking it; the walk stops at the limit, so a hostile file costs little)."""
+    stack, seen = [root], 0
+    while stack:
+        node = stack.pop()
+        seen += 1
+        if seen > MAX_VALUES:
+            raise YamlParseError(f"the YAML holds more than {MAX_VALUES:,} values once its aliases are expanded "
+                                 "(anchors repeating anchors?); it is not read", file=file)
+        if isinstance(node, dict):
+            stack.extend(node.keys())
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
 
 
 def read_source(source: Source) -> tuple[str, str | None]:
