@@ -7,22 +7,41 @@ one uploads a finished local temp file in one object write (atomic per object on
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import stat
 import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Protocol
 
 if TYPE_CHECKING:
     import fsspec
 
+#: ``errors(action)``: a context manager turning a plugin's errors into one line naming the storage.
+Errors = Callable[[str], AbstractContextManager[None]]
+# Files of a folder are hashed by a few threads at once (hashlib releases the GIL on large
+# buffers): sha256 is the bottleneck of storing into a local folder, not the disk.
+HASH_WORKERS = max(1, min(4, os.cpu_count() or 1))
+# Requests in flight at once against remote storage: latency, not bandwidth, bounds small files.
+TRANSFER_WORKERS = 16
+# Blobs up to this size are read in one request, into memory.
+SMALL_BLOB = 8 * 1024 * 1024
+
 
 class BlobBackend(Protocol):
     """Bytes in, bytes out, addressed by a relative posix key such as ``blobs/sha256/ab/ab...``."""
 
+    #: How many transfers the store runs at once.
+    workers: int
+
     def exists(self, key: str) -> bool: ...
 
-    def open_read(self, key: str) -> BinaryIO: ...
+    def open_read(self, key: str, size: int | None = None) -> BinaryIO:
+        """The blob's bytes; *size* (when the caller knows it) lets a remote backend choose how."""
+        ...
 
     def new_temp(self) -> tuple[str, BinaryIO]:
         """A new local temp file opened for writing; the caller closes it."""
@@ -58,6 +77,8 @@ class BlobBackend(Protocol):
 class LocalBlobs:
     """Blobs in a local folder; temp files in ``<root>/tmp`` so the final rename never crosses devices."""
 
+    workers = HASH_WORKERS
+
     def __init__(self, root: Path) -> None:
         self.root = root
         self.tmp = root / "tmp"
@@ -66,7 +87,7 @@ class LocalBlobs:
     def exists(self, key: str) -> bool:
         return (self.root / key).is_file()
 
-    def open_read(self, key: str) -> BinaryIO:
+    def open_read(self, key: str, size: int | None = None) -> BinaryIO:
         return open(self.root / key, "rb")
 
     def new_temp(self) -> tuple[str, BinaryIO]:
@@ -137,21 +158,44 @@ class FsspecBlobs:
     """Blobs on any fsspec file system (az://, s3://, memory://, ...).
 
     The temp file is local: the digest, hence the key, is only known once all bytes are hashed,
-    and writing remotely first would cost a server-side copy for the rename.
+    and writing remotely first would cost a server-side copy for the rename. Every request is
+    a round trip, so the store runs :attr:`workers` of them at once (fsspec's sync calls may come
+    from many threads: they all run on the file system's one event loop). *errors* turns a
+    plugin's error into one line naming the storage (:meth:`openaml.store.storage.Storage.errors`);
+    a missing blob stays :class:`FileNotFoundError`.
     """
 
-    def __init__(self, fs: fsspec.AbstractFileSystem, root: str) -> None:
+    workers = TRANSFER_WORKERS
+
+    def __init__(self, fs: fsspec.AbstractFileSystem, root: str, *, errors: Errors | None = None) -> None:
         self.fs = fs
         self.root = root.rstrip("/")
+        self._errors = errors or (lambda _action: contextlib.nullcontext())
 
     def _path(self, key: str) -> str:
         return f"{self.root}/{key}"
 
-    def exists(self, key: str) -> bool:
-        return bool(self.fs.exists(self._path(key)))
+    @contextlib.contextmanager
+    def _guard(self, action: str) -> Iterator[None]:
+        missing: FileNotFoundError | None = None
+        with self._errors(action):
+            try:
+                yield
+            except FileNotFoundError as exc:  # the caller's to handle, not a storage error
+                missing = exc
+        if missing is not None:
+            raise missing
 
-    def open_read(self, key: str) -> BinaryIO:
-        return self.fs.open(self._path(key), "rb")
+    def exists(self, key: str) -> bool:
+        with self._guard("checking a blob"):
+            return bool(self.fs.exists(self._path(key)))
+
+    def open_read(self, key: str, size: int | None = None) -> BinaryIO:
+        with self._guard("reading a blob"):
+            if size is not None and size <= SMALL_BLOB:
+                # One GET; opening a file would ask for its properties first (two round trips).
+                return io.BytesIO(self.fs.cat_file(self._path(key)))
+            return self.fs.open(self._path(key), "rb")
 
     def new_temp(self) -> tuple[str, BinaryIO]:
         fd, path = tempfile.mkstemp(prefix="openaml-upload-")
@@ -159,7 +203,8 @@ class FsspecBlobs:
 
     def publish(self, temp_path: str, key: str) -> None:
         try:
-            self.fs.put_file(temp_path, self._path(key))
+            with self._guard("writing a blob"):
+                self.fs.put_file(temp_path, self._path(key))
         finally:
             self.discard(temp_path)
 
@@ -170,7 +215,17 @@ class FsspecBlobs:
             pass
 
     def adopt(self, local_path: str, key: str) -> bool:
-        return False  # an upload is a copy anyway
+        """Upload the caller's finished file itself (it deletes it anyway), not a temp copy of it.
+        Not a file with other hard links: another name could change it during the upload."""
+        try:
+            info = os.lstat(local_path)
+        except OSError:
+            return False
+        if not stat.S_ISREG(info.st_mode) or info.st_nlink != 1:
+            return False
+        with self._guard("writing a blob"):
+            self.fs.put_file(local_path, self._path(key))
+        return True
 
     def link_to(self, key: str, local_path: str) -> bool:
         return False
