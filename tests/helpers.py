@@ -51,6 +51,8 @@ STORAGES = ("local", pytest.param("azurite", marks=pytest.mark.slow), pytest.par
 #: Run a test on a workspace of each of :data:`STORAGES` (its ``ml_client`` fixture builds on
 #: the ``workspace_storage`` fixture, which this parametrises).
 on_every_storage = pytest.mark.parametrize("workspace_storage", STORAGES, indirect=True)
+#: Run a test on a workspace on each emulated object storage (Azurite, moto).
+on_object_storage = pytest.mark.parametrize("workspace_storage", STORAGES[1:], indirect=True)
 
 
 def wait_for_file(path: Path, timeout: float = 30) -> None:

@@ -132,7 +132,7 @@ class WorkspaceService:
                 return self.get(name)
             raise AlreadyExistsError(f"Workspace '{name}' already exists at {self.settings.workspace_dir(name)}.")
         if workspace.storage is not None:  # checked before anything is created
-            probe(workspace.storage, open_workspace_storage(workspace.storage, name))
+            probe(workspace.storage, open_workspace_storage(workspace.storage, name, creating=True))
         final = self.settings.workspace_dir(name)
         if final.exists():  # a leftover without workspace.json: an interrupted create
             shutil.rmtree(final)

@@ -277,11 +277,12 @@ class Storage:
     """
 
     def __init__(self, name: str, spec: FsSpec, fs: fsspec.AbstractFileSystem, secrets: list[str], *,
-                 label: str | None = None, fix: str | None = None) -> None:
+                 label: str | None = None, owner: str = "datastore", fix: str | None = None) -> None:
         self.name, self.spec, self.fs = name, spec, fs
-        # What errors call the storage, and the command that changes its credentials.
+        # What errors call the storage, whose credentials it takes, and how to change them.
         self.label = label or f"datastore '{name}'"
-        self.fix = fix or f"openaml datastore update -n {name}"
+        self.owner = owner
+        self.fix = fix or f"change them with: openaml datastore update -n {name}"
         self._secrets = secrets
 
     def __repr__(self) -> str:
@@ -326,8 +327,8 @@ class Storage:
             status = getattr(exc, "status_code", None) or getattr(getattr(exc, "response", None), "status_code", None)
             if isinstance(exc, PermissionError) or status in (401, 403) or _auth_error(exc):
                 raise DatastoreAccessError(self._line(
-                    f"{action}: the storage refused the datastore's credentials (a wrong key, an expired "
-                    f"token or missing permissions; change them with: {self.fix})",
+                    f"{action}: the storage refused the {self.owner}'s credentials (a wrong key, an expired "
+                    f"token or missing permissions; {self.fix})",
                     exc)) from None
             raise DatastoreAccessError(self._line(f"{action} failed", exc)) from None
 
@@ -359,12 +360,13 @@ def _open_fs(spec: FsSpec) -> fsspec.AbstractFileSystem:
 
 
 def open_storage(ds: Datastore, *, anonymous: bool = False, factory: FileSystemFactory | None = None,
-                 label: str | None = None, fix: str | None = None) -> Storage:
+                 label: str | None = None, owner: str = "datastore", fix: str | None = None) -> Storage:
     """Open *ds* (read with its secrets) as a :class:`Storage` (*anonymous*: see
     :func:`filesystem_spec`). *factory* builds the file system from the spec instead of fsspec
     (a memory file system in tests of a mapping that has no emulator: Azure Files)."""
     spec = filesystem_spec(ds, anonymous=anonymous)
-    storage = Storage(ds.name, spec, None, secret_values(ds), label=label, fix=fix)  # type: ignore[arg-type]
+    storage = Storage(ds.name, spec, None, secret_values(ds), label=label, owner=owner,  # type: ignore[arg-type]
+                      fix=fix)
     with storage.errors("connecting"):
         try:
             storage.fs = factory(spec) if factory else _open_fs(spec)

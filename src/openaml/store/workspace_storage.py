@@ -29,11 +29,13 @@ REACH_SECONDS = 5.0
 _PROXY_VARIABLES = ("https_proxy", "http_proxy", "all_proxy")
 
 
-def open_workspace_storage(storage: WorkspaceStorage, workspace: str) -> Storage:
-    """The container or bucket, opened with the storage's credentials; errors name the workspace."""
-    datastore = storage.datastore("storage")
-    return open_storage(datastore, label=f"workspace '{workspace}' storage",
-                        fix=f"openaml workspace update -n {workspace} --storage-credentials FILE")
+def open_workspace_storage(storage: WorkspaceStorage, workspace: str, *, creating: bool = False) -> Storage:
+    """The container or bucket, opened with the storage's credentials; errors name the workspace
+    and say how to give other credentials (*creating*: the workspace does not exist yet)."""
+    fix = ("give the right ones: --storage-credentials FILE, or the standard environment variables" if creating
+           else f"change them with: openaml workspace update -n {workspace} --storage-credentials FILE")
+    return open_storage(storage.datastore("storage"), label=f"workspace '{workspace}' storage", owner="workspace",
+                        fix=fix)
 
 
 def open_artifact_store(opened: Storage, prefix: str, *, digest_cache: str | os.PathLike[str]) -> ArtifactStore:
@@ -85,4 +87,4 @@ def _check_reachable(storage: WorkspaceStorage, opened: Storage) -> None:
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
         raise DatastoreAccessError(f"{opened.label} ({opened.spec.url}): cannot reach {host}:{port} "
-                                   f"({reason}); nothing was created") from None
+                                   f"({reason})") from None
