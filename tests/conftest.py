@@ -94,6 +94,12 @@ class StorageUnderTest:
     storage: WorkspaceStorage | None = None
     fs: Any = None
 
+    def default_datastore_file(self, home: Path, workspace: str, path: str) -> str:
+        """The text of *path* on the workspace's default datastore (its folder, or the container)."""
+        if self.storage is None:
+            return (home / "workspaces" / workspace / "datastores" / "workspaceblobstore" / path).read_text()
+        return self.fs.cat_file(f"{self.storage.container}/{path}").decode()
+
     def blobs(self, home: Path, workspace: str) -> dict[str, str]:
         """Every blob of the workspace's artifact store -> a stamp that changes when it is rewritten."""
         if self.storage is None:
@@ -110,7 +116,7 @@ def workspace_storage(request: pytest.FixtureRequest) -> StorageUnderTest:
     """The storage of the test's workspace: its folder, unless the test is parametrised over
     :data:`tests.helpers.STORAGES` (``@on_every_storage``): then also a fresh container on Azurite
     and a fresh bucket on moto (skipped, with the reason, when the emulator cannot run)."""
-    kind = getattr(request, "param", "local")
+    kind = getattr(request, "param", os.environ.get("OPENAML_TEST_STORAGE", "local"))
     if kind == "local":
         return StorageUnderTest(kind)
     emulator = request.getfixturevalue("azurite" if kind == "azurite" else "moto_s3")
