@@ -94,11 +94,25 @@ class StorageUnderTest:
     storage: WorkspaceStorage | None = None
     fs: Any = None
 
-    def default_datastore_file(self, home: Path, workspace: str, path: str) -> str:
-        """The text of *path* on the workspace's default datastore (its folder, or the container)."""
+    def default_datastore_file(self, home: Path, workspace: str, path: str) -> Path | RemoteFile:
+        """*path* on the workspace's default datastore (in its folder, or on the container)."""
         if self.storage is None:
-            return (home / "workspaces" / workspace / "datastores" / "workspaceblobstore" / path).read_text()
-        return self.fs.cat_file(f"{self.storage.container}/{path}").decode()
+            return home / "workspaces" / workspace / "datastores" / "workspaceblobstore" / path
+        return RemoteFile(self.fs, f"{self.storage.container}/{path}")
+
+
+@dataclass
+class RemoteFile:
+    """A file on object storage, read and removed as a Path is."""
+
+    fs: Any
+    path: str
+
+    def read_text(self) -> str:
+        return self.fs.cat_file(self.path).decode()
+
+    def unlink(self) -> None:
+        self.fs.rm_file(self.path)
 
     def blobs(self, home: Path, workspace: str) -> dict[str, str]:
         """Every blob of the workspace's artifact store -> a stamp that changes when it is rewritten."""

@@ -131,15 +131,15 @@ def test_pipeline_outputs_and_bound_step_settings_reach_the_step(ml_client, clus
     assert report.path == "azureml://datastores/workspaceblobstore/paths/samples/report.txt"
     # The file itself at the chosen path on the datastore, not a folder holding it.
     on_datastore = workspace_storage.default_datastore_file(home, "pipes", "samples/report.txt")
-    assert on_datastore.strip() == "hello hello workers-2"
+    assert on_datastore.read_text().strip() == "hello hello workers-2"
     target = tmp_path / "dl"
     ml_client.jobs.download(job.name, download_path=target, output_name="pipeline_report")
-    assert (target / "named-outputs" / "pipeline_report" / "report.txt").read_text() == on_datastore
+    assert (target / "named-outputs" / "pipeline_report" / "report.txt").read_text() == on_datastore.read_text()
     ml_client.jobs.download(job.name, download_path=target, output_name="pipeline_ranks")
     assert sorted(p.name for p in (target / "named-outputs" / "pipeline_ranks").iterdir()) == ["rank_0.txt",
                                                                                               "rank_1.txt"]
     ml_client.jobs.download(read_job.name, download_path=target, output_name="copy")
-    assert (target / "named-outputs" / "copy" / "copy.txt").read_text() == on_datastore
+    assert (target / "named-outputs" / "copy" / "copy.txt").read_text() == on_datastore.read_text()
 
     on_datastore.unlink()  # a reused step still delivers its output to the path this run chose
     again = ml_client.jobs.create_or_update(load_job(spec))
