@@ -100,6 +100,16 @@ class StorageUnderTest:
             return home / "workspaces" / workspace / "datastores" / "workspaceblobstore" / path
         return RemoteFile(self.fs, f"{self.storage.container}/{path}")
 
+    def blobs(self, home: Path, workspace: str) -> dict[str, str]:
+        """Every blob of the workspace's artifact store -> a stamp that changes when it is rewritten."""
+        if self.storage is None:
+            root = home / "workspaces" / workspace / "artifacts" / "blobs"
+            return {str(p.relative_to(root)): str(p.stat().st_mtime_ns) for p in root.rglob("*") if p.is_file()}
+        base = f"{self.storage.container}/{self.storage.prefix}/blobs"
+        found = self.fs.find(base, detail=True) if self.fs.exists(base) else {}
+        return {path[len(base) + 1:]: str(info.get("etag") or info.get("ETag") or info.get("last_modified"))
+                for path, info in found.items()}
+
 
 @dataclass
 class RemoteFile:
@@ -113,16 +123,6 @@ class RemoteFile:
 
     def unlink(self) -> None:
         self.fs.rm_file(self.path)
-
-    def blobs(self, home: Path, workspace: str) -> dict[str, str]:
-        """Every blob of the workspace's artifact store -> a stamp that changes when it is rewritten."""
-        if self.storage is None:
-            root = home / "workspaces" / workspace / "artifacts" / "blobs"
-            return {str(p.relative_to(root)): str(p.stat().st_mtime_ns) for p in root.rglob("*") if p.is_file()}
-        base = f"{self.storage.container}/{self.storage.prefix}/blobs"
-        found = self.fs.find(base, detail=True) if self.fs.exists(base) else {}
-        return {path[len(base) + 1:]: str(info.get("etag") or info.get("ETag") or info.get("last_modified"))
-                for path, info in found.items()}
 
 
 @pytest.fixture

@@ -210,3 +210,24 @@ def test_credentials_from_the_environment_follow_the_standard_variables():
         WorkspaceStorage(uri="azure://acct/cont", region="eu-west-1")
     with pytest.raises(ValidationError):
         WorkspaceStorage(uri="azure://acct/cont", endpoint="evil.example/path?x=1")
+
+
+@on_object_storage
+def test_two_workspaces_on_one_storage_share_blobs_and_rewrite_none(home: Path, tmp_path: Path, workspace_storage):
+    """The second workspace knows none of the blobs: each small one is written only if absent
+    (one conditional request), so the bytes the first stored are not written again."""
+    model = write(tmp_path / "m" / "weights.txt", "shared bytes\n")
+    clients = []
+    for name in ("first", "second"):
+        client = MLClient(workspace_name=name)
+        client.workspaces.begin_create(Workspace(name=name, storage=workspace_storage.storage)).result()
+        clients.append(client)
+    clients[0].models.create_or_update(Model(name="m", path=str(model.parent)))
+    stored = workspace_storage.blobs(home, "first")
+    assert len(stored) == 2
+    clients[1].models.create_or_update(Model(name="m", path=str(model.parent)))
+    assert workspace_storage.blobs(home, "second") == stored  # same blobs, same ETags: nothing rewritten
+    clients[1].models.download("m", "1", download_path=tmp_path / "dl")
+    assert (tmp_path / "dl" / "m" / "m" / "weights.txt").read_text() == "shared bytes\n"
+    for client in clients:
+        client.close()

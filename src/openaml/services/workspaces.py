@@ -221,7 +221,8 @@ class WorkspaceService:
                 artifacts = ArtifactStore(str(folder / "artifacts"))
             else:
                 artifacts = open_artifact_store(open_workspace_storage(storage, name), storage.prefix,
-                                                digest_cache=folder / "digests.sqlite")
+                                                digest_cache=folder / "digests.sqlite",
+                                                stored_blobs=folder / "stored-blobs.sqlite")
             url = config.get("database_url")
             metadata = MetadataStore(url) if url else MetadataStore.for_sqlite_file(folder / "metadata.db")
             ctx = WorkspaceContext(name=name, folder=folder, metadata=metadata, artifacts=artifacts,

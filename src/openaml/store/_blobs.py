@@ -17,6 +17,8 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Protocol
 
+from openaml.store.digest_cache import StoredBlobs
+
 if TYPE_CHECKING:
     import fsspec
 
@@ -29,6 +31,9 @@ HASH_WORKERS = max(1, min(4, os.cpu_count() or 1))
 TRANSFER_WORKERS = 16
 # Blobs up to this size are read in one request, into memory.
 SMALL_BLOB = 8 * 1024 * 1024
+# Remote blobs up to this size are written only-if-absent without asking first: the question
+# costs the round trip the write costs. Larger ones are asked about, to save their upload.
+ASK_ABOVE = 1024 * 1024
 
 
 class BlobBackend(Protocol):
@@ -38,6 +43,12 @@ class BlobBackend(Protocol):
     workers: int
 
     def exists(self, key: str) -> bool: ...
+
+    def probably_stored(self, key: str, size: int) -> bool:
+        """Whether the blob is stored, as far as it is worth asking before writing it: a backend
+        may answer False without asking when a write that changes nothing if the blob exists
+        costs no more than the question (a small blob on remote storage)."""
+        ...
 
     def open_read(self, key: str, size: int | None = None) -> BinaryIO:
         """The blob's bytes; *size* (when the caller knows it) lets a remote backend choose how."""
@@ -86,6 +97,9 @@ class LocalBlobs:
 
     def exists(self, key: str) -> bool:
         return (self.root / key).is_file()
+
+    def probably_stored(self, key: str, size: int) -> bool:
+        return self.exists(key)
 
     def open_read(self, key: str, size: int | None = None) -> BinaryIO:
         return open(self.root / key, "rb")
@@ -167,10 +181,13 @@ class FsspecBlobs:
 
     workers = TRANSFER_WORKERS
 
-    def __init__(self, fs: fsspec.AbstractFileSystem, root: str, *, errors: Errors | None = None) -> None:
+    def __init__(self, fs: fsspec.AbstractFileSystem, root: str, *, errors: Errors | None = None,
+                 known: StoredBlobs | None = None, identity: str = "") -> None:
         self.fs = fs
         self.root = root.rstrip("/")
         self._errors = errors or (lambda _action: contextlib.nullcontext())
+        self._known, self._identity = known, identity or root
+        self._create_only = _create_only_options(fs)
 
     def _path(self, key: str) -> str:
         return f"{self.root}/{key}"
@@ -187,8 +204,32 @@ class FsspecBlobs:
             raise missing
 
     def exists(self, key: str) -> bool:
+        if self._known is not None and self._known.has(self._identity, key):
+            return True
         with self._guard("checking a blob"):
-            return bool(self.fs.exists(self._path(key)))
+            found = bool(self.fs.exists(self._path(key)))
+        if found:
+            self._remember(key)
+        return found
+
+    def probably_stored(self, key: str, size: int) -> bool:
+        if self._create_only is not None and size <= ASK_ABOVE:
+            return self._known is not None and self._known.has(self._identity, key)
+        return self.exists(key)
+
+    def _remember(self, key: str) -> None:
+        if self._known is not None:
+            self._known.remember(self._identity, key)
+
+    def _upload(self, local_path: str, key: str) -> None:
+        """One write of the whole object; where the plugin can, only if it is not there yet
+        (an existing blob holds the same bytes: nothing is written and its ETag stays)."""
+        with self._guard("writing a blob"):
+            try:
+                self.fs.put_file(local_path, self._path(key), **(self._create_only or {}))
+            except FileExistsError:
+                pass
+        self._remember(key)
 
     def open_read(self, key: str, size: int | None = None) -> BinaryIO:
         with self._guard("reading a blob"):
@@ -203,8 +244,7 @@ class FsspecBlobs:
 
     def publish(self, temp_path: str, key: str) -> None:
         try:
-            with self._guard("writing a blob"):
-                self.fs.put_file(temp_path, self._path(key))
+            self._upload(temp_path, key)
         finally:
             self.discard(temp_path)
 
@@ -223,8 +263,7 @@ class FsspecBlobs:
             return False
         if not stat.S_ISREG(info.st_mode) or info.st_nlink != 1:
             return False
-        with self._guard("writing a blob"):
-            self.fs.put_file(local_path, self._path(key))
+        self._upload(local_path, key)
         return True
 
     def link_to(self, key: str, local_path: str) -> bool:
@@ -238,6 +277,17 @@ class FsspecBlobs:
 
     def sweep_temp(self, before: float) -> int:
         return 0  # temp files are local ones in the system temp folder, removed on discard
+
+
+def _create_only_options(fs: fsspec.AbstractFileSystem) -> dict | None:
+    """The plugin's option for a write that fails if the object exists (a conditional PUT, one
+    request), or None when it has none: adlfs and s3fs (Azurite and moto honour both)."""
+    protocols = {fs.protocol} if isinstance(fs.protocol, str) else set(fs.protocol)
+    if protocols & {"abfs", "az", "abfss"}:
+        return {"overwrite": False}
+    if protocols & {"s3", "s3a"}:
+        return {"mode": "create"}
+    return None
 
 
 def backend_for(root_url: str, storage_options: dict | None = None) -> BlobBackend:

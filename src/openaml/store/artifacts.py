@@ -118,7 +118,7 @@ class ArtifactStore:
                     if progress:
                         progress(len(chunk), total)
             digest = h.hexdigest()
-            if not self._blobs.exists(_key(digest)):
+            if not self._blobs.probably_stored(_key(digest), size):
                 self._blobs.publish(temp_path, _key(digest))
                 published = True
             return ManifestEntry(digest=digest, size=size)
@@ -140,7 +140,7 @@ class ArtifactStore:
         # Read-only pass first, so re-registering unchanged content writes nothing at all (and
         # an unchanged file that was hashed before is not even read: see DigestCache).
         digest, size = self._digest_of(path, remember=not move)
-        if self._blobs.exists(_key(digest)) or (move and self._blobs.adopt(str(path), _key(digest))):
+        if self._blobs.probably_stored(_key(digest), size) or (move and self._blobs.adopt(str(path), _key(digest))):
             if progress:
                 progress(size, size)
             return ManifestEntry(digest=digest, size=size)
@@ -187,7 +187,7 @@ class ArtifactStore:
     def put_bytes(self, data: bytes) -> ManifestEntry:
         """Store *data*; a no-op when those bytes are already stored."""
         digest = hashlib.sha256(data).hexdigest()
-        if self._blobs.exists(_key(digest)):
+        if self._blobs.probably_stored(_key(digest), len(data)):
             return ManifestEntry(digest=digest, size=len(data))
         return self._upload(io.BytesIO(data), len(data), None)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import socket
 import uuid
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from openaml.entities import AzureBlobDatastore, S3Datastore
@@ -19,6 +20,7 @@ from openaml.entities.workspace_storage import WorkspaceStorage
 from openaml.errors import DatastoreAccessError
 from openaml.store._blobs import FsspecBlobs
 from openaml.store.artifacts import ArtifactStore
+from openaml.store.digest_cache import StoredBlobs
 from openaml.store.storage import Storage, account_url, open_storage
 
 __all__ = ["REACH_SECONDS", "open_artifact_store", "open_workspace_storage", "probe"]
@@ -38,9 +40,12 @@ def open_workspace_storage(storage: WorkspaceStorage, workspace: str, *, creatin
                         fix=fix)
 
 
-def open_artifact_store(opened: Storage, prefix: str, *, digest_cache: str | os.PathLike[str]) -> ArtifactStore:
-    """The artifact store under *prefix* of the opened storage; *digest_cache* is a local file."""
-    backend = FsspecBlobs(opened.fs, opened.path(prefix), errors=opened.errors)
+def open_artifact_store(opened: Storage, prefix: str, *, digest_cache: str | os.PathLike[str],
+                        stored_blobs: str | os.PathLike[str]) -> ArtifactStore:
+    """The artifact store under *prefix* of the opened storage. *digest_cache* (local files'
+    digests) and *stored_blobs* (blobs known to be on the storage) are local files."""
+    backend = FsspecBlobs(opened.fs, opened.path(prefix), errors=opened.errors, known=StoredBlobs(Path(stored_blobs)),
+                          identity=f"{opened.identity}/{prefix}")
     return ArtifactStore(opened.url(prefix), backend=backend, digest_cache=digest_cache)
 
 
