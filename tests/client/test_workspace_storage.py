@@ -4,6 +4,7 @@ but the metadata; hostile storage URIs refused at the edge."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from pathlib import Path
@@ -18,7 +19,7 @@ from openaml.cli.main import cli
 from openaml.entities import (AccountKeyConfiguration, Model, NoneCredentialConfiguration, S3AccessKeyConfiguration,
                               SasTokenConfiguration, Workspace, WorkspaceStorage)
 from openaml.entities.workspace_storage import parse_storage_uri
-from openaml.errors import DatastoreAccessError, NotFoundError, ValidationError
+from openaml.errors import DatastoreAccessError, IntegrityError, NotFoundError, ValidationError
 
 from tests.emulators import free_port
 from tests.helpers import on_object_storage, write
@@ -231,3 +232,24 @@ def test_two_workspaces_on_one_storage_share_blobs_and_rewrite_none(home: Path, 
     assert (tmp_path / "dl" / "m" / "m" / "weights.txt").read_text() == "shared bytes\n"
     for client in clients:
         client.close()
+
+
+@on_object_storage
+def test_a_blob_changed_or_removed_on_the_storage_is_an_integrity_error(home: Path, tmp_path: Path,
+                                                                       workspace_storage):
+    client = MLClient(workspace_name="integrity")
+    client.workspaces.begin_create(Workspace(name="integrity", storage=workspace_storage.storage)).result()
+    write(tmp_path / "m" / "a.txt", "first\n")
+    write(tmp_path / "m" / "b.txt", "second\n")
+    client.models.create_or_update(Model(name="m", path=str(tmp_path / "m")))
+    storage = workspace_storage.storage
+    base = f"{storage.container}/{storage.prefix}/blobs/sha256"
+    digest = hashlib.sha256(b"first\n").hexdigest()
+    workspace_storage.fs.pipe_file(f"{base}/{digest[:2]}/{digest}", b"tampered\n")
+    with pytest.raises(IntegrityError, match="corrupt"):
+        client.models.download("m", "1", download_path=tmp_path / "dl1")
+    workspace_storage.fs.rm_file(f"{base}/{digest[:2]}/{digest}")
+    with pytest.raises(IntegrityError, match="missing"):
+        client.models.download("m", "1", download_path=tmp_path / "dl2")
+    assert not (tmp_path / "dl1" / "m" / "m").exists() and not (tmp_path / "dl2" / "m" / "m").exists()
+    client.close()

@@ -400,7 +400,10 @@ class ArtifactStore:
                 else:
                     copies.append((entry, out))
             # Copies verify every byte, and from remote storage each is a request: concurrently.
-            self._run_all(lambda item: self._copy_verified(item[0], item[1], each), copies, stop)
+            if len(copies) > 1 and self._fetched(copies):
+                self._run_all(lambda item: self._verify(item[0], item[1], each), copies, stop)
+            else:
+                self._run_all(lambda item: self._copy_verified(item[0], item[1], each), copies, stop)
             if read_only:
                 for rel in manifest.files:
                     os.chmod(staged / rel if manifest.kind == "folder" else staged, 0o444)
@@ -450,6 +453,24 @@ class ArtifactStore:
             os.symlink(link_target, temp)
             os.replace(temp, out)
         return folder / manifest.root if manifest.kind == "file" else folder
+
+    def _fetched(self, copies: list[tuple[ManifestEntry, Path]]) -> bool:
+        """Download every blob of *copies* in one batch where the backend has one (unverified:
+        see :meth:`_verify`); False when it has none."""
+        try:
+            return self._blobs.fetch_many([_key(entry.digest) for entry, _ in copies], [str(out) for _, out in copies])
+        except FileNotFoundError:
+            raise IntegrityError(f"a blob of {copies[0][1].parent.name or 'the content'} is missing from "
+                                 f"{self.root_url}") from None
+
+    def _verify(self, entry: ManifestEntry, out: Path, progress: Progress | None) -> None:
+        """Check a downloaded file against its entry; :class:`IntegrityError` if it differs."""
+        digest, size = _hash_file(out)
+        if digest != entry.digest or size != entry.size:
+            raise IntegrityError(f"blob {entry.digest} for {out.name} is corrupt: its content does not "
+                                 "match its digest", digest=entry.digest)
+        if progress:
+            progress(size, entry.size)
 
     def _copy_verified(self, entry: ManifestEntry, out: Path, progress: Progress | None) -> None:
         h, size = hashlib.sha256(), 0
