@@ -90,6 +90,23 @@ class BlobBackend(Protocol):
         ...
 
 
+def _discard(temp_path: str) -> None:
+    try:
+        os.unlink(temp_path)
+    except FileNotFoundError:
+        pass
+
+
+def _sole_regular_file(path: str) -> bool:
+    """Whether *path* is a regular file with no other hard link: a file linked elsewhere (a job
+    may link a file it can read into its output) can still change through the other name."""
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return False
+    return stat.S_ISREG(info.st_mode) and info.st_nlink == 1
+
+
 class LocalBlobs:
     """Blobs in a local folder; temp files in ``<root>/tmp`` so the final rename never crosses devices."""
 
@@ -125,19 +142,10 @@ class LocalBlobs:
         os.replace(temp_path, final)
 
     def discard(self, temp_path: str) -> None:
-        try:
-            os.unlink(temp_path)
-        except FileNotFoundError:
-            pass
+        _discard(temp_path)
 
     def adopt(self, local_path: str, key: str) -> bool:
-        try:
-            info = os.lstat(local_path)
-        except OSError:
-            return False
-        # A file with other hard links (a job may link a file it can read into its output)
-        # would make the blob share an inode with something that can still change.
-        if not stat.S_ISREG(info.st_mode) or info.st_nlink != 1:
+        if not _sole_regular_file(local_path):
             return False
         final = self.root / key
         try:
@@ -267,19 +275,12 @@ class FsspecBlobs:
             self.discard(temp_path)
 
     def discard(self, temp_path: str) -> None:
-        try:
-            os.unlink(temp_path)
-        except FileNotFoundError:
-            pass
+        _discard(temp_path)
 
     def adopt(self, local_path: str, key: str) -> bool:
         """Upload the caller's finished file itself (it deletes it anyway), not a temp copy of it.
         Not a file with other hard links: another name could change it during the upload."""
-        try:
-            info = os.lstat(local_path)
-        except OSError:
-            return False
-        if not stat.S_ISREG(info.st_mode) or info.st_nlink != 1:
+        if not _sole_regular_file(local_path):
             return False
         self._upload(local_path, key)
         return True
