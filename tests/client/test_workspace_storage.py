@@ -253,3 +253,33 @@ def test_a_blob_changed_or_removed_on_the_storage_is_an_integrity_error(home: Pa
         client.models.download("m", "1", download_path=tmp_path / "dl2")
     assert not (tmp_path / "dl1" / "m" / "m").exists() and not (tmp_path / "dl2" / "m" / "m").exists()
     client.close()
+
+
+@pytest.mark.parametrize("workspace_storage", ["azurite"], indirect=True)
+def test_a_sas_token_serves_and_a_read_only_one_is_refused_at_create(home: Path, tmp_path: Path, workspace_storage):
+    from datetime import datetime, timedelta, timezone
+
+    from azure.storage.blob import ContainerSasPermissions, generate_container_sas
+
+    storage = workspace_storage.storage
+    account = parse_storage_uri(storage.uri)[1]
+
+    def sas(**permissions: bool) -> str:
+        return generate_container_sas(account, storage.container, account_key=_secret(storage),
+                                      permission=ContainerSasPermissions(**permissions),
+                                      expiry=datetime.now(timezone.utc) + timedelta(hours=1))
+
+    read_only = WorkspaceStorage(**storage.model_dump(exclude={"credentials"}),
+                                 credentials=SasTokenConfiguration(sas_token=sas(read=True, list=True)))
+    with pytest.raises(DatastoreAccessError) as err:
+        MLClient(workspace_name="sas").workspaces.begin_create(Workspace(name="sas", storage=read_only)).result()
+    assert "test blob" in err.value.message and "sig=" not in err.value.message.replace("sig=***", "")
+    assert not (home / "workspaces" / "sas").exists()
+    full = WorkspaceStorage(**storage.model_dump(exclude={"credentials"}), credentials=SasTokenConfiguration(
+        sas_token=sas(read=True, write=True, create=True, delete=True, list=True)))
+    client = MLClient(workspace_name="sas")
+    client.workspaces.begin_create(Workspace(name="sas", storage=full)).result()
+    model = client.models.create_or_update(Model(name="m", path=str(write(tmp_path / "m.txt", "sas\n"))))
+    client.models.download("m", model.version, download_path=tmp_path / "dl")
+    assert (tmp_path / "dl" / "m" / "m.txt").read_text() == "sas\n"
+    client.close()
