@@ -1,12 +1,20 @@
-"""Shared fixtures. Kept small: no container runtime, a temp workspace name and a throwaway
-PostgreSQL database."""
+"""Shared fixtures. Kept small: no container runtime, a temp workspace name, a throwaway
+PostgreSQL database, the storage emulators (one of each per session, started on first use) and
+the storage of the end-to-end tests' workspaces."""
 
 from __future__ import annotations
 
 import os
 import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
 
 import pytest
+
+from openaml.entities import AccountKeyConfiguration, S3AccessKeyConfiguration, WorkspaceStorage
+
+from tests.emulators import Emulator, Unavailable, new_container, start_azurite, start_moto
 
 PG_ADMIN_URL_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
@@ -51,3 +59,89 @@ def pg_url() -> str:
             # FORCE (PostgreSQL 13+) ends connections a failed test may have leaked.
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)'))
         admin.dispose()
+
+
+def _emulator(start: Callable[[Path], Emulator], tmp_path_factory: pytest.TempPathFactory):
+    try:
+        emulator = start(tmp_path_factory.mktemp("emulator"))
+    except Unavailable as exc:
+        yield exc
+        return
+    try:
+        yield emulator
+    finally:
+        emulator.stop()
+
+
+@pytest.fixture(scope="session")
+def azurite(tmp_path_factory):
+    """Azurite's blob endpoint, or the :class:`Unavailable` reason it is not there."""
+    yield from _emulator(start_azurite, tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def moto_s3(tmp_path_factory):
+    """moto's S3 server with an access key, or the :class:`Unavailable` reason it is not there."""
+    yield from _emulator(start_moto, tmp_path_factory)
+
+
+@dataclass
+class StorageUnderTest:
+    """Where a test's workspace keeps its bytes: its folder (``storage`` None), or a fresh
+    container or bucket on an emulator, with the test's own file system to look at it."""
+
+    kind: str
+    storage: WorkspaceStorage | None = None
+    fs: Any = None
+
+    def default_datastore_file(self, home: Path, workspace: str, path: str) -> Path | RemoteFile:
+        """*path* on the workspace's default datastore (in its folder, or on the container)."""
+        if self.storage is None:
+            return home / "workspaces" / workspace / "datastores" / "workspaceblobstore" / path
+        return RemoteFile(self.fs, f"{self.storage.container}/{path}")
+
+    def blobs(self, home: Path, workspace: str) -> dict[str, str]:
+        """Every blob of the workspace's artifact store -> a stamp that changes when it is rewritten."""
+        if self.storage is None:
+            root = home / "workspaces" / workspace / "artifacts" / "blobs"
+            return {str(p.relative_to(root)): str(p.stat().st_mtime_ns) for p in root.rglob("*") if p.is_file()}
+        base = f"{self.storage.container}/{self.storage.prefix}/blobs"
+        found = self.fs.find(base, detail=True) if self.fs.exists(base) else {}
+        return {path[len(base) + 1:]: str(info.get("etag") or info.get("ETag") or info.get("last_modified"))
+                for path, info in found.items()}
+
+
+@dataclass
+class RemoteFile:
+    """A file on object storage, read and removed as a Path is."""
+
+    fs: Any
+    path: str
+
+    def read_text(self) -> str:
+        return self.fs.cat_file(self.path).decode()
+
+    def unlink(self) -> None:
+        self.fs.rm_file(self.path)
+
+
+@pytest.fixture
+def workspace_storage(request: pytest.FixtureRequest) -> StorageUnderTest:
+    """The storage of the test's workspace: its folder, unless the test is parametrised over
+    :data:`tests.helpers.STORAGES` (``@on_every_storage``): then also a fresh container on Azurite
+    and a fresh bucket on moto (skipped, with the reason, when the emulator cannot run)."""
+    kind = getattr(request, "param", os.environ.get("OPENAML_TEST_STORAGE", "local"))
+    if kind == "local":
+        return StorageUnderTest(kind)
+    emulator = request.getfixturevalue("azurite" if kind == "azurite" else "moto_s3")
+    if isinstance(emulator, Unavailable):
+        pytest.skip(str(emulator))
+    container, fs = new_container(emulator)
+    if kind == "azurite":
+        storage = WorkspaceStorage(uri=f"azure://{emulator.access_key}/{container}/team/ws", endpoint=emulator.endpoint,
+                                   protocol="http", credentials=AccountKeyConfiguration(account_key=emulator.secret_key))
+    else:
+        storage = WorkspaceStorage(uri=f"s3://{container}", endpoint=emulator.url, region="us-east-1",
+                                   credentials=S3AccessKeyConfiguration(access_key_id=emulator.access_key,
+                                                                        secret_access_key=emulator.secret_key))
+    return StorageUnderTest(kind, storage, fs)

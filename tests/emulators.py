@@ -15,8 +15,10 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 # Azurite's well-known development account (public, documented by Microsoft; not a secret).
@@ -141,3 +143,26 @@ def _moto_user(url: str) -> tuple[str, str]:
     policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}
     iam.put_user_policy(UserName="openaml-tests", PolicyName="s3", PolicyDocument=json.dumps(policy))
     return key["AccessKeyId"], key["SecretAccessKey"]
+
+
+def new_container(emulator: Emulator, prefix: str = "ws") -> tuple[str, Any]:
+    """A fresh Azure container (on Azurite) or S3 bucket (on moto), and a file system of the
+    test's own rooted at the account, to look at what openaml wrote there."""
+    name = f"{prefix}-{uuid.uuid4().hex[:12]}"
+    if emulator.name == "moto":
+        import s3fs
+
+        fs = s3fs.S3FileSystem(key=emulator.access_key, secret=emulator.secret_key, endpoint_url=emulator.url,
+                               skip_instance_cache=True, use_listings_cache=False)
+    else:
+        from adlfs import AzureBlobFileSystem
+
+        fs = AzureBlobFileSystem(connection_string=azurite_connection_string(emulator), skip_instance_cache=True,
+                                 use_listings_cache=False)
+    fs.mkdir(name)
+    return name, fs
+
+
+def azurite_connection_string(emulator: Emulator) -> str:
+    return (f"DefaultEndpointsProtocol=http;AccountName={emulator.access_key};AccountKey={emulator.secret_key};"
+            f"BlobEndpoint={emulator.url}/{emulator.access_key};")

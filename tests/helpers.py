@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from openaml import MLClient
-from openaml.entities import Workspace
+from openaml.entities import Workspace, WorkspaceStorage
 
 
 def write(path: Path, text: str) -> Path:
@@ -39,11 +39,20 @@ def use_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *, host_python: bo
     return root
 
 
-def new_workspace_client(name: str) -> MLClient:
-    """A client on a freshly created workspace ``name``."""
+def new_workspace_client(name: str, storage: WorkspaceStorage | None = None) -> MLClient:
+    """A client on a freshly created workspace ``name`` (its bytes on *storage* when given)."""
     client = MLClient(workspace_name=name)
-    client.workspaces.begin_create(Workspace(name=name)).result()
+    client.workspaces.begin_create(Workspace(name=name, storage=storage)).result()
     return client
+
+
+# The storages a representative end-to-end test runs on: the workspace's folder, Azurite, moto.
+STORAGES = ("local", pytest.param("azurite", marks=pytest.mark.slow), pytest.param("moto", marks=pytest.mark.slow))
+#: Run a test on a workspace of each of :data:`STORAGES` (its ``ml_client`` fixture builds on
+#: the ``workspace_storage`` fixture, which this parametrises).
+on_every_storage = pytest.mark.parametrize("workspace_storage", STORAGES, indirect=True)
+#: Run a test on a workspace on each emulated object storage (Azurite, moto).
+on_object_storage = pytest.mark.parametrize("workspace_storage", STORAGES[1:], indirect=True)
 
 
 def wait_for_file(path: Path, timeout: float = 30) -> None:

@@ -17,14 +17,10 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
-def ml_client(home: Path):
-    bootstrap = new_workspace_client("ws")
+def ml_client(home: Path, workspace_storage):
+    bootstrap = new_workspace_client("ws", workspace_storage.storage)
     client = MLClient(workspace_name="ws")
     yield client
     client.close()
     bootstrap.close()
 
-
-def blob_files(home: Path, workspace: str = "ws") -> list[Path]:
-    root = home / "workspaces" / workspace / "artifacts" / "blobs"
-    return sorted(p for p in root.rglob("*") if p.is_file())

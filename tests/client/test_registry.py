@@ -13,7 +13,9 @@ from openaml.errors import (ArchivedError, BadReferenceError, ImmutableFieldErro
                             NotFoundError, ValidationError, VersionConflictError)
 from openaml.services.references import parse_asset_reference
 
-from .conftest import blob_files, write
+from tests.helpers import on_every_storage
+
+from .conftest import write
 
 
 @pytest.fixture
@@ -23,6 +25,7 @@ def model_dir(tmp_path: Path) -> Path:
     return tmp_path / "m"
 
 
+@on_every_storage
 def test_versions_auto_increment_and_latest_is_most_recent(ml_client, model_dir: Path, tmp_path: Path):
     first = ml_client.models.create_or_update(Model(name="clf", path=str(model_dir)))
     assert first.version == "1"
@@ -41,16 +44,18 @@ def test_versions_auto_increment_and_latest_is_most_recent(ml_client, model_dir:
     assert first.id.endswith("/models/clf/versions/1")
 
 
-def test_identical_content_is_a_noop_and_stores_no_new_bytes(ml_client, model_dir: Path, home: Path):
+@on_every_storage
+def test_identical_content_is_a_noop_and_stores_no_new_bytes(ml_client, model_dir: Path, home: Path,
+                                                            workspace_storage):
     a = ml_client.models.create_or_update(Model(name="dup", version="1", path=str(model_dir)))
-    blobs = blob_files(home)
-    stamps = [p.stat().st_mtime_ns for p in blobs]
+    blobs = workspace_storage.blobs(home, "ws")  # blob -> a stamp that changes when it is written
+    assert len(blobs) == 3  # two files and the manifest
     b = ml_client.models.create_or_update(Model(name="dup", version="1", path=str(model_dir)))
     assert (a.version, a.path) == (b.version, b.path)
-    assert blob_files(home) == blobs and [p.stat().st_mtime_ns for p in blobs] == stamps
+    assert workspace_storage.blobs(home, "ws") == blobs
     # the same bytes under another name reuse the same blobs as well
     ml_client.models.create_or_update(Model(name="dup2", path=str(model_dir)))
-    assert len(blob_files(home)) == len(blobs)
+    assert workspace_storage.blobs(home, "ws") == blobs
 
 
 def test_different_content_under_existing_version_conflicts(ml_client, model_dir: Path):
@@ -188,6 +193,7 @@ def test_environment_conda_file_is_read_and_identical_definitions_add_no_version
         ml_client.environments.create_or_update(Environment(name="noimage"))
 
 
+@on_every_storage
 def test_environment_build_context_is_uploaded(ml_client, tmp_path: Path):
     write(tmp_path / "ctx" / "Dockerfile", "FROM python:3.11-slim\nRUN pip install numpy\n")
     env = ml_client.environments.create_or_update(
@@ -198,6 +204,7 @@ def test_environment_build_context_is_uploaded(ml_client, tmp_path: Path):
         ml_client.environments.create_or_update(Environment(name="b2", build={"path": str(tmp_path / "noctx")}))
 
 
+@on_every_storage
 def test_component_code_snapshot_honours_amlignore_and_pins_environment(ml_client, tmp_path: Path):
     ml_client.environments.create_or_update(Environment(name="env", image="python:3.11"))
     write(tmp_path / "src" / "train.py", "print('hi')\n")

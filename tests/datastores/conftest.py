@@ -1,47 +1,22 @@
-"""Fixtures for the datastore tests: the emulators (one of each per test session, on loopback),
+"""Fixtures for the datastore tests: the emulators (``azurite``, ``moto_s3``: tests/conftest.py),
 and :class:`Remote`, a registered datastore on one of them with a fresh container or bucket and
 a file system of the test's own to look at what openaml wrote there."""
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
 from openaml.entities import (AccountKeyConfiguration, AzureBlobDatastore, AzureDataLakeGen2Datastore, Datastore,
                               S3AccessKeyConfiguration, S3Datastore)
 
-from tests.emulators import Emulator, Unavailable, start_azurite, start_moto
+from tests.emulators import Unavailable, new_container
 from tests.helpers import new_workspace_client, use_home
 
 SERVICES = ("azure_blob", "azure_data_lake_gen2", "s3")
-
-
-def _emulator(start: Callable[[Path], Emulator], tmp_path_factory: pytest.TempPathFactory):
-    try:
-        emulator = start(tmp_path_factory.mktemp("emulator"))
-    except Unavailable as exc:
-        yield exc
-        return
-    try:
-        yield emulator
-    finally:
-        emulator.stop()
-
-
-@pytest.fixture(scope="session")
-def azurite(tmp_path_factory):
-    """Azurite's blob endpoint, or the :class:`Unavailable` reason it is not there."""
-    yield from _emulator(start_azurite, tmp_path_factory)
-
-
-@pytest.fixture(scope="session")
-def moto_s3(tmp_path_factory):
-    """moto's S3 server with an access key, or the :class:`Unavailable` reason it is not there."""
-    yield from _emulator(start_moto, tmp_path_factory)
 
 
 @dataclass
@@ -79,26 +54,15 @@ def make_remote(service: str, azurite, moto_s3, *, wrong_key: bool = False) -> R
     emulator = moto_s3 if service == "s3" else azurite
     if isinstance(emulator, Unavailable):
         pytest.skip(str(emulator))
-    suffix = uuid.uuid4().hex[:10]
     if service == "s3":
-        import s3fs
-
-        bucket = f"bucket-{suffix}"
-        fs = s3fs.S3FileSystem(key=emulator.access_key, secret=emulator.secret_key, endpoint_url=emulator.url,
-                               skip_instance_cache=True, use_listings_cache=False)
-        fs.mkdir(bucket)
+        bucket, fs = new_container(emulator, "bucket")
         secret = "not-the-secret-key-0123456789" if wrong_key else emulator.secret_key
-        ds = S3Datastore(name=f"s3{suffix}", bucket=bucket, endpoint_url=emulator.url, region="us-east-1",
+        ds = S3Datastore(name=f"s3{bucket[-10:]}", bucket=bucket, endpoint_url=emulator.url, region="us-east-1",
                          credentials=S3AccessKeyConfiguration(access_key_id=emulator.access_key,
                                                               secret_access_key=secret))
         return Remote(service, ds.name, ds, secret, fs, bucket, f"s3://{bucket}")
-    from adlfs import AzureBlobFileSystem
-
-    container = f"data-{suffix}"
-    conn = (f"DefaultEndpointsProtocol=http;AccountName={emulator.access_key};AccountKey={emulator.secret_key};"
-            f"BlobEndpoint={emulator.url}/{emulator.access_key};")
-    fs = AzureBlobFileSystem(connection_string=conn, skip_instance_cache=True, use_listings_cache=False)
-    fs.mkdir(container)
+    container, fs = new_container(emulator, "data")
+    suffix = container[-10:]
     secret = ("A" * 86 + "==") if wrong_key else emulator.secret_key
     common = dict(account_name=emulator.access_key, endpoint=emulator.endpoint, protocol="http",
                   credentials=AccountKeyConfiguration(account_key=secret))

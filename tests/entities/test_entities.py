@@ -17,7 +17,7 @@ EXPECTED_EXPORTS = {
     "AzureDataLakeGen2Datastore", "LocalDatastore", "AccountKeyConfiguration",
     "SasTokenConfiguration", "ServicePrincipalConfiguration", "CertificateConfiguration",
     "NoneCredentialConfiguration", "S3Datastore", "S3AccessKeyConfiguration", "AmlCompute", "ComputeInstance", "KubernetesCompute",
-    "VirtualMachineCompute", "Workspace", "Entity", "Asset", "Resource", "Datastore", "Compute",
+    "VirtualMachineCompute", "Workspace", "WorkspaceStorage", "Entity", "Asset", "Resource", "Datastore", "Compute",
     "CommandJob", "Command", "CommandJobLimits", "JobResourceConfiguration", "MpiDistribution",
     "PyTorchDistribution", "TensorFlowDistribution", "RayDistribution",
     "PipelineJob", "PipelineJobSettings", "PipelineComponent", "Pipeline",

@@ -22,8 +22,8 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
-def ml_client(home: Path):
-    client = new_workspace_client("jobs")
+def ml_client(home: Path, workspace_storage):
+    client = new_workspace_client("jobs", workspace_storage.storage)
     yield client
     client.close()
 

@@ -15,6 +15,8 @@ from openaml.entities import Data
 from openaml.entities.job_status import JobStatus
 from openaml.errors import JobFailedError, NotFoundError, ValidationError
 
+from tests.helpers import on_every_storage
+
 from .conftest import HOST_ENV, std_log, wait, write
 
 pytestmark = pytest.mark.slow
@@ -96,6 +98,7 @@ def test_optional_inputs_drop_out_of_the_command(ml_client, home: Path):
     assert "A --flag on Z" in std_log(home, given.name)
 
 
+@on_every_storage
 def test_data_inputs_outputs_and_registration(ml_client, home: Path, tmp_path: Path):
     data_file = write(tmp_path / "in" / "rows.csv", "a,b\n1,2\n3,4\n")
     ml_client.data.create_or_update(Data(name="rows", type="uri_file", path=str(data_file)))
@@ -120,6 +123,7 @@ def test_data_inputs_outputs_and_registration(ml_client, home: Path, tmp_path: P
     assert (tmp_path / "dl" / "artifacts" / "user_logs" / "std_log.txt").is_file()
 
 
+@on_every_storage
 def test_a_later_job_reads_an_earlier_jobs_output(ml_client, home: Path):
     first = ml_client.jobs.create_or_update(command(
         command="echo 42 > ${{outputs.out}}/answer.txt", outputs={"out": Output(type="uri_folder")},

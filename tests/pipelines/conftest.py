@@ -17,8 +17,8 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
-def ml_client(home: Path):
-    client = new_workspace_client("pipes")
+def ml_client(home: Path, workspace_storage):
+    client = new_workspace_client("pipes", workspace_storage.storage)
     yield client
     client.close()
 

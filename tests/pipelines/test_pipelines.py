@@ -11,6 +11,8 @@ import pytest
 from openaml import load_job
 from openaml.errors import ValidationError
 
+from tests.helpers import on_every_storage
+
 from .conftest import children, component, wait, write
 
 pytestmark = pytest.mark.slow
@@ -74,6 +76,7 @@ def _read(ml_client, job_name: str, output: str, tmp_path: Path, file: str) -> s
     return (target / "named-outputs" / output / file).read_text().strip()
 
 
+@on_every_storage
 def test_diamond_runs_in_order_with_parallel_branches_then_reuses(ml_client, tmp_path: Path, parts: Path):
     job = ml_client.jobs.create_or_update(load_job(diamond(tmp_path, parts)))
     done = wait(ml_client, job.name)

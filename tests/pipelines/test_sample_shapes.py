@@ -70,7 +70,8 @@ def _components(folder: Path) -> None:
         """)
 
 
-def test_pipeline_outputs_and_bound_step_settings_reach_the_step(ml_client, clusters, home: Path, tmp_path: Path):
+def test_pipeline_outputs_and_bound_step_settings_reach_the_step(ml_client, clusters, home: Path, tmp_path: Path,
+                                                                 workspace_storage):
     _components(tmp_path / "components")
     spec = write(tmp_path / "pipeline.yml", """
         $schema: https://azuremlschemas.azureedge.net/latest/pipelineJob.schema.json
@@ -129,8 +130,8 @@ def test_pipeline_outputs_and_bound_step_settings_reach_the_step(ml_client, clus
     assert (report.type, report.mode) == ("uri_file", "upload")
     assert report.path == "azureml://datastores/workspaceblobstore/paths/samples/report.txt"
     # The file itself at the chosen path on the datastore, not a folder holding it.
-    on_datastore = home / "workspaces" / "pipes" / "datastores" / "workspaceblobstore" / "samples" / "report.txt"
-    assert on_datastore.is_file() and on_datastore.read_text().strip() == "hello hello workers-2"
+    on_datastore = workspace_storage.default_datastore_file(home, "pipes", "samples/report.txt")
+    assert on_datastore.read_text().strip() == "hello hello workers-2"
     target = tmp_path / "dl"
     ml_client.jobs.download(job.name, download_path=target, output_name="pipeline_report")
     assert (target / "named-outputs" / "pipeline_report" / "report.txt").read_text() == on_datastore.read_text()

@@ -8,6 +8,7 @@ methods take azure-ai-ml's parameter names, positionally or by keyword
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, Callable, Iterable, Union
 
@@ -18,6 +19,7 @@ from openaml.constants import ListViewType
 from openaml.entities import (CommandComponent, Data, Environment, Model, ParallelComponent, PipelineComponent,
                               Workspace)
 from openaml.entities.compute import Compute
+from openaml.entities.credentials import CredentialConfiguration
 from openaml.entities.compute_sizes import Usage, VmSize
 from openaml.entities.datastore import Datastore
 from openaml.entities._base import Asset
@@ -207,11 +209,28 @@ class WorkspaceOperations(OperationGroup):
 
     def begin_create(self, workspace: Workspace, update_dependent_resources: bool = False, *,
                      database_url: str | None = None) -> LROPoller[Workspace]:
-        """Create a workspace; ``database_url`` (ours) keeps its metadata in PostgreSQL."""
+        """Create a workspace; ``database_url`` (ours) keeps its metadata in PostgreSQL.
+
+        ``workspace.storage`` (ours: a :class:`~openaml.entities.WorkspaceStorage`, or just its
+        URI, ``azure://<account>/<container>[/<prefix>]`` or ``s3://<bucket>[/<prefix>]``) puts the
+        default datastore and the artifact store on that object storage. Without credentials in
+        it, they come from the standard environment variables (``AZURE_STORAGE_KEY``,
+        ``AZURE_STORAGE_SAS_TOKEN``, ``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY``), else the
+        Azure identity chain or the AWS default chain. The storage is checked first: a wrong
+        credential or an unreachable endpoint is one error and nothing is created.
+        """
+        if workspace.storage is not None:
+            workspace = workspace.model_copy(
+                update={"storage": workspace.storage.with_environment_credentials(os.environ)})
         return LROPoller(self._client._workspaces.create(workspace, database_url=database_url))
 
-    def begin_update(self, workspace: Workspace, *, update_dependent_resources: bool = False) -> LROPoller[Workspace]:
-        """Change a workspace's description, display name or tags."""
+    def begin_update(self, workspace: Workspace, *, update_dependent_resources: bool = False,
+                     storage_credentials: CredentialConfiguration | None = None) -> LROPoller[Workspace]:
+        """Change a workspace's description, display name or tags; ``storage_credentials``
+        (ours) replaces the credentials of its object storage (``NoneCredentialConfiguration()``:
+        the identity chain), checked against the storage first."""
+        if storage_credentials is not None:
+            self._client._workspaces.update_storage_credentials(workspace.name, storage_credentials)
         return LROPoller(self._client._workspaces.update(workspace))
 
     def get(self, name: str | None = None) -> Workspace:

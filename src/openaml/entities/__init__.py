@@ -47,6 +47,7 @@ if TYPE_CHECKING:  # what static tools see; at run time __getattr__ below import
     from .resources import JobResourceConfiguration, ResourceConfiguration
     from .sweep import ParameterizedCommand, Sweep, SweepJob
     from .workspace import Workspace
+    from .workspace_storage import WorkspaceStorage
 
 __all__ = [
     "Entity", "Asset", "Resource", "Job", "Component",
@@ -59,7 +60,7 @@ __all__ = [
     "AmlTokenConfiguration",
     "Compute", "AmlCompute", "ComputeInstance", "KubernetesCompute", "VirtualMachineCompute",
     "VmSize", "Usage", "UsageName", "UsageUnit",
-    "Workspace",
+    "Workspace", "WorkspaceStorage",
     "CommandJob", "Command", "CommandJobLimits", "JobResourceConfiguration", "ResourceConfiguration",
     "PipelineJob", "PipelineJobSettings", "PipelineComponent", "Pipeline",
     "SweepJob", "Sweep", "ParameterizedCommand",
@@ -95,7 +96,7 @@ _HOME = {
     "Pipeline": "pipeline",
     "JobResourceConfiguration": "resources", "ResourceConfiguration": "resources",
     "SweepJob": "sweep", "Sweep": "sweep", "ParameterizedCommand": "sweep",
-    "Workspace": "workspace",
+    "Workspace": "workspace", "WorkspaceStorage": "workspace_storage",
 }
 
 

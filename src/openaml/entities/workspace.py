@@ -8,6 +8,7 @@ from pydantic import field_validator
 
 from ._base import Entity, Resource
 from .credentials import IdentityConfiguration
+from .workspace_storage import WorkspaceStorage
 
 
 class CustomerManagedKey(Entity):
@@ -46,9 +47,17 @@ class Workspace(Resource):
     hub_id: str | None = None
     workspace_hub: str | None = None
     serverless_compute: dict[str, Any] | None = None
+    # openaml's own: object storage for the default datastore and the artifact store (None: the
+    # workspace's folder). A URI alone is accepted: ``storage="s3://bucket/prefix"``.
+    storage: WorkspaceStorage | None = None
     mlflow_tracking_uri: str | None = None  # read-only
     discovery_url: str | None = None  # read-only
     provisioning_state: str | None = None  # read-only
+
+    @field_validator("storage", mode="before")
+    @classmethod
+    def _storage_from_uri(cls, v: Any) -> Any:
+        return {"uri": v} if isinstance(v, str) else v
 
     @field_validator("public_network_access", mode="before")
     @classmethod

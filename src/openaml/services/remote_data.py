@@ -36,7 +36,7 @@ from openaml.errors import ValidationError
 from openaml.paths import check_relative
 from openaml.services.contents import Content
 from openaml.services.workspaces import WorkspaceContext
-from openaml.store.artifacts import HASH_WORKERS, Manifest, ManifestEntry
+from openaml.store.artifacts import Manifest, ManifestEntry
 from openaml.store.digest_cache import RemoteDigestCache
 from openaml.store.storage import Storage, version_tag
 
@@ -161,7 +161,7 @@ def _download(ctx: WorkspaceContext, storage: Storage, cache: RemoteDigestCache,
                 cache.remember(storage.identity, fs_path, tag, size, entry.digest)
             return entry
 
-        with ThreadPoolExecutor(HASH_WORKERS, thread_name_prefix="fetch-hash") as pool:
+        with ThreadPoolExecutor(ctx.artifacts.workers, thread_name_prefix="fetch-store") as pool:
             stored = list(pool.map(store, range(len(todo))))
     return {name: entry for (name, *_), entry in zip(todo, stored)}
 
@@ -186,7 +186,9 @@ def publish(ctx: WorkspaceContext, storage: Storage, rel: str, content: Content,
     staging = f"{STAGING_PREFIX}/{_safe_label(label)}.{uuid.uuid4().hex[:12]}"
     _sweep_stale_staging(storage, warn)
     with ctx.artifacts.temp_folder() as tmp:
-        sources = [_local_source(ctx, entry, Path(tmp), i) for i, entry in enumerate(files.values())]
+        entries = list(files.values())
+        with ThreadPoolExecutor(ctx.artifacts.workers, thread_name_prefix="publish-read") as pool:
+            sources = list(pool.map(lambda i: _local_source(ctx, entries[i], Path(tmp), i), range(len(entries))))
         staged = [storage.path(f"{staging}/{name}") for name in files]
         finals = [storage.path(f"{parent}/{name}" if parent else name) for name in files]
         try:

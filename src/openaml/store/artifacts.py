@@ -23,25 +23,26 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, TypeVar
 
 from openaml.errors import AlreadyExistsError, IntegrityError, MissingFileError, NotFoundError, ValidationError
-from openaml.store._blobs import BlobBackend, backend_for
+from openaml.store._blobs import HASH_WORKERS, BlobBackend, backend_for
 from openaml.store.digest_cache import DigestCache, file_key
 from openaml.store.folders import (LinkPolicy, Skipped, make_folders_read_only, remove_tree, scan_keeping_links,
                                    walk_following_links)
 from openaml.store.manifest import Manifest, ManifestEntry, check_digest
 
-__all__ = ["ArtifactStore", "LinkPolicy", "Manifest", "ManifestEntry", "Progress", "Skipped", "remove_tree"]
+__all__ = ["HASH_WORKERS", "ArtifactStore", "LinkPolicy", "Manifest", "ManifestEntry", "Progress", "Skipped",
+           "remove_tree"]
 
 CHUNK = 1024 * 1024
 HASH_BUFFER = 256 * 1024  # fits in a core's cache beside sha256's own state
-# Files of a folder are hashed by a few threads at once (hashlib releases the GIL on large
-# buffers): sha256 is the bottleneck of publishing an output, not the disk.
-HASH_WORKERS = max(1, min(4, os.cpu_count() or 1))
 # A manifest is read whole; this bounds the memory a digest naming some other, large blob (a
 # LocalUpload URI written by hand) can take. ~200 bytes a file: a million files fit.
 MAX_MANIFEST_BYTES = 256 * 1024 * 1024
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 #: ``progress(bytes_done_increment, total_bytes)``; may raise to abort the transfer.
 Progress = Callable[[int, int], None]
@@ -65,14 +66,38 @@ def _hash_file(path: Path) -> tuple[str, int]:
     return h.hexdigest(), size
 
 
-class ArtifactStore:
-    """Content-addressed blobs and manifests over a local folder or any fsspec URL."""
+class _Stopped(Exception):
+    """Another transfer of the same batch failed: this one gives up (never reaches a caller)."""
 
-    def __init__(self, root_url: str, storage_options: dict | None = None) -> None:
+
+class ArtifactStore:
+    """Content-addressed blobs and manifests over a local folder or any fsspec URL.
+
+    *backend* (instead of a URL's) is a blob backend opened by the caller: remote storage
+    opened with its credentials, ``root_url`` then only names it (no secrets). *digest_cache*
+    is where local files' digests are remembered (default: in a local store's folder; none for
+    a remote store unless given).
+    """
+
+    def __init__(self, root_url: str, storage_options: dict | None = None, *, backend: BlobBackend | None = None,
+                 digest_cache: str | os.PathLike[str] | None = None) -> None:
         self.root_url = str(root_url)
-        self._blobs: BlobBackend = backend_for(self.root_url, storage_options)
+        self._blobs: BlobBackend = backend or backend_for(self.root_url, storage_options)
         local_root = getattr(self._blobs, "root", None)
-        self._digests = DigestCache(local_root / "digests.sqlite") if isinstance(local_root, Path) else None
+        if digest_cache is None and isinstance(local_root, Path):
+            digest_cache = local_root / "digests.sqlite"
+        self._digests = DigestCache(Path(digest_cache)) if digest_cache is not None else None
+
+    @property
+    def workers(self) -> int:
+        """How many transfers (or hashes) this store runs at once: more for remote storage,
+        where each request waits on the network."""
+        return self._blobs.workers
+
+    @property
+    def is_local(self) -> bool:
+        """Whether blobs are files of a local folder (else each access is a request)."""
+        return self._blobs.temp_parent() is not None
 
     def __repr__(self) -> str:
         return f"ArtifactStore({self.root_url!r})"
@@ -93,7 +118,7 @@ class ArtifactStore:
                     if progress:
                         progress(len(chunk), total)
             digest = h.hexdigest()
-            if not self._blobs.exists(_key(digest)):
+            if not self._blobs.probably_stored(_key(digest), size):
                 self._blobs.publish(temp_path, _key(digest))
                 published = True
             return ManifestEntry(digest=digest, size=size)
@@ -115,7 +140,7 @@ class ArtifactStore:
         # Read-only pass first, so re-registering unchanged content writes nothing at all (and
         # an unchanged file that was hashed before is not even read: see DigestCache).
         digest, size = self._digest_of(path, remember=not move)
-        if self._blobs.exists(_key(digest)) or (move and self._blobs.adopt(str(path), _key(digest))):
+        if self._blobs.probably_stored(_key(digest), size) or (move and self._blobs.adopt(str(path), _key(digest))):
             if progress:
                 progress(size, size)
             return ManifestEntry(digest=digest, size=size)
@@ -162,7 +187,7 @@ class ArtifactStore:
     def put_bytes(self, data: bytes) -> ManifestEntry:
         """Store *data*; a no-op when those bytes are already stored."""
         digest = hashlib.sha256(data).hexdigest()
-        if self._blobs.exists(_key(digest)):
+        if self._blobs.probably_stored(_key(digest), len(data)):
             return ManifestEntry(digest=digest, size=len(data))
         return self._upload(io.BytesIO(data), len(data), None)
 
@@ -203,36 +228,86 @@ class ArtifactStore:
         else:
             found = list(walk_following_links(src, ignore))
         total = sum(p.stat().st_size for _, p in found) if progress else 0
-        lock = threading.Lock()
-
-        def each(done: int, _file_total: int) -> None:  # reports against the folder's total
-            with lock:
-                progress(done, total)
+        stop = threading.Event()
+        each = self._reporter(progress, total, stop)
 
         def put(item: tuple[str, Path]) -> ManifestEntry:
-            return self.put_file(item[1], progress=each if progress else None, move=move)
-
-        # Files known unchanged and stored cost a stat each: no thread for them.
-        files: dict[str, ManifestEntry] = {}
-        todo = []
-        for rel, path in found:
-            hit = None if move else self._known(path)
-            if hit is None:
-                todo.append((rel, path))
-            else:
-                files[rel] = hit
-                if progress:
+            hit = None if move else self._known(item[1])
+            if hit is not None:
+                if each:
                     each(hit.size, hit.size)
-        # In parallel only without a progress callback: a callback may abort the transfer, and
-        # an abort must stop at once, not after the other threads' files.
-        if len(todo) > 1 and HASH_WORKERS > 1 and progress is None:
-            with ThreadPoolExecutor(HASH_WORKERS, thread_name_prefix="hash") as pool:
-                entries = list(pool.map(put, todo))
-        else:
-            entries = [put(item) for item in todo]
+                return hit
+            return self.put_file(item[1], progress=each, move=move)
+
+        files: dict[str, ManifestEntry] = {}
+        todo = found
+        if self.is_local:  # a known file costs a stat here: no thread for it
+            todo = []
+            for rel, path in found:
+                hit = None if move else self._known(path)
+                if hit is None:
+                    todo.append((rel, path))
+                else:
+                    files[rel] = hit
+                    if each:
+                        each(hit.size, hit.size)
+        entries = self._run_all(put, todo, stop)
         files.update({rel: entry for (rel, _), entry in zip(todo, entries)})
         files = {rel: files[rel] for rel, _ in found}  # the walk's (sorted) order
         return Manifest(root=root, kind="folder", files=files, links=kept)
+
+    @staticmethod
+    def _reporter(progress: Progress | None, total: int, stop: threading.Event) -> Progress | None:
+        """*progress* made safe to call from many threads, reporting against *total*; once a
+        transfer of the batch failed (or the callback aborted it), every other one stops at its
+        next report instead of finishing its file."""
+        if progress is None:
+            return None
+        lock = threading.Lock()
+
+        def each(done: int, _file_total: int) -> None:
+            if stop.is_set():
+                raise _Stopped()
+            with lock:
+                progress(done, total)
+        return each
+
+    def _run_all(self, fn: Callable[[T], R], items: list[T], stop: threading.Event | None = None) -> list[R]:
+        """``[fn(item) for item in items]``, :attr:`workers` at a time. The first failure stops
+        the rest (those not started are skipped, running ones stop at their next progress
+        report) and is raised once all have returned."""
+        if len(items) <= 1 or self.workers <= 1:
+            return [fn(item) for item in items]
+        stop = stop or threading.Event()
+        failures: list[BaseException] = []
+        lock = threading.Lock()
+
+        def guarded(item: T) -> R | None:
+            if stop.is_set():
+                return None
+            try:
+                return fn(item)
+            except _Stopped:
+                return None
+            except BaseException as exc:
+                with lock:
+                    failures.append(exc)
+                stop.set()
+                raise
+
+        pool = ThreadPoolExecutor(min(self.workers, len(items)), thread_name_prefix="store")
+        try:
+            futures = [pool.submit(guarded, item) for item in items]
+            for future in futures:
+                future.exception()  # waits; the failure itself is kept in failures
+        except BaseException:  # interrupted while waiting: start nothing more
+            stop.set()
+            raise
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+        if failures:
+            raise failures[0]
+        return [future.result() for future in futures]  # type: ignore[misc] - none failed
 
     def put_sub_manifest(self, manifest_digest: str, path: str) -> tuple[str, Manifest]:
         """Store the part of a manifest under *path* (see :meth:`Manifest.sub`) as a manifest."""
@@ -313,7 +388,9 @@ class ArtifactStore:
             staged = staging / "new" / manifest.root
             if manifest.kind == "folder":
                 staged.mkdir()
-            each = (lambda done, _t: progress(done, manifest.total_size)) if progress else None
+            stop = threading.Event()
+            each = self._reporter(progress, manifest.total_size, stop)
+            copies: list[tuple[ManifestEntry, Path]] = []
             for rel, entry in sorted(manifest.files.items()):
                 out = staged / rel if manifest.kind == "folder" else staged
                 out.parent.mkdir(parents=True, exist_ok=True)
@@ -321,9 +398,15 @@ class ArtifactStore:
                     if each:
                         each(entry.size, entry.size)
                 else:
-                    self._copy_verified(entry, out, each)
-                if read_only:
-                    os.chmod(out, 0o444)
+                    copies.append((entry, out))
+            # Copies verify every byte, and from remote storage each is a request: concurrently.
+            if len(copies) > 1 and self._fetched(copies):
+                self._run_all(lambda item: self._verify(item[0], item[1], each), copies, stop)
+            else:
+                self._run_all(lambda item: self._copy_verified(item[0], item[1], each), copies, stop)
+            if read_only:
+                for rel in manifest.files:
+                    os.chmod(staged / rel if manifest.kind == "folder" else staged, 0o444)
             for rel, link_target in sorted(manifest.links.items()):
                 out = staged / rel
                 out.parent.mkdir(parents=True, exist_ok=True)
@@ -347,17 +430,20 @@ class ArtifactStore:
         folder.mkdir(parents=True, exist_ok=True)
         entries = ({manifest.root: manifest.files[manifest.root]} if manifest.kind == "file"
                    else manifest.files)
-        for rel, entry in sorted(entries.items()):
-            out = folder / rel
-            out.parent.mkdir(parents=True, exist_ok=True)
+        def place(item: tuple[str, ManifestEntry]) -> None:
+            out = folder / item[0]
             fd, temp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.openaml-")
             os.close(fd)
             try:
-                self._copy_verified(entry, Path(temp), None)
+                self._copy_verified(item[1], Path(temp), None)
                 os.replace(temp, out)
             finally:
                 if os.path.lexists(temp):
                     os.unlink(temp)
+
+        for rel in entries:
+            (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+        self._run_all(place, sorted(entries.items()))
         for rel, link_target in sorted(manifest.links.items()):
             out = folder / rel
             out.parent.mkdir(parents=True, exist_ok=True)
@@ -368,14 +454,34 @@ class ArtifactStore:
             os.replace(temp, out)
         return folder / manifest.root if manifest.kind == "file" else folder
 
+    def _fetched(self, copies: list[tuple[ManifestEntry, Path]]) -> bool:
+        """Download every blob of *copies* in one batch where the backend has one (unverified:
+        see :meth:`_verify`); False when it has none."""
+        try:
+            return self._blobs.fetch_many([_key(entry.digest) for entry, _ in copies], [str(out) for _, out in copies])
+        except FileNotFoundError:
+            raise IntegrityError(f"a blob of {copies[0][1].parent.name or 'the content'} is missing from "
+                                 f"{self.root_url}") from None
+
+    def _verify(self, entry: ManifestEntry, out: Path, progress: Progress | None) -> None:
+        """Check a downloaded file against its entry; :class:`IntegrityError` if it differs."""
+        digest, size = _hash_file(out)
+        if digest != entry.digest or size != entry.size:
+            raise IntegrityError(f"blob {entry.digest} for {out.name} is corrupt: its content does not "
+                                 "match its digest", digest=entry.digest)
+        if progress:
+            progress(size, entry.size)
+
     def _copy_verified(self, entry: ManifestEntry, out: Path, progress: Progress | None) -> None:
-        if not self.has(entry.digest):
-            raise IntegrityError(f"blob {entry.digest} for {out.name} is missing from {self.root_url}",
-                                 digest=entry.digest)
         h, size = hashlib.sha256(), 0
         buffer = bytearray(HASH_BUFFER)  # reused: see _hash_file
         view = memoryview(buffer)
-        with self.open(entry.digest) as src, open(out, "wb") as dst:
+        try:
+            src = self._blobs.open_read(_key(entry.digest), entry.size)
+        except FileNotFoundError:
+            raise IntegrityError(f"blob {entry.digest} for {out.name} is missing from {self.root_url}",
+                                 digest=entry.digest) from None
+        with src, open(out, "wb") as dst:
             while n := src.readinto(buffer):
                 h.update(view[:n])
                 dst.write(view[:n])

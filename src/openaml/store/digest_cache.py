@@ -11,6 +11,9 @@ was hashed is not remembered: the clock may not have ticked between the change a
 digest is remembered by its storage, path and version tag (its ETag), so a remote file that has
 not changed is not downloaded again.
 
+:class:`StoredBlobs` remembers which blobs a remote artifact store holds, so storing content it
+already has costs no request.
+
 Best effort: any SQLite error turns the cache off for the process, never fails a store.
 """
 
@@ -27,6 +30,7 @@ RACY_SECONDS = 0.1
 
 _REMOTE_SCHEMA = ("CREATE TABLE IF NOT EXISTS remote_digests (storage TEXT, path TEXT, tag TEXT, size INTEGER, "
                   "digest TEXT NOT NULL, PRIMARY KEY (storage, path, tag, size))")
+_STORED_SCHEMA = "CREATE TABLE IF NOT EXISTS stored_blobs (store TEXT, key TEXT, PRIMARY KEY (store, key))"
 _SCHEMA = ("CREATE TABLE IF NOT EXISTS digests (dev INTEGER, ino INTEGER, size INTEGER, mtime INTEGER, "
            "ctime INTEGER, digest TEXT NOT NULL, PRIMARY KEY (dev, ino, size, mtime, ctime))")
 
@@ -107,3 +111,17 @@ class RemoteDigestCache(_SqliteCache):
 
     def remember(self, storage: str, path: str, tag: str, size: int, digest: str) -> None:
         self._query("INSERT OR REPLACE INTO remote_digests VALUES (?, ?, ?, ?, ?)", (storage, path, tag, size, digest))
+
+
+class StoredBlobs(_SqliteCache):
+    """Blobs known to be on a remote store, so that finding one costs no request. A blob is
+    never changed or deleted by openaml, so once seen it stays; one deleted behind openaml's
+    back is found missing (an integrity error naming it) when it is read."""
+
+    schema = _STORED_SCHEMA
+
+    def has(self, store: str, key: str) -> bool:
+        return self._query("SELECT 1 FROM stored_blobs WHERE store=? AND key=?", (store, key)) is not None
+
+    def remember(self, store: str, key: str) -> None:
+        self._query("INSERT OR IGNORE INTO stored_blobs VALUES (?, ?)", (store, key))

@@ -276,8 +276,13 @@ class Storage:
     :meth:`path` joins them under the root, so nothing built here leaves the datastore.
     """
 
-    def __init__(self, name: str, spec: FsSpec, fs: fsspec.AbstractFileSystem, secrets: list[str]) -> None:
+    def __init__(self, name: str, spec: FsSpec, fs: fsspec.AbstractFileSystem, secrets: list[str], *,
+                 label: str | None = None, owner: str = "datastore", fix: str | None = None) -> None:
         self.name, self.spec, self.fs = name, spec, fs
+        # What errors call the storage, whose credentials it takes, and how to change them.
+        self.label = label or f"datastore '{name}'"
+        self.owner = owner
+        self.fix = fix or f"change them with: openaml datastore update -n {name}"
         self._secrets = secrets
 
     def __repr__(self) -> str:
@@ -305,7 +310,7 @@ class Storage:
         if stripped == root:
             return ""
         if not stripped.startswith(root + "/"):
-            raise ValidationError(f"datastore '{self.name}' listed {stripped!r}, outside its root {root!r}")
+            raise ValidationError(f"{self.label} listed {stripped!r}, outside its root {root!r}")
         return stripped[len(root) + 1:]
 
     @contextlib.contextmanager
@@ -322,15 +327,15 @@ class Storage:
             status = getattr(exc, "status_code", None) or getattr(getattr(exc, "response", None), "status_code", None)
             if isinstance(exc, PermissionError) or status in (401, 403) or _auth_error(exc):
                 raise DatastoreAccessError(self._line(
-                    f"{action}: the storage refused the datastore's credentials (a wrong key, an expired "
-                    f"token or missing permissions; change them with: openaml datastore update -n {self.name})",
+                    f"{action}: the storage refused the {self.owner}'s credentials (a wrong key, an expired "
+                    f"token or missing permissions; {self.fix})",
                     exc)) from None
             raise DatastoreAccessError(self._line(f"{action} failed", exc)) from None
 
     def _line(self, text: str, exc: BaseException, *, detail: bool = True) -> str:
         reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0] if detail else ""
         reason = redact(reason, self._secrets)[:300]
-        return f"datastore '{self.name}' ({self.spec.url}): {text}" + (f" [{reason}]" if reason else "")
+        return f"{self.label} ({self.spec.url}): {text}" + (f" [{reason}]" if reason else "")
 
 
 def _auth_error(exc: BaseException) -> bool:
@@ -354,17 +359,19 @@ def _open_fs(spec: FsSpec) -> fsspec.AbstractFileSystem:
     return fsspec.filesystem(spec.protocol, **options)
 
 
-def open_storage(ds: Datastore, *, anonymous: bool = False, factory: FileSystemFactory | None = None) -> Storage:
+def open_storage(ds: Datastore, *, anonymous: bool = False, factory: FileSystemFactory | None = None,
+                 label: str | None = None, owner: str = "datastore", fix: str | None = None) -> Storage:
     """Open *ds* (read with its secrets) as a :class:`Storage` (*anonymous*: see
     :func:`filesystem_spec`). *factory* builds the file system from the spec instead of fsspec
     (a memory file system in tests of a mapping that has no emulator: Azure Files)."""
     spec = filesystem_spec(ds, anonymous=anonymous)
-    storage = Storage(ds.name, spec, None, secret_values(ds))  # type: ignore[arg-type] - set below
+    storage = Storage(ds.name, spec, None, secret_values(ds), label=label, owner=owner,  # type: ignore[arg-type]
+                      fix=fix)
     with storage.errors("connecting"):
         try:
             storage.fs = factory(spec) if factory else _open_fs(spec)
         except ImportError:
             package, extra = _EXTRAS.get(spec.protocol, (spec.protocol, spec.protocol))
-            raise MissingExtraError(f"datastore '{ds.name}' ({ds.type}) needs the {package} package, which is not "
+            raise MissingExtraError(f"{storage.label} ({ds.type}) needs the {package} package, which is not "
                                     f"installed; install it with: pip install 'openaml[{extra}]'") from None
     return storage
