@@ -117,6 +117,15 @@ def test_conda_variables_become_env_vars_and_files_load_from_paths(tmp_path: Pat
         builder.normalise(Environment(name="e", image="img", conda_file=str(tmp_path / "missing.yml")))
 
 
+def test_conda_file_with_anchors_repeating_anchors_is_refused(tmp_path: Path, builder) -> None:
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    lines += [f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]" for i in range(1, 8)]
+    conda = tmp_path / "conda.yml"
+    conda.write_text("\n".join(lines) + "\ndependencies: [numpy]\n")
+    with pytest.raises(EnvironmentBuildError, match=r"conda.yml: the YAML holds more than"):
+        builder.normalise(Environment(name="e", image="img", conda_file=str(conda)))
+
+
 # -- keys --------------------------------------------------------------------------------------
 
 def test_identical_specs_written_differently_share_a_key(builder: EnvironmentBuilder) -> None:

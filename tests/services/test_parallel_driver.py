@@ -280,3 +280,25 @@ def test_parse_size_and_row_formatting():
         parse_size("10 tb")
     assert format_rows(["a", ("b", 1), {"c": 2, "d": 3}, 4]) == ["a", "b 1", "2 3", "4"]
     assert format_rows(None) == [] and format_rows("one") == ["one"]
+
+
+@pytest.mark.parametrize("entry", ["- file: ../secret.csv", "- file: {secret}", "- folder: ./linked",
+                                   "- pattern: ../*.csv"])
+def test_mltable_paths_cannot_leave_the_input_folder(tmp_path: Path, entry: str):
+    outside = tmp_path / "secret.csv"
+    outside.write_text("a\n1\n")
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "inside.csv").write_text("a\n2\n")
+    (data / "linked").symlink_to(tmp_path, target_is_directory=True)
+    (data / "MLTable").write_text("paths:\n  " + entry.format(secret=outside) + "\n")
+    with pytest.raises(ValueError, match="outside the input folder"):
+        parallel_driver.table_files(data)
+
+
+def test_mltable_paths_inside_the_folder_are_read(tmp_path: Path):
+    data = tmp_path / "data"
+    (data / "sub").mkdir(parents=True)
+    (data / "sub" / "a.csv").write_text("a\n1\n")
+    (data / "MLTable").write_text("paths:\n  - folder: ./sub/../sub\n")
+    assert parallel_driver.table_files(data) == [data / "sub" / ".." / "sub" / "a.csv"]

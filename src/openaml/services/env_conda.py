@@ -9,8 +9,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from openaml.errors import EnvironmentBuildError
+from openaml.errors import EnvironmentBuildError, YamlParseError
 from openaml.services.env_requirements import Translation, canonical, normalise_requirement, pip_line
+from openaml.specs.yamlio import check_expansion
 
 __all__ = ["conda_version", "load_conda", "translate_conda"]
 
@@ -46,6 +47,10 @@ def load_conda(conda_file: str | dict[str, Any]) -> dict[str, Any]:
 
     try:
         data = YAML(typ="safe").load(text)
+        # Anchors repeating anchors load as shared objects but expand when anything walks them.
+        check_expansion(data, conda_file if "\n" not in conda_file else None)
+    except YamlParseError as exc:
+        raise EnvironmentBuildError(f"The conda file is not read: {exc.message}") from None
     except YAMLError as exc:
         raise EnvironmentBuildError(f"The conda file is not valid YAML: {exc}") from None
     if not isinstance(data, dict):

@@ -146,10 +146,25 @@ def _expand_table_path(root: Path, kind: str, value: str) -> list[Path]:
         raise ValueError(f"MLTable path {value!r} is a URI; a local parallel run reads local files only")
     relative = value[2:] if value.startswith("./") else value
     if kind == "file":
-        return [root / relative]
-    if kind == "folder":
-        return [p for p in list_files(root / relative) if p.suffix.lower() == ".csv"]
-    return sorted(p for p in root.glob(relative) if p.is_file())
+        found = [root / relative]
+    elif kind == "folder":
+        found = [p for p in list_files(root / relative) if p.suffix.lower() == ".csv"]
+    else:
+        found = sorted(p for p in root.glob(relative) if p.is_file())
+    for path in found:
+        _check_inside(root, path, value)
+    return found
+
+
+def _check_inside(root: Path, path: Path, value: str) -> None:
+    """An ``MLTable`` file is data, maybe someone else's: its paths (``..``, absolute paths,
+    symlinks included) must stay inside the input's folder, or the job would read files of the
+    machine it runs on."""
+    base = os.path.realpath(root)
+    target = os.path.realpath(path)
+    if os.path.commonpath([base, target]) != base:
+        raise ValueError(f"MLTable path {value!r} leads outside the input folder; "
+                         "paths in an MLTable file must stay inside it")
 
 
 def read_table(files: list[Path]) -> tuple[list[str], list[list[str]]]:

@@ -32,11 +32,11 @@ def parse_yaml(text: str, file: str | None = None) -> Any:
         raise YamlParseError(f"YAML syntax error: {problem}", file=file, line=line) from None
     except YAMLError as exc:
         raise YamlParseError(f"YAML syntax error: {exc}", file=file) from None
-    _check_expansion(root, file)
+    check_expansion(root, file)
     return root
 
 
-def _check_expansion(root: Any, file: str | None) -> None:
+def check_expansion(root: Any, file: str | None = None) -> None:
     """Refuse a file that holds more than :data:`MAX_VALUES` values with its aliases expanded
     (counted by walking it; the walk stops at the limit, so a hostile file costs little)."""
     stack, seen = [root], 0
