@@ -60,7 +60,8 @@ class FuseSupport:
 def probe_fuse(setting: str, *, platform: str | None = None, device: Path = Path("/dev/fuse"),
                which: Callable[[str], str | None] = shutil.which,
                find_library: Callable[[str], str | None] = ctypes.util.find_library,
-               has_module: Callable[[str], bool] | None = None) -> FuseSupport:
+               has_module: Callable[[str], bool] | None = None,
+               access: Callable[[Path, int], bool] = os.access) -> FuseSupport:
     """Whether FUSE mounts can work here, checking the cheap things in order (no mount is tried:
     that is the mount itself, whose failure is reported the same way)."""
     platform = platform or sys.platform
@@ -75,7 +76,7 @@ def probe_fuse(setting: str, *, platform: str | None = None, device: Path = Path
         if not device.exists():
             return FuseSupport(f"no {device} (the fuse kernel module is not loaded, or a container was started "
                                "without --device /dev/fuse)")
-        if not os.access(device, os.R_OK | os.W_OK):
+        if not access(device, os.R_OK | os.W_OK):
             return FuseSupport(f"no permission to open {device}")
         fusermount = which("fusermount3") or which("fusermount")
         if fusermount is None:
@@ -270,7 +271,7 @@ def mounted_under(folder: Path | str) -> list[str]:
     root = os.path.abspath(folder)
     points = [point for point, kind in table if kind.startswith("fuse")
               and (point == root or point.startswith(root.rstrip("/") + "/"))]
-    return sorted(set(points), key=lambda p: p.count("/"), reverse=True)
+    return sorted(set(points), key=lambda p: (-p.count("/"), p))
 
 
 def unmount_under(folder: Path | str) -> list[str]:
