@@ -287,9 +287,10 @@ def test_a_killed_agent_leaves_no_mount_and_no_server(ml_client, on_storage, hom
     os.kill(agent, signal.SIGKILL)  # no finally of the agent runs: the server's pipe closes all the same
     _until(lambda: not server.is_running() or server.status() == psutil.STATUS_ZOMBIE, what="the server's exit")
     _until(lambda: mounted_under(home / "runs") == [], what="the unmount")
-    for process in psutil.process_iter(["cmdline"]):  # the job's own command is the reaper's to stop
+    for process in psutil.process_iter(["cmdline"]):  # the job's own command: the reaper's to stop, later
         if str(marker) in " ".join(process.info["cmdline"] or []):
-            process.kill()
+            for each in [*process.children(recursive=True), process]:
+                each.kill()
 
 
 @pytest.mark.slow
