@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
+import sys
 import threading
 import time
 import traceback
@@ -432,12 +433,18 @@ _MLFLOW_STATUS = {JobStatus.COMPLETED: "FINISHED", JobStatus.CANCELED: "KILLED"}
 
 def end_job(ctx: WorkspaceContext, name: str, status: JobStatus, error: dict[str, Any] | None = None) -> Outcome:
     """Move a job to its terminal status and close its MLflow run; shared by every runtime.
+    On a workspace on object storage, the job's logs and artifacts are stored there first.
 
     A job someone else already ended stays as it is; a failure while a cancel was asked for
     is the kill we were asked for, so the job ends Canceled."""
     current = JobStatus(ctx.jobs.get_job(ctx.name, name).status)
     if is_terminal(current):
         return Outcome(current)
+    try:  # before the end is recorded: whoever sees the job ended finds its logs on the storage
+        contents.store_job_artifacts(ctx, name)
+    except (OpenAMLError, OSError) as exc:  # the job's end must be recorded all the same
+        message = exc.message if isinstance(exc, OpenAMLError) else f"{type(exc).__name__}: {exc}"
+        print(f"job {name}: its logs could not be stored on the workspace's storage: {message}", file=sys.stderr)
     if current == JobStatus.CANCEL_REQUESTED and status == JobStatus.FAILED:
         status, error = JobStatus.CANCELED, None
     ctx.jobs.transition(ctx.name, name, status.value, error=error)
