@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import re
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
@@ -289,6 +290,14 @@ class Storage:
         self.owner = owner
         self.fix = fix or f"change them with: openaml datastore update -n {name}"
         self._secrets = secrets
+        self._precheck: Callable[[], None] | None = None
+        self._precheck_lock = threading.Lock()
+
+    def check_first(self, check: Callable[[], None]) -> None:
+        """Run *check* before the first request of this process goes to the storage (again
+        after each failure, never once it passed): a quick look that raises one clear error
+        where the plugin would retry for a minute (an unreachable endpoint)."""
+        self._precheck = check
 
     def __repr__(self) -> str:
         return f"Storage({self.name!r}, {self.spec.url!r})"
@@ -322,6 +331,11 @@ class Storage:
     def errors(self, action: str, *, missing: str | None = None) -> Iterator[None]:
         """Turn the plugin's errors inside the block into one line naming the datastore and
         *action*; a missing object becomes :class:`NotFoundError` saying *missing*."""
+        if self._precheck is not None:
+            with self._precheck_lock:
+                if self._precheck is not None:
+                    self._precheck()
+                    self._precheck = None
         try:
             yield
         except OpenAMLError:
