@@ -3,6 +3,7 @@ azure-ai-ml prints and writes."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -42,15 +43,18 @@ def stream(service: JobService, name: str, out: TextIO, *, poll: float = 0.25,
     studio = folder.as_uri()
     out.write(f"RunId: {name}\nWeb View: {studio}\n")
     offsets: dict[str, int] = {}
-    while True:
-        record = service.record(name)
-        done = is_terminal(JobStatus(record.status))
-        for rel in log_files(folder):
-            _print_new(folder / rel, rel, offsets, out, final=done)
-        out.flush()
-        if done:
-            break
-        time.sleep(poll)
+    with contextlib.ExitStack() as stack:
+        while True:
+            record = service.record(name)
+            done = is_terminal(JobStatus(record.status))
+            if done:  # its folder may be on another machine: then its logs come from the storage
+                folder = _readable(service, record, stack)
+            for rel in log_files(folder):
+                _print_new(folder / rel, rel, offsets, out, final=done)
+            out.flush()
+            if done:
+                break
+            time.sleep(poll)
     warnings = record.spec["resolved"].get("warnings") or []
     out.write(f"\nExecution Summary\n=================\nRunId: {name}\nWeb View: {studio}\n")
     if warnings:
@@ -63,6 +67,16 @@ def stream(service: JobService, name: str, out: TextIO, *, poll: float = 0.25,
                                  name=name)
     out.flush()
     return record.status
+
+
+def _readable(service: JobService, record, stack: contextlib.ExitStack) -> Path:
+    """A local folder holding the ended job's logs: its own, or its stored artifacts written
+    to a temp folder (removed when *stack* closes)."""
+    source = contents.job_artifacts(service.ctx, record)
+    if isinstance(source, Path):
+        return source
+    tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="openaml-logs-")))
+    return service.ctx.artifacts.materialize(source.digest, tmp)
 
 
 def _print_new(path: Path, rel: str, offsets: dict[str, int], out: TextIO, *, final: bool) -> None:
@@ -142,7 +156,7 @@ def _download_plan(service: JobService, name: str, root: Path, output_name: str 
                               f"(wait with: openaml job stream -n {name})", field="status")
     best = (record.spec.get("best") or {}).get("name") if record.type == "sweep" else None
     if best:  # as Azure: the best trial's files, and the sweep's own under hd-artifacts/
-        own = (locations.job_folder(service.ctx, name), safe_join(root, "hd-artifacts"))
+        own = (contents.job_artifacts(service.ctx, record), safe_join(root, "hd-artifacts"))
         return [own, *_download_plan(service, best, root, output_name, all)]
     outputs = record.spec["resolved"].get("outputs") or record.spec.get("pipeline_outputs") or {}
     if output_name is not None and output_name not in outputs and output_name not in locations.ARTIFACTS_OUTPUTS:
@@ -150,7 +164,7 @@ def _download_plan(service: JobService, name: str, root: Path, output_name: str 
                               f"{', '.join(sorted(outputs)) or 'none'}, and 'default')", field="output_name")
     plan = []
     if all or output_name is None or output_name in locations.ARTIFACTS_OUTPUTS:
-        plan.append((locations.job_folder(service.ctx, name), safe_join(root, "artifacts")))
+        plan.append((contents.job_artifacts(service.ctx, record), safe_join(root, "artifacts")))
     for out_name in outputs:
         if all or output_name == out_name:
             try:
