@@ -49,6 +49,11 @@ def _expected_sample(points: list[tuple[float, int, int]], n: int) -> list[tuple
     return [(s, t, float("nan") if nan else v) for s, t, v, nan in sample]
 
 
+def _flat(histories) -> list[tuple[str, int, int, float]]:
+    """The points of several runs' histories as ``(run_id, step, timestamp, value)``."""
+    return [(h.run_id, s, t, v) for h in histories for v, t, s in h.points]
+
+
 def _same(a: list[tuple[int, int, float]], b: list[tuple[int, int, float]]) -> bool:
     return len(a) == len(b) and all(x[:2] == y[:2] and (x[2] == y[2] or (math.isnan(x[2]) and math.isnan(y[2])))
                                     for x, y in zip(a, b))
@@ -57,32 +62,32 @@ def _same(a: list[tuple[int, int, float]], b: list[tuple[int, int, float]]) -> b
 def test_sampled_keeps_first_and_last_and_at_most_n(tracking) -> None:
     points = [(float(i), 1000 + i, i // 3) for i in range(1000)]
     run_id = _run_with(tracking, points)
-    got = tracking.histories.sampled([run_id], "loss", 50)
+    got = _flat(tracking.histories.sampled([run_id], "loss", 50))
     assert len(got) == 50
-    assert (got[0].metric.step, got[0].metric.value) == (0, 0.0)
-    assert (got[-1].metric.step, got[-1].metric.value) == (333, 999.0)
-    steps = [m.metric.step for m in got]
+    assert (got[0][1], got[0][3]) == (0, 0.0)
+    assert (got[-1][1], got[-1][3]) == (333, 999.0)
+    steps = [step for _, step, _, _ in got]
     assert steps == sorted(steps)
 
 
 def test_sampled_step_range_and_runs_in_request_order(tracking) -> None:
     a = _run_with(tracking, [(float(i), i, i) for i in range(100)])
     b = _run_with(tracking, [(float(-i), i, i) for i in range(10)])
-    got = tracking.histories.sampled([b, a, "no-such-run"], "loss", 5, start_step=20, end_step=60)
-    assert [m.run_id for m in got] == [a] * 5  # b has no step in range; an unknown run has nothing
-    assert all(20 <= m.metric.step <= 60 for m in got)
-    assert got[-1].metric.step == 60
-    assert [m.run_id for m in tracking.histories.sampled([b, a], "loss", 3)] == [b] * 3 + [a] * 3
+    got = _flat(tracking.histories.sampled([b, a, "no-such-run"], "loss", 5, start_step=20, end_step=60))
+    assert [p[0] for p in got] == [a] * 5  # b has no step in range; an unknown run has nothing
+    assert all(20 <= p[1] <= 60 for p in got)
+    assert got[-1][1] == 60
+    assert [p[0] for p in _flat(tracking.histories.sampled([b, a], "loss", 3))] == [b] * 3 + [a] * 3
 
 
 def test_bulk_orders_by_run_then_time_and_caps_the_total(tracking) -> None:
     a = _run_with(tracking, [(1.0, 30, 0), (2.0, 10, 1), (float("nan"), 20, 2)])
     b = _run_with(tracking, [(5.0, 1, 0)])
-    got = tracking.histories.bulk([b, a], "loss", 100)
-    assert [m.run_id for m in got] == sorted(m.run_id for m in got) and len(got) == 4
-    times = [m.metric.timestamp for m in got if m.run_id == a]
-    assert times == [10, 20, 30] and math.isnan(next(m.metric.value for m in got if m.metric.timestamp == 20))
-    assert len(tracking.histories.bulk([a, b], "loss", 2)) == 2
+    got = _flat(tracking.histories.bulk([b, a], "loss", 100))
+    assert [p[0] for p in got] == sorted(p[0] for p in got) and len(got) == 4
+    times = [p[2] for p in got if p[0] == a]
+    assert times == [10, 20, 30] and math.isnan(next(p[3] for p in got if p[2] == 20))
+    assert len(_flat(tracking.histories.bulk([a, b], "loss", 2))) == 2
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -91,8 +96,7 @@ def test_bulk_orders_by_run_then_time_and_caps_the_total(tracking) -> None:
        n=st.integers(1, 30))
 def test_sampled_matches_mlflows_rule(tracking, points, n) -> None:
     run_id = _run_with(tracking, points)
-    got = [(m.metric.step, m.metric.timestamp, m.metric.value)
-           for m in tracking.histories.sampled([run_id], "loss", n)]
+    got = [p[1:] for p in _flat(tracking.histories.sampled([run_id], "loss", n))]
     assert _same(got, _expected_sample(points, n)), (got, _expected_sample(points, n))
 
 
@@ -107,8 +111,7 @@ def test_sampled_matches_mlflows_rule_when_each_step_is_logged_once(tracking, da
     times = data.draw(st.lists(st.integers(0, 50), min_size=length, max_size=length))
     points = list(zip(values, times, steps))
     run_id = _run_with(tracking, points)
-    got = [(m.metric.step, m.metric.timestamp, m.metric.value)
-           for m in tracking.histories.sampled([run_id], "loss", n)]
+    got = [p[1:] for p in _flat(tracking.histories.sampled([run_id], "loss", n))]
     assert _same(got, _expected_sample(points, n)), (got, _expected_sample(points, n))
 
 
@@ -117,9 +120,9 @@ def test_sampled_mixes_dense_and_irregular_runs_in_one_request(tracking) -> None
     gappy = [(float(i), i, 2 * i) for i in range(500)]           # every other step
     repeated = [(float(i), i, i // 2) for i in range(300)]       # each step twice
     runs = [_run_with(tracking, p) for p in (dense, gappy, repeated)]
-    got = tracking.histories.sampled([runs[2], runs[0], runs[1]], "loss", 37, start_step=10, end_step=900)
-    by_run = {r: [(m.metric.step, m.metric.timestamp, m.metric.value) for m in got if m.run_id == r] for r in runs}
+    got = _flat(tracking.histories.sampled([runs[2], runs[0], runs[1]], "loss", 37, start_step=10, end_step=900))
+    by_run = {r: [p[1:] for p in got if p[0] == r] for r in runs}
     for run_id, points in zip(runs, (dense, gappy, repeated)):
         inside = [p for p in points if 10 <= p[2] <= 900]
         assert _same(by_run[run_id], _expected_sample(inside, 37)), run_id
-    assert [m.run_id for m in got] == [runs[2]] * 37 + [runs[0]] * 37 + [runs[1]] * 37
+    assert [p[0] for p in got] == [runs[2]] * 37 + [runs[0]] * 37 + [runs[1]] * 37
