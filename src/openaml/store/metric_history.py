@@ -6,8 +6,9 @@ run's values for the key (optionally within ``[start_step, end_step]``), ordered
 ``(step, timestamp, value, is_nan)``, cut into ``max_results`` equal buckets (SQL ``NTILE``), the
 first value of each bucket kept, and the run's last value always shown (it replaces the last
 sample when the sample is full). A run whose steps are lo..hi, each logged once (what a
-training loop logs), is sampled from its count alone: the values at the bucket starts are read
-by step. Any other run goes through one windowed query (partitioned by run) as MLflow's does.
+training loop logs, and what ``latest_metrics`` records as the history is logged), is sampled
+from its step range alone: the values at the bucket starts are read by step. Any other run
+goes through one windowed query (partitioned by run) as MLflow's does.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from openaml.store.tables import latest_metrics as LM
 from openaml.store.tables import metrics as M
 from openaml.store.tables import runs as R
 from openaml.store.tracking_records import RunHistory
@@ -80,23 +82,28 @@ class RunHistories:
         where = [M.c.workspace == self._tracking.workspace, M.c.key == key]
         if start_step is not None and end_step is not None:
             where += [M.c.step >= start_step, M.c.step <= end_step]
+        runs = list(dict.fromkeys(run_ids))
         picked: dict[str, tuple[list[Point], Point | None]] = {}
         with self._tracking._tx() as conn:
-            stats = conn.execute(
-                sa.select(M.c.run_id, sa.func.count().label("n"), sa.func.min(M.c.step).label("lo"),
-                          sa.func.max(M.c.step).label("hi"), sa.func.count(M.c.step.distinct()).label("steps"))
-                .where(*where, M.c.run_id.in_(list(dict.fromkeys(run_ids)))).group_by(M.c.run_id)
+            # The shape of each history, kept beside its latest value as it is logged: no read
+            # of the values themselves (counting a run's distinct steps costs a scan of it).
+            shapes = conn.execute(
+                sa.select(LM.c.run_id, LM.c.min_step, LM.c.max_step, LM.c.steps_once)
+                .where(LM.c.workspace == self._tracking.workspace, LM.c.key == key, LM.c.run_id.in_(runs))
             ).all()
             general = []
-            for stat in stats:
-                if stat.n == stat.steps == stat.hi - stat.lo + 1:
-                    picked[stat.run_id] = self._dense(conn, where, stat.run_id, stat.n, stat.lo, max_results)
-                else:
-                    general.append(stat.run_id)
+            for run_id, lo, hi, once in shapes:
+                if not once:
+                    general.append(run_id)
+                    continue
+                if start_step is not None and end_step is not None:
+                    lo, hi = max(lo, start_step), min(hi, end_step)
+                if lo <= hi:  # else: no value in the window
+                    picked[run_id] = self._dense(conn, where, run_id, lo, hi, max_results)
             if general:
                 picked.update(self._windowed(conn, [*where, M.c.run_id.in_(general)], max_results))
         out: list[RunHistory] = []
-        for run_id in dict.fromkeys(run_ids):
+        for run_id in runs:
             samples, last = picked.get(run_id, ([], None))
             if last is not None and (not samples or _row_key(samples[-1]) != _row_key(last)):
                 if len(samples) >= max_results:
@@ -108,12 +115,13 @@ class RunHistories:
         return out
 
     @staticmethod
-    def _dense(conn: sa.Connection, where: list[Any], run_id: str, n: int, lo: int,
+    def _dense(conn: sa.Connection, where: list[Any], run_id: str, lo: int, hi: int,
                max_results: int) -> tuple[list[Point], Point]:
         # The common shape (each step lo..hi logged once): the i-th value in sampling order is
         # the one at step lo + i, so NTILE's bucket starts are known from the count alone, and
         # only they leave the database (a window over all rows costs about a microsecond a row
         # in SQLite). NTILE's first `extra` buckets hold size + 1 values, the rest size.
+        n = hi - lo + 1
         size, extra = divmod(n, max_results)
         offset = M.c.step - lo
         long_part = extra * (size + 1)
@@ -122,10 +130,10 @@ class RunHistories:
         else:
             pick = sa.or_(sa.and_(offset < long_part, offset % (size + 1) == 0),
                           sa.and_(offset >= long_part, (offset - long_part) % size == 0),
-                          offset == n - 1)
+                          M.c.step == hi)
         rows = conn.execute(
             sa.select(M.c.value, M.c.is_nan, M.c.timestamp, M.c.step)
-            .where(*where, M.c.run_id == run_id, M.c.step >= lo, M.c.step < lo + n, pick)
+            .where(*where, M.c.run_id == run_id, M.c.step >= lo, M.c.step <= hi, pick)
             .order_by(M.c.step)).cursor.fetchall()
         i = min(max_results, n) - 1  # the last bucket
         last_start = i * (size + 1) if i < extra else long_part + (i - extra) * size
