@@ -63,6 +63,7 @@ WAYS = ("fsspec put", "fsspec get", "publish", "register", "register again", "re
 def make_folder(folder: Path, size: int, small: int, large: int, seed: int = 10) -> tuple[int, int]:
     """Write the folder; returns (bytes in small files, bytes in large files)."""
     rng = random.Random(seed)
+    folder.mkdir(parents=True)
     small_bytes = 0
     for i in range(small):
         part = folder / "small" / f"{i % 10:02d}"

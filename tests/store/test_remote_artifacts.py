@@ -46,6 +46,10 @@ class BarrierFs(MemoryFileSystem):
         self._wait()
         return super().put_file(lpath, rpath, *args, **kwargs)
 
+    def pipe_file(self, path, value, *args, **kwargs):  # small files: written from memory
+        self._wait()
+        return super().pipe_file(path, value, *args, **kwargs)
+
     def cat_file(self, path, *args, **kwargs):
         self._wait()
         return super().cat_file(path, *args, **kwargs)
@@ -131,6 +135,8 @@ def test_a_corrupt_or_missing_remote_blob_is_an_integrity_error(tmp_path):
 class RefusingFs(MemoryFileSystem):
     def put_file(self, *args, **kwargs):
         raise PermissionError("Server failed to authenticate the request. key=sekrit-value")
+
+    pipe_file = put_file
 
 
 def test_a_storage_error_is_one_line_naming_the_storage_without_its_secrets(tmp_path):
