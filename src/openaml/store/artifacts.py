@@ -39,6 +39,10 @@ HASH_BUFFER = 256 * 1024  # fits in a core's cache beside sha256's own state
 # A manifest is read whole; this bounds the memory a digest naming some other, large blob (a
 # LocalUpload URI written by hand) can take. ~200 bytes a file: a million files fit.
 MAX_MANIFEST_BYTES = 256 * 1024 * 1024
+# Reading from remote storage: small blobs are fetched this many to a batch of the plugin, and
+# this many batches (or large blobs) are in flight at once.
+FETCH_GROUP = 64
+GROUPS_IN_FLIGHT = 8
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -319,11 +323,13 @@ class ArtifactStore:
                 progress(done, total)
         return each
 
-    def _run_all(self, fn: Callable[[T], R], items: list[T], stop: threading.Event | None = None) -> list[R]:
-        """``[fn(item) for item in items]``, :attr:`workers` at a time. The first failure stops
-        the rest (those not started are skipped, running ones stop at their next progress
-        report) and is raised once all have returned."""
-        if len(items) <= 1 or self.workers <= 1:
+    def _run_all(self, fn: Callable[[T], R], items: list[T], stop: threading.Event | None = None, *,
+                 workers: int | None = None) -> list[R]:
+        """``[fn(item) for item in items]``, *workers* (default :attr:`workers`) at a time. The
+        first failure stops the rest (those not started are skipped, running ones stop at their
+        next progress report) and is raised once all have returned."""
+        workers = workers or self.workers
+        if len(items) <= 1 or workers <= 1:
             return [fn(item) for item in items]
         stop = stop or threading.Event()
         failures: list[BaseException] = []
@@ -342,7 +348,7 @@ class ArtifactStore:
                 stop.set()
                 raise
 
-        pool = ThreadPoolExecutor(min(self.workers, len(items)), thread_name_prefix="store")
+        pool = ThreadPoolExecutor(min(workers, len(items)), thread_name_prefix="store")
         try:
             futures = [pool.submit(guarded, item) for item in items]
             for future in futures:
@@ -447,8 +453,8 @@ class ArtifactStore:
                 else:
                     copies.append((entry, out))
             # Copies verify every byte, and from remote storage each is a request: concurrently.
-            if len(copies) > 1 and self._fetched(copies):
-                self._run_all(lambda item: self._verify(item[0], item[1], each), copies, stop)
+            if len(copies) > 1 and self._blobs.batch_fetch:
+                self._fetch_verified(copies, each, stop)
             else:
                 self._run_all(lambda item: self._copy_verified(item[0], item[1], each), copies, stop)
             if read_only:
@@ -500,6 +506,23 @@ class ArtifactStore:
             os.symlink(link_target, temp)
             os.replace(temp, out)
         return folder / manifest.root if manifest.kind == "file" else folder
+
+    def _fetch_verified(self, copies: list[tuple[ManifestEntry, Path]], progress: Progress | None,
+                        stop: threading.Event) -> None:
+        """Download in batches of the backend (each large blob alone, small ones
+        :data:`FETCH_GROUP` at a time), a few batches at once, each verified as soon as it is
+        down: hashing overlaps the downloads still running instead of following them all."""
+        large = [[item] for item in copies if item[0].size > SMALL_BLOB]
+        small = [item for item in copies if item[0].size <= SMALL_BLOB]
+        groups = large + [small[i:i + FETCH_GROUP] for i in range(0, len(small), FETCH_GROUP)]
+
+        def fetch(group: list[tuple[ManifestEntry, Path]]) -> None:
+            if stop.is_set():
+                raise _Stopped()
+            self._fetched(group)
+            for entry, out in group:
+                self._verify(entry, out, progress)
+        self._run_all(fetch, groups, stop, workers=GROUPS_IN_FLIGHT)
 
     def _fetched(self, copies: list[tuple[ManifestEntry, Path]]) -> bool:
         """Download every blob of *copies* in one batch where the backend has one (unverified:
