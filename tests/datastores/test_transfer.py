@@ -162,7 +162,8 @@ def test_a_failed_part_leaves_nothing_visible_and_names_the_storage(remote, tmp_
     with pytest.raises(DatastoreAccessError) as err:
         store.put_path(folder)
     assert err.value.message.startswith("workspace 't' storage (") and "part 2" in err.value.message
-    assert not remote.fs.exists(remote.blob(sha(data)))
+    manifest, _ = ArtifactStore(str(tmp_path / "reference")).put_path(folder)
+    assert not remote.fs.exists(remote.blob(sha(data))) and not remote.fs.exists(remote.blob(manifest))
     assert remote.open_uploads() == []
     assert store._blobs._slots._value == transfer.PARTS_IN_FLIGHT  # every slot given back
     monkeypatch.undo()
