@@ -20,8 +20,8 @@ def write(path: Path, text: str) -> Path:
 
 def wait(client: MLClient, name: str, timeout: float = 90):
     """The job once it has ended (a poll with a deadline, not a sleep)."""
-    record = client._job_service().wait(name, timeout=timeout)
-    return client.jobs.get(record.name)
+    client._backend.jobs().wait(name, timeout=timeout)
+    return client.jobs.get(name)
 
 
 def use_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *, host_python: bool) -> Path:

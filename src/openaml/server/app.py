@@ -17,7 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from openaml import __version__
+from openaml.server.settings import VERSION as __version__
 from openaml.entities._base import error_message, loc_to_path
 from openaml.errors import ErrorCode, NotFoundError, OpenAMLError, ValidationError
 from openaml.rest.errors import to_body

@@ -77,3 +77,14 @@ def is_loopback(host: str) -> bool:
     except OSError:
         return False
     return bool(infos) and all(ipaddress.ip_address(i[4][0].split("%")[0]).is_loopback for i in infos)
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        return version("openaml")
+    except PackageNotFoundError:  # a source tree that was not installed
+        return "0+unknown"
+
+
+VERSION = _version()

@@ -7,7 +7,7 @@ import os
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from openaml import __version__
+from openaml.server.settings import VERSION as __version__
 from openaml.server.routes._common import state_of
 
 router = APIRouter(tags=["health"])
