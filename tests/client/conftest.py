@@ -8,7 +8,7 @@ import pytest
 
 from openaml import MLClient
 
-from tests.helpers import new_workspace_client, use_home, write  # noqa: F401 - used by the tests
+from tests.helpers import client_over, new_workspace_client, use_home, write  # noqa: F401 - used by the tests
 
 
 @pytest.fixture
@@ -17,10 +17,16 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
-def ml_client(home: Path, workspace_storage):
+def transport(request: pytest.FixtureRequest) -> str:
+    """How ``ml_client`` reaches its workspace: in-process unless a suite parametrises it
+    (indirect) over :data:`tests.helpers.TRANSPORTS`."""
+    return getattr(request, "param", "in-process")
+
+
+@pytest.fixture
+def ml_client(home: Path, workspace_storage, transport: str):
     bootstrap = new_workspace_client("ws", workspace_storage.storage)
-    client = MLClient(workspace_name="ws")
-    yield client
-    client.close()
+    with client_over(transport, "ws") as client:
+        yield client
     bootstrap.close()
 

@@ -186,6 +186,10 @@ def environment_spec(ctx: WorkspaceContext, env: Environment, progress: Progress
     elif env.build is not None and env.build.path:
         uploaded = uploaded_content(ctx, env.build.path, field_prefix + "build.path")
         digest = uploaded.digest if uploaded is not None else None
+        dockerfile = env.build.dockerfile_path or "Dockerfile"
+        if uploaded is not None and dockerfile not in ctx.artifacts.get_manifest(uploaded.digest).files:
+            raise MissingFileError(f"the build context {env.build.path} has no {dockerfile}",
+                                   field=field_prefix + "build.dockerfile_path")
     return spec, digest
 
 
