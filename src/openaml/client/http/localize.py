@@ -16,7 +16,7 @@ from typing import Any, Callable
 
 from openaml.client.http.uploads import Uploader
 from openaml.constants import PRIMITIVE_TYPES
-from openaml.errors import MissingFileError
+from openaml.errors import MissingFileError, ValidationError, ValidationException
 from openaml.services.snapshots import ignore_matcher
 from openaml.services.uploads import is_local_path
 
@@ -27,10 +27,12 @@ def _local(value: Any) -> bool:
     return isinstance(value, str) and bool(value) and "${{" not in value and is_local_path(value)
 
 
-def _existing(value: str, field: str) -> Path:
+def _existing(value: str, field: str, error: type[ValidationException] = MissingFileError) -> Path:
+    """The local file or folder *value*; a missing one raises *error*, the class the
+    in-process services raise for that field (a job's code and inputs: ValidationError)."""
     path = Path(value).expanduser().resolve()
     if not path.exists():
-        raise MissingFileError(f"{field}: '{value}' does not exist (resolved to {path})", field=field, path=str(path))
+        raise error(f"{field}: '{value}' does not exist (resolved to {path})", field=field, path=str(path))
     return path
 
 
@@ -43,8 +45,8 @@ class Localizer:
         self.warnings: list[str] = []
 
     def upload(self, value: str, field: str, *, ignore: bool, keep_links: bool = False,
-               datastore: str | None = None) -> str:
-        path = _existing(value, field)
+               datastore: str | None = None, error: type[ValidationException] = MissingFileError) -> str:
+        path = _existing(value, field, error)
         matcher = ignore_matcher(path) if ignore and path.is_dir() else None
         skipped = (lambda item: self.warnings.append(f"code snapshot: skipped {item.path}: it {item.reason}"))
         return self.uploader.upload(path, ignore=matcher, links="keep" if keep_links else "follow",
@@ -80,7 +82,8 @@ class Localizer:
 
     def code_and_environment(self, holder: dict[str, Any], field: str) -> None:
         if _local(holder.get("code")):
-            holder["code"] = self.upload(holder["code"], field + "code", ignore=True, keep_links=self.in_job)
+            holder["code"] = self.upload(holder["code"], field + "code", ignore=True, keep_links=self.in_job,
+                                         error=ValidationError if self.in_job else MissingFileError)
         if isinstance(holder.get("environment"), dict):
             self.environment(holder["environment"], field + "environment.")
 
@@ -114,4 +117,5 @@ class Localizer:
             return
         for name, value in inputs.items():
             if isinstance(value, dict) and value.get("type") not in PRIMITIVE_TYPES and _local(value.get("path")):
-                value["path"] = self.upload(value["path"], f"{field}inputs.{name}.path", ignore=True)
+                value["path"] = self.upload(value["path"], f"{field}inputs.{name}.path", ignore=True,
+                                            error=ValidationError)
