@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 
-from openaml import MLClient
 
 from tests.helpers import client_over, new_workspace_client, use_home, write  # noqa: F401 - used by the tests
 

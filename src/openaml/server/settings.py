@@ -68,6 +68,8 @@ class ServerSettings:
 def is_loopback(host: str) -> bool:
     """Whether every address *host* names is a loopback address (``0.0.0.0`` and ``::`` are not)."""
     text = host.strip("[]")
+    if not text or any(ord(c) < 33 or ord(c) == 127 for c in text):  # the resolver stops at a NUL
+        return False
     try:
         return ipaddress.ip_address(text).is_loopback
     except ValueError:
