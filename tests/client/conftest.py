@@ -16,13 +16,6 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
-def transport(request: pytest.FixtureRequest) -> str:
-    """How ``ml_client`` reaches its workspace: in-process unless a suite parametrises it
-    (indirect) over :data:`tests.helpers.TRANSPORTS`."""
-    return getattr(request, "param", "in-process")
-
-
-@pytest.fixture
 def ml_client(home: Path, workspace_storage, transport: str):
     bootstrap = new_workspace_client("ws", workspace_storage.storage)
     with client_over(transport, "ws") as client:

@@ -46,7 +46,8 @@ def test_versions_auto_increment_and_latest_is_most_recent(ml_client, model_dir:
     older = ml_client.models.create_or_update(Model(name="clf", version="5", path=str(model_dir / "sub" / "vocab.txt")))
     # latest is the most recently created version, not the highest number
     assert ml_client.models.get("clf", label="latest").version == "5"
-    assert ml_client.models.create_or_update(Model(name="clf", path=str(tmp_path))).version == "11"
+    other = write(tmp_path / "other" / "weights.json", '{"w": [11]}').parent
+    assert ml_client.models.create_or_update(Model(name="clf", path=str(other))).version == "11"
     assert [m.version for m in ml_client.models.list("clf")] == ["11", "5", "10", "2", "1"]
     assert older.path.startswith("azureml://datastores/workspaceblobstore/paths/LocalUpload/")
     assert older.path.endswith("/vocab.txt")

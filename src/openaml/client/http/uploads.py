@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, Callable, Iterator
 
 from openaml.client.http.session import HttpSession
-from openaml.errors import MissingFileError
+from openaml.errors import IntegrityError, MissingFileError
 from openaml.store.artifacts import ArtifactStore
 from openaml.store.folders import LinkPolicy, Skipped, scan_keeping_links, walk_following_links
 from openaml.store.manifest import Manifest, ManifestEntry
@@ -108,8 +108,12 @@ class Uploader:
                     yield chunk
                     if progress:
                         progress(len(chunk), total)
-        self.session.request("PUT", self.session.scope.of("blobs", digest), content=chunks(),
-                             headers={"Content-Length": str(path.stat().st_size)})
+        try:
+            self.session.request("PUT", self.session.scope.of("blobs", digest), content=chunks(),
+                                 headers={"Content-Length": str(path.stat().st_size)})
+        except IntegrityError:
+            raise IntegrityError(f"{path} changed while it was uploaded; nothing was registered. Upload it again "
+                                 "once it no longer changes", path=str(path)) from None
 
 
 class _Body:
