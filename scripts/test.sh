@@ -4,7 +4,7 @@
 # 127.0.0.1:5432); when none is reachable they are skipped with the reason printed. The datastore tests run
 # against Azurite (installed here from npm into .tools/) and moto's S3 server (from the dev extra), which
 # the tests start on loopback ports; when one cannot be installed or started its tests are skipped with
-# the reason printed.
+# the reason printed. Read-only FUSE mounts need Debian's fuse3, installed here when root can.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/_venv.sh"
 ensure_venv dev
@@ -40,6 +40,17 @@ if [ ! -x "$ROOT/.tools/node_modules/.bin/azurite-blob" ] \
       || echo "Azurite could not be installed; the Azure datastore tests will be skipped." >&2
   else
     echo "npm not found: Azurite cannot be installed; the Azure datastore tests will be skipped." >&2
+  fi
+fi
+# FUSE (read-only mounts of remote inputs): libfuse and fusermount from Debian's fuse3, when this
+# machine can install them (root and apt-get); otherwise the FUSE tests skip with the reason.
+if ! command -v fusermount3 >/dev/null 2>&1 && ! command -v fusermount >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "Installing fuse3 (libfuse, fusermount) with apt-get ..." >&2
+    { apt-get install -y -qq fuse3 >&2 || { apt-get update -qq >&2 && apt-get install -y -qq fuse3 >&2; }; } \
+      || echo "fuse3 could not be installed; the FUSE mount tests will be skipped." >&2
+  else
+    echo "fusermount not found and fuse3 cannot be installed here; the FUSE mount tests will be skipped." >&2
   fi
 fi
 echo "== ruff"

@@ -283,3 +283,28 @@ def test_a_sas_token_serves_and_a_read_only_one_is_refused_at_create(home: Path,
     client.models.download("m", model.version, download_path=tmp_path / "dl")
     assert (tmp_path / "dl" / "m" / "m.txt").read_text() == "sas\n"
     client.close()
+
+
+@on_object_storage
+def test_a_storage_gone_after_create_fails_at_once_naming_it(home: Path, tmp_path: Path, workspace_storage):
+    """The plugins retry an unreachable endpoint for a minute or more (adlfs ~80 s): the first
+    request of a process is preceded by one connection with a deadline."""
+    client = MLClient(workspace_name="gone")
+    client.workspaces.begin_create(Workspace(name="gone", storage=workspace_storage.storage)).result()
+    client.close()
+    config_file = home / "workspaces" / "gone" / "workspace.json"
+    config = json.loads(config_file.read_text())
+    port = free_port()  # nothing listens there: the storage "went away"
+    config["storage"]["endpoint"] = f"127.0.0.1:{port}" if config["storage"]["uri"].startswith("azure") \
+        else f"http://127.0.0.1:{port}"
+    config_file.write_text(json.dumps(config))
+    model = write(tmp_path / "m" / "weights.txt", "bytes\n")
+    client = MLClient(workspace_name="gone")
+    started = time.monotonic()
+    with pytest.raises(DatastoreAccessError) as err:
+        client.models.create_or_update(Model(name="m", path=str(model.parent)))
+    assert time.monotonic() - started < 10
+    assert err.value.message.startswith("workspace 'gone' storage (") and "\n" not in err.value.message
+    assert f"cannot reach 127.0.0.1:{port}" in err.value.message
+    assert _secret(workspace_storage.storage) not in err.value.message
+    client.close()

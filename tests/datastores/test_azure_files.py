@@ -1,5 +1,5 @@
 """Azure Files has no local emulator (Azurite emulates blobs, queues and tables only), so its
-mapping is tested here with fsspec's memory file system standing in for the SMB share: the file
+mapping is tested here with fsspec's memory file system standing in for the share: the file
 system openaml opens gets the spec the mapping made (host, account, key), and reads and the
 staged publish go through the same code as on every other datastore."""
 
@@ -40,9 +40,9 @@ def test_the_share_is_opened_as_the_mapping_says(ml_client, share):
     name, memory, factory, opened = share
     ctx = ml_client._context()
     target = open_datastore(ctx, "files", factory=factory)
-    assert (opened[0].protocol, opened[0].root) == ("smb", f"/{name}")
-    assert (opened[0].options["host"], opened[0].options["username"], opened[0].options["password"]) == \
-        ("acct.file.core.windows.net", "acct", KEY)
+    assert (opened[0].protocol, opened[0].root) == ("azfile", f"/{name}")
+    assert (opened[0].options["account_url"], opened[0].options["credential"]) == \
+        ("https://acct.file.core.windows.net", {"account_name": "acct", "account_key": KEY})
     assert target.direct_uri("in/a.csv") == f"https://acct.file.core.windows.net/{name}/in/a.csv"
     assert "FileEndpoint=https://acct.file.core.windows.net;" in target.job_env()["AZURE_STORAGE_CONNECTION_STRING"]
 

@@ -164,7 +164,7 @@ def test_a_job_loads_its_mltable_inputs(ml_client, remote, tmp_path):
 
 
 def test_an_azure_files_share_through_its_mapping(ml_client, monkeypatch):
-    """Azure Files has no emulator: fsspec's memory file system stands in for the SMB share the
+    """Azure Files has no emulator: fsspec's memory file system stands in for the share the
     mapping opens (as in test_azure_files.py), so the table is read through the same code."""
     from fsspec.implementations.memory import MemoryFileSystem
 
@@ -182,4 +182,4 @@ def test_an_azure_files_share_through_its_mapping(ml_client, monkeypatch):
         df = load_table("azureml://datastores/files/paths/tbl", ml_client=ml_client).to_pandas_dataframe()
     finally:
         memory.rm(f"/{share}", recursive=True)
-    assert _rows(df) == EXPECTED and opened[0].protocol == "smb" and opened[0].root == f"/{share}"
+    assert _rows(df) == EXPECTED and opened[0].protocol == "azfile" and opened[0].root == f"/{share}"

@@ -73,15 +73,22 @@ def test_blob_sas_principal_and_identity():
     assert public.options["connection_string"] == "BlobEndpoint=http://127.0.0.1:10000/acct;"
 
 
-def test_azure_files_goes_over_smb_with_the_account_key():
+def test_azure_files_goes_over_rest_with_the_account_key_or_a_sas_token():
     share = AzureFileDatastore(name="f", account_name="acct", file_share_name="share",
                                credentials=AccountKeyConfiguration(account_key=KEY))
     spec = filesystem_spec(share)
-    assert (spec.protocol, spec.root, spec.url) == ("smb", "/share", "https://acct.file.core.windows.net/share")
-    assert {k: spec.options[k] for k in ("host", "port", "username", "password", "encrypt")} == \
-        {"host": "acct.file.core.windows.net", "port": 445, "username": "acct", "password": KEY, "encrypt": True}
-    with pytest.raises(ValidationError, match="over SMB, which takes the account key only"):
-        filesystem_spec(share.model_copy(update={"credentials": SasTokenConfiguration(sas_token=SAS)}))
+    assert (spec.protocol, spec.root, spec.url) == ("azfile", "/share", "https://acct.file.core.windows.net/share")
+    assert {k: spec.options[k] for k in ("account_url", "share_name", "credential")} == {
+        "account_url": "https://acct.file.core.windows.net", "share_name": "share",
+        "credential": {"account_name": "acct", "account_key": KEY}}
+    sas = filesystem_spec(share.model_copy(update={"credentials": SasTokenConfiguration(sas_token=SAS)}))
+    assert (sas.protocol, sas.options["credential"]) == ("azfile", SAS)
+    assert KEY not in repr(spec) and SAS not in repr(sas)  # options are never shown
+    emulator = filesystem_spec(share.model_copy(update={"endpoint": "127.0.0.1:10004", "protocol": "http"}))
+    assert emulator.options["account_url"] == "http://127.0.0.1:10004/acct"
+    with pytest.raises(ValidationError, match=r"needs an account key or a SAS token") as caught:
+        filesystem_spec(share.model_copy(update={"credentials": None}))
+    assert caught.value.details.get("field") == "credentials" or "credentials" in str(caught.value.details)
 
 
 def test_s3_with_a_key_an_endpoint_and_a_region():

@@ -126,7 +126,12 @@ def test_ctrl_c_stops_following_not_the_job(ml_client, home: Path, tmp_path: Pat
 
     from openaml import command
     from .conftest import HOST_ENV
-    job = ml_client.jobs.create_or_update(command(command="echo begin; sleep 3; echo end", environment=HOST_ENV))
+    # The job waits for the test's go-ahead, so under any load it is still running when the
+    # follower is interrupted (a fixed sleep could end first and the follower exit 0).
+    go = tmp_path / "go"
+    job = ml_client.jobs.create_or_update(command(
+        command=f"echo begin; for i in $(seq 600); do [ -f '{go}' ] && break; sleep 0.1; done; echo end",
+        environment=HOST_ENV))
     follower = subprocess.Popen([sys.executable, "-m", "openaml.cli.main", "job", "stream", "-n", job.name, "-w", "jobs"],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ))
     # Interrupt only once the follower is following (it has printed the job's log header).
@@ -139,6 +144,8 @@ def test_ctrl_c_stops_following_not_the_job(ml_client, home: Path, tmp_path: Pat
     out, err = follower.communicate(timeout=30)
     assert follower.returncode == 130
     assert "goes on" in err and f"openaml job stream -n {job.name}" in err
+    assert ml_client.jobs.get(job.name).status == "Running"
+    go.touch()
     done = wait(ml_client, job.name)
     assert done.status == "Completed"
     assert "end" in std_log(home, job.name)

@@ -112,7 +112,7 @@ class AzureBlobDatastore(_AzureStorage):
 
 
 class AzureFileDatastore(_AzureStorage):
-    """An Azure Files share (reached over SMB with the account key)."""
+    """An Azure Files share (reached over its REST API with the account key or a SAS token)."""
 
     allowed_credentials: ClassVar[CredentialClasses] = _KEY_OR_SAS
 

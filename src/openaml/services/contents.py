@@ -22,6 +22,9 @@ from openaml.services.workspaces import WorkspaceContext
 from openaml.store.artifacts import Skipped
 
 PUBLISHED = "published"  # the job spec's key holding {output name: PublishedOutput fields}
+# The job spec's key holding the Content of the job's folder (logs, MLflow artifacts, ./outputs,
+# ./logs) stored when the job ended, on a workspace whose store is remote.
+STORED_ARTIFACTS = "stored_artifacts"
 
 
 @dataclass(frozen=True)
@@ -80,7 +83,10 @@ def job_output(ctx: WorkspaceContext, job_name: str, output: str, path: str = ""
     if record is None:
         raise NotFoundError(f"job '{job_name}' not found in workspace '{ctx.name}'", name=job_name)
     if output in locations.ARTIFACTS_OUTPUTS:  # logs and MLflow artifacts: still a folder
-        return snapshot(ctx, locations.job_folder(ctx, job_name), path, f"outputs of job {job_name}", field=field)
+        source = job_artifacts(ctx, record)
+        if isinstance(source, Content):
+            return _sub(ctx, source, path, field)
+        return snapshot(ctx, source, path, f"outputs of job {job_name}", field=field)
     best = (record.spec.get("best") or {}).get("name") if record.type == "sweep" else None
     if best:  # a sweep's outputs are its best trial's
         return job_output(ctx, best, output, path, field=field)
@@ -101,6 +107,32 @@ def job_output(ctx: WorkspaceContext, job_name: str, output: str, path: str = ""
         legacy = locations.datastore_path(ctx, declared[output]["datastore"], declared[output]["path"], field=field)
         return snapshot(ctx, legacy, path, f"output {output} of job {job_name}", field=field)
     return _sub(ctx, published, path, field)
+
+
+def store_job_artifacts(ctx: WorkspaceContext, job_name: str) -> Content | None:
+    """On a workspace whose store is remote (``workspace create --storage``), put the job's
+    folder (``user_logs/``, ``system_logs/``, MLflow artifacts, ``./outputs``, ``./logs``) into
+    the store and record it on the job, so whoever reads the workspace's storage finds them when
+    the folder on this machine is gone. A local store holds nothing this folder does not: None."""
+    if ctx.artifacts.is_local:
+        return None
+    folder = locations.job_folder(ctx, job_name)
+    if not folder.is_dir():
+        return None
+    digest, manifest = ctx.artifacts.put_path(folder)
+    content = Content(digest, manifest.root, manifest.kind)
+    ctx.jobs.update_fields(ctx.name, job_name, spec={STORED_ARTIFACTS: content.to_dict()})
+    return content
+
+
+def job_artifacts(ctx: WorkspaceContext, record: Any) -> Path | Content:
+    """Where a job's logs and artifacts are: its folder on this machine, or, when that is gone
+    and the job stored them when it ended (:func:`store_job_artifacts`), their content."""
+    folder = locations.job_folder(ctx, record.name)
+    stored = (record.spec or {}).get(STORED_ARTIFACTS)
+    if stored and not folder.exists():
+        return Content.from_dict(stored)
+    return folder
 
 
 def published_at_default_path(ctx: WorkspaceContext, datastore: str, path: str, *,

@@ -132,6 +132,20 @@ def open_uri(uri: StorageUri) -> DatastoreIO:
     return RemoteStore(datastore, open_storage(datastore, anonymous=uri.service == "azure"))
 
 
+def open_remote(ctx: WorkspaceContext, *, datastore: str | None = None, uri: str | None = None) -> Storage | None:
+    """The remote storage of the registered *datastore*, or of a storage *uri* no registered
+    datastore matches (opened without credentials, as :func:`open_uri`); None for a local
+    datastore. What a mount reads from."""
+    if datastore is not None:
+        target = open_datastore(ctx, datastore)
+        return target.storage if isinstance(target, RemoteStore) else None
+    parsed = parse_storage_uri(uri or "", field="path")
+    if parsed is None:
+        return None
+    opened = open_uri(parsed)
+    return opened.storage if isinstance(opened, RemoteStore) else None
+
+
 def read_datastore_path(ctx: WorkspaceContext, datastore: str, path: str, *, field: str = "path",
                         log: Log | None = None) -> contents.Content:
     """The content of ``azureml://datastores/<ds>/paths/<path>``: a published job output when the

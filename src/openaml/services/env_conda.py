@@ -11,7 +11,6 @@ from typing import Any
 
 from openaml.errors import EnvironmentBuildError, YamlParseError
 from openaml.services.env_requirements import Translation, canonical, normalise_requirement, pip_line
-from openaml.specs.yamlio import check_expansion
 
 __all__ = ["conda_version", "load_conda", "translate_conda"]
 
@@ -43,7 +42,10 @@ def load_conda(conda_file: str | dict[str, Any]) -> dict[str, Any]:
     text = conda_file
     if "\n" not in conda_file and Path(conda_file).is_file():
         text = Path(conda_file).read_text()
+    # Imported here: agents import this module and must start without a YAML parser.
     from ruamel.yaml import YAML, YAMLError
+
+    from openaml.specs.yamlio import check_expansion
 
     try:
         data = YAML(typ="safe").load(text)

@@ -11,15 +11,17 @@ earlier job) or ``uri`` (anything else, passed through as text in ``direct`` mod
 
 Input modes: ``ro_mount``/``mount``/``eval_mount`` give read-only files, ``download``/
 ``eval_download`` writable copies (an ``mltable`` folder is materialised like any folder).
-Remote data is fetched into the workspace's store first (unchanged objects come from the cache,
-by ETag) with one log line of what moved; a remote ``ro_mount`` is such a download too, and its
-line says so: openaml mounts no remote storage with FUSE yet. ``direct`` passes the storage's
-URL through and gives the job the datastore's credentials as the variables Azure's and AWS's
-SDKs read.
+Remote data in the read-only modes is mounted with FUSE where the host allows one
+(:mod:`openaml.services.fuse_mounts`), with one log line of what was listed; otherwise, and in
+the download modes, it is fetched into the workspace's store first (unchanged objects come from
+the cache, by ETag) with one log line of what moved, saying why it was not mounted. ``direct``
+passes the storage's URL through and gives the job the datastore's credentials as the variables
+Azure's and AWS's SDKs read.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,7 +33,9 @@ from openaml.errors import NotFoundError, ValidationError
 from openaml.names import check_name, check_version
 from openaml.paths import safe_join
 from openaml.services import contents
-from openaml.services.datastore_io import open_datastore, read_datastore_path, read_uri
+from openaml.services.datastore_io import open_datastore, open_remote, read_datastore_path, read_uri
+from openaml.services.fuse_mounts import InputMounts, MountSource
+from openaml.services.remote_data import describe_listing, list_remote
 from openaml.services.datastores import DatastoreService
 from openaml.services.references import parse_asset_reference
 from openaml.services.locations import (DATASTORE_URI, JOB_URI, local_upload, match_datastore, parse_storage_uri,
@@ -201,15 +205,16 @@ def deliver_output(ctx: WorkspaceContext, job_name: str, name: str, resolved: di
 
 
 def materialize_input(ctx: WorkspaceContext, name: str, resolved: dict[str, Any], dest: Path, *,
-                      log: Log | None = None) -> MaterializedInput:
+                      log: Log | None = None, mounts: InputMounts | None = None) -> MaterializedInput:
     """Make an input available locally; return what the command sees.
 
-    Data inputs are materialised from the content-addressed store: read-only in the mount
-    modes (hard links to the read-only blobs, or copies where a link would not protect them),
-    writable copies in the download modes. A folder that can still change (a local datastore
-    path, a job's artifacts) is snapshotted into the store first, and remote data is fetched
-    into it, so the command reads pinned content and writes nothing back. *log* gets one line
-    per remote read."""
+    Remote data in the mount modes is mounted read-only with FUSE when *mounts* can (the caller
+    closes them when the job ends). Other data inputs are materialised from the content-addressed
+    store: read-only in the mount modes (hard links to the read-only blobs, or copies where a
+    link would not protect them), writable copies in the download modes. A folder that can still
+    change (a local datastore path, a job's artifacts) is snapshotted into the store first, and
+    remote data is fetched into it, so the command reads pinned content and writes nothing back.
+    *log* gets one line per remote read."""
     kind = resolved["kind"]
     if kind == "literal":
         return MaterializedInput(resolved["value"])
@@ -219,20 +224,58 @@ def materialize_input(ctx: WorkspaceContext, name: str, resolved: dict[str, Any]
         return _direct(ctx, resolved)
     field = f"inputs.{name}.path"
     mode = resolved["mode"]
+    read_only = mode in READ_ONLY_MODES
+    how = "downloaded"
+    if read_only and mounts is not None:
+        mounted, why = _mount(ctx, name, resolved, dest, mounts, log)
+        if mounted is not None:
+            return mounted
+        how = "read-only, downloaded" + (f": no FUSE mount: {why}" if why else "")
 
     def said(line: str) -> None:
         if log is not None:
-            how = ("read-only, downloaded: openaml mounts no remote storage with FUSE yet" if mode in READ_ONLY_MODES
-                   else "downloaded")
             log(f"input {name} ({mode}, {how}): {line}")
     try:
         digest = input_digest(ctx, resolved, field=field, log=said)
     except NotFoundError as exc:
         raise NotFoundError(f"input '{name}': {resolved['uri']}: {exc.message}", field=f"inputs.{name}") from None
-    read_only = mode in READ_ONLY_MODES
     target = ctx.artifacts.materialize(digest, safe_join(dest, name, field=field, names=True), overwrite=True,
                                        read_only=read_only, share=read_only and contents.can_share_blobs())
     return MaterializedInput(str(target))
+
+
+def _mount(ctx: WorkspaceContext, name: str, resolved: dict[str, Any], dest: Path, mounts: InputMounts,
+           log: Log | None) -> tuple[MaterializedInput | None, str | None]:
+    """Mount a remote input read-only: ``(what the command sees, None)``; ``(None, why not)``
+    when the host cannot mount; ``(None, None)`` when the input is not remote (a local
+    datastore, a job's published output). A storage that refuses the listing fails the job as
+    a download would."""
+    field = f"inputs.{name}.path"
+    if resolved["kind"] == "datastore":
+        if contents.published_at_default_path(ctx, resolved["datastore"], resolved["path"], field=field):
+            return None, None
+        source, rel = MountSource(datastore=resolved["datastore"]), resolved["path"]
+        storage = open_remote(ctx, datastore=resolved["datastore"])
+    elif resolved["kind"] == "remote":
+        parsed = parse_storage_uri(resolved["uri"], field=field)
+        source, rel = MountSource(uri=resolved["uri"]), parsed.path if parsed else ""
+        storage = open_remote(ctx, uri=resolved["uri"])
+    else:
+        return None, None
+    if storage is None:
+        return None, None
+    if not mounts.support.available:
+        return None, mounts.support.reason
+    started = time.monotonic()
+    listing = list_remote(storage, rel, field=field)
+    mountpoint = safe_join(dest, name, field=field, names=True)
+    why = mounts.mount(listing, source, mountpoint, label=name)
+    if why is not None:
+        return None, why
+    if log is not None:
+        log(f"input {name} ({resolved['mode']}, mounted read-only with FUSE): {storage.url(rel)}: "
+            f"{describe_listing(listing)} listed in {time.monotonic() - started:.1f} s")
+    return MaterializedInput(str(mountpoint / listing.root)), None
 
 
 def _direct(ctx: WorkspaceContext, resolved: dict[str, Any]) -> MaterializedInput:

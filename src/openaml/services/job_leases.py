@@ -39,6 +39,7 @@ from openaml.paths import safe_join
 from openaml.services.containers import remove_labelled
 from openaml.services.process_tracking import is_token, stop, tracker_for
 from openaml.services.workspaces import WorkspaceContext
+from openaml.services.fuse_mounts import unmount_under
 from openaml.store.folders import remove_tree
 from openaml.store.jobs import AgentIdentity, JobRecord
 
@@ -195,7 +196,9 @@ class Reaper:
         if self.runs_dir is None or (record.agent is not None and record.agent.boot_id != host_id()):
             return
         try:
-            remove_tree(safe_join(self.runs_dir, self.ctx.name, record.name, field="name", names=True))
+            scratch = safe_join(self.runs_dir, self.ctx.name, record.name, field="name", names=True)
+            unmount_under(scratch)  # inputs a killed agent's mount servers left mounted
+            remove_tree(scratch)
         except (ValidationError, OSError):  # a stored name that is no folder name has no scratch
             pass
 

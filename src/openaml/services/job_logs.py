@@ -3,6 +3,7 @@ azure-ai-ml prints and writes."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -62,11 +63,20 @@ class FolderLogs:
         service.record(name)  # NotFoundError before anything is printed
         self.folder = locations.job_folder(service.ctx, name)
         self.web_view = self.folder.as_uri()
+        self._stack = contextlib.ExitStack()
+        self._ended = False
 
     def state(self) -> LogState:
         record = self.service.record(self.name)
+        if not self._ended and is_terminal(JobStatus(record.status)):
+            # its folder may be on another machine: then its logs come from the storage
+            self.folder, self._ended = _readable(self.service, record, self._stack), True
         return LogState(record.status, record.error, list(record.spec["resolved"].get("warnings") or []),
                         log_files(self.folder))
+
+    def close(self) -> None:
+        """Remove the temp copy of stored logs, if one was made."""
+        self._stack.close()
 
     def read(self, rel: str, offset: int, size: int) -> bytes:
         if rel not in log_files(self.folder):  # only the job's logs, whatever *rel* says
@@ -87,15 +97,18 @@ def stream(service: JobService | LogSource, name: str, out: TextIO, *, poll: flo
     source = FolderLogs(service, name) if isinstance(service, JobService) else service
     out.write(f"RunId: {name}\nWeb View: {source.web_view}\n")
     offsets: dict[str, int] = {}
-    while True:
-        state = source.state()
-        done = is_terminal(JobStatus(state.status))
-        for rel in state.files:
-            _print_new(source, rel, offsets, out, final=done)
-        out.flush()
-        if done:
-            break
-        time.sleep(poll)
+    with contextlib.ExitStack() as stack:
+        if isinstance(source, FolderLogs):
+            stack.callback(source.close)
+        while True:
+            state = source.state()
+            done = is_terminal(JobStatus(state.status))
+            for rel in state.files:
+                _print_new(source, rel, offsets, out, final=done)
+            out.flush()
+            if done:
+                break
+            time.sleep(poll)
     out.write(f"\nExecution Summary\n=================\nRunId: {name}\nWeb View: {source.web_view}\n")
     if state.warnings:
         out.write("Warnings:\n" + "".join(f"  {w}\n" for w in state.warnings))
@@ -107,6 +120,16 @@ def stream(service: JobService | LogSource, name: str, out: TextIO, *, poll: flo
                                  name=name)
     out.flush()
     return state.status
+
+
+def _readable(service: JobService, record: Any, stack: contextlib.ExitStack) -> Path:
+    """A local folder holding the ended job's logs: its own, or its stored artifacts written
+    to a temp folder (removed when *stack* closes)."""
+    source = contents.job_artifacts(service.ctx, record)
+    if isinstance(source, Path):
+        return source
+    tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="openaml-logs-")))
+    return service.ctx.artifacts.materialize(source.digest, tmp)
 
 
 def _print_new(source: LogSource, rel: str, offsets: dict[str, int], out: TextIO, *, final: bool) -> None:
@@ -200,7 +223,7 @@ def download_plan(service: JobService, name: str, output_name: str | None, all: 
                               f"(wait with: openaml job stream -n {name})", field="status")
     best = (record.spec.get("best") or {}).get("name") if record.type == "sweep" else None
     if best:  # as Azure: the best trial's files, and the sweep's own under hd-artifacts/
-        own = DownloadItem("hd-artifacts", locations.job_folder(service.ctx, name))
+        own = DownloadItem("hd-artifacts", contents.job_artifacts(service.ctx, record))
         return [own, *download_plan(service, best, output_name, all)]
     outputs = record.spec["resolved"].get("outputs") or record.spec.get("pipeline_outputs") or {}
     if output_name is not None and output_name not in outputs and output_name not in locations.ARTIFACTS_OUTPUTS:
@@ -208,7 +231,7 @@ def download_plan(service: JobService, name: str, output_name: str | None, all: 
                               f"{', '.join(sorted(outputs)) or 'none'}, and 'default')", field="output_name")
     plan = []
     if all or output_name is None or output_name in locations.ARTIFACTS_OUTPUTS:
-        plan.append(DownloadItem("artifacts", locations.job_folder(service.ctx, name)))
+        plan.append(DownloadItem("artifacts", contents.job_artifacts(service.ctx, record)))
     for out_name in outputs:
         if all or output_name == out_name:
             try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
+import sys
 import threading
 import time
 import traceback
@@ -23,6 +24,7 @@ from openaml.paths import safe_join
 from openaml.constants import MODEL_TYPES
 from openaml.services import containers, contents, job_io
 from openaml.services.expressions import expand_command
+from openaml.services.fuse_mounts import InputMounts, unmount_under
 from openaml.services.job_constants import PARALLEL_DRIVER_PATH
 from openaml.services.locations import job_folder
 from openaml.services.process_tracking import TOKEN_ENV, ProcessTracker, open_tracker, stop
@@ -72,6 +74,8 @@ class JobRuntime:
         self.resolved = self.record.spec["resolved"]
         self.folder = job_folder(ctx, job_name)
         self.workdir = settings.job_scratch_dir(ctx.name, job_name)
+        # Remote inputs mounted read-only: unmounted when the job ends, however it ends.
+        self.mounts = InputMounts(settings, ctx.name, self.workdir / "mount-logs")
 
     # -- the lifecycle ------------------------------------------------------------------------
     def run(self) -> Outcome:
@@ -108,6 +112,7 @@ class JobRuntime:
             return self._finish(JobStatus.FAILED, {"code": "SystemError",
                                                    "message": f"{type(exc).__name__}: {exc}"})
         finally:
+            self._unmount_inputs()
             remove_tree(self.workdir)
 
     # -- preparation --------------------------------------------------------------------------
@@ -115,6 +120,7 @@ class JobRuntime:
         def log(line: str) -> None:
             env_log.write(line.rstrip("\n") + "\n")
 
+        unmount_under(self.workdir)  # what a killed run of this job may have left mounted
         remove_tree(self.workdir)
         self.workdir.mkdir(parents=True)
         env = self.builder.resolve(self._environment(), log=log)
@@ -134,7 +140,8 @@ class JobRuntime:
         env_vars: dict[str, str] = {}
         credentials: dict[str, tuple[str, str]] = {}  # variable -> (value, input that set it)
         for name, resolved in self.resolved["inputs"].items():
-            given = job_io.materialize_input(self.ctx, name, resolved, self.workdir / "inputs", log=self._info)
+            given = job_io.materialize_input(self.ctx, name, resolved, self.workdir / "inputs", log=self._info,
+                                             mounts=self.mounts)
             values[f"inputs.{name}"] = given.value
             if given.value is not None and resolved["kind"] != "literal":
                 env_vars[f"AZURE_ML_INPUT_{name}"] = str(given.value)
@@ -405,9 +412,16 @@ class JobRuntime:
             raise JobCanceled()
 
     def _finish(self, status: JobStatus, error: dict[str, Any] | None = None) -> Outcome:
-        # Scratch goes first: whoever sees the job ended must not find its temp files.
+        # Mounts and scratch go first: whoever sees the job ended must find neither.
+        self._unmount_inputs()
         remove_tree(self.workdir)
         return end_job(self.ctx, self.name, status, error)
+
+    def _unmount_inputs(self) -> None:
+        """Unmount the inputs mounted with FUSE (their servers exit with them); a mount point
+        that stays is said in the system log and left out of the scratch folder's removal."""
+        for point in self.mounts.close() + unmount_under(self.workdir):
+            self._system_log(f"could not unmount {point}")
 
     def _system_log(self, text: str) -> None:
         with open(self.folder / "system_logs" / "agent.txt", "a") as fh:
@@ -419,12 +433,18 @@ _MLFLOW_STATUS = {JobStatus.COMPLETED: "FINISHED", JobStatus.CANCELED: "KILLED"}
 
 def end_job(ctx: WorkspaceContext, name: str, status: JobStatus, error: dict[str, Any] | None = None) -> Outcome:
     """Move a job to its terminal status and close its MLflow run; shared by every runtime.
+    On a workspace on object storage, the job's logs and artifacts are stored there first.
 
     A job someone else already ended stays as it is; a failure while a cancel was asked for
     is the kill we were asked for, so the job ends Canceled."""
     current = JobStatus(ctx.jobs.get_job(ctx.name, name).status)
     if is_terminal(current):
         return Outcome(current)
+    try:  # before the end is recorded: whoever sees the job ended finds its logs on the storage
+        contents.store_job_artifacts(ctx, name)
+    except (OpenAMLError, OSError) as exc:  # the job's end must be recorded all the same
+        message = exc.message if isinstance(exc, OpenAMLError) else f"{type(exc).__name__}: {exc}"
+        print(f"job {name}: its logs could not be stored on the workspace's storage: {message}", file=sys.stderr)
     if current == JobStatus.CANCEL_REQUESTED and status == JobStatus.FAILED:
         status, error = JobStatus.CANCELED, None
     ctx.jobs.transition(ctx.name, name, status.value, error=error)

@@ -30,7 +30,9 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from openaml.errors import ValidationError
 from openaml.paths import check_relative
@@ -65,6 +67,11 @@ class Transfer:
         return f"{_files(self.files)}, {_size(self.bytes)} ({detail}) in {self.seconds:.1f} s"
 
 
+def describe_listing(listing: "RemoteListing") -> str:
+    """``12 files, 3.4 MiB``."""
+    return f"{_files(len(listing.objects))}, {_size(listing.total_size)}"
+
+
 def _files(n: int) -> str:
     return f"{n} file" if n == 1 else f"{n} files"
 
@@ -84,9 +91,44 @@ def remote_digests(ctx: WorkspaceContext) -> RemoteDigestCache:
 
 
 # -- reading ------------------------------------------------------------------------------------
-def fetch(ctx: WorkspaceContext, storage: Storage, rel: str, *, field: str = "path") -> tuple[Content, Transfer]:
-    """Store the remote file or folder *rel* (relative, checked) and return its manifest."""
-    started = time.monotonic()
+@dataclass(frozen=True)
+class RemoteObject:
+    """One object of a listing: its path on the file system, size, version tag (ETag, else
+    modification time; None when the store gives neither) and modification time (seconds)."""
+
+    path: str
+    size: int
+    tag: str | None
+    mtime: float | None = None
+
+
+@dataclass(frozen=True)
+class RemoteListing:
+    """What a remote file or folder holds: its root name (the folder's or file's last part),
+    its kind (``file``/``folder``) and its objects by path inside the root (for a file, the
+    root name itself). Every name is one a folder on disk can hold."""
+
+    root: str
+    kind: str
+    objects: dict[str, RemoteObject]
+
+    @property
+    def total_size(self) -> int:
+        return sum(o.size for o in self.objects.values())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"root": self.root, "kind": self.kind,
+                "objects": {n: [o.path, o.size, o.tag, o.mtime] for n, o in self.objects.items()}}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "RemoteListing":
+        objects = {str(n): RemoteObject(str(p), int(s), t, m) for n, (p, s, t, m) in data["objects"].items()}
+        return cls(str(data["root"]), str(data["kind"]), objects)
+
+
+def list_remote(storage: Storage, rel: str, *, field: str = "path") -> RemoteListing:
+    """List the remote file or folder *rel* (relative, checked): one ``info`` and, for a
+    folder, one recursive listing. Objects whose names no folder on disk could hold are refused."""
     rel = check_relative(rel, field=field, allow_empty=True)
     base = storage.path(rel, field=field)
     shown = rel or "/"
@@ -95,18 +137,35 @@ def fetch(ctx: WorkspaceContext, storage: Storage, rel: str, *, field: str = "pa
         folder = info.get("type") == "directory"
         listing = storage.fs.find(base, detail=True, withdirs=False) if folder else {base: info}
     root = PurePosixPath(rel).name or storage.spec.root.strip("/").rsplit("/", 1)[-1] or storage.name
-    wanted: dict[str, tuple[str, dict]] = {}
+    objects = {}
     for fs_path, item in listing.items():
         name = root if not folder else _member(storage, base, fs_path)
-        wanted[name] = (fs_path, item)
+        objects[name] = RemoteObject(fs_path, int(item.get("size") or 0), version_tag(item), _mtime(item))
+    return RemoteListing(root, "folder" if folder else "file", objects)
+
+
+def _mtime(item: dict[str, Any]) -> float | None:
+    value = item.get("mtime") or item.get("last_modified") or item.get("LastModified")
+    if isinstance(value, datetime):
+        return value.timestamp()
+    if isinstance(value, (int, float)):
+        return float(value)
+    return None
+
+
+def fetch(ctx: WorkspaceContext, storage: Storage, rel: str, *, field: str = "path") -> tuple[Content, Transfer]:
+    """Store the remote file or folder *rel* (relative, checked) and return its manifest."""
+    started = time.monotonic()
+    listing = list_remote(storage, rel, field=field)
+    shown = check_relative(rel, field=field, allow_empty=True) or "/"
     cache = remote_digests(ctx)
     try:
-        entries, todo = _cached(ctx, storage, cache, wanted)
+        entries, todo = _cached(ctx, storage, cache, listing.objects)
         entries.update(_download(ctx, storage, cache, todo, shown))
     finally:
         cache.close()
     files = {name: entries[name] for name in sorted(entries)}
-    manifest = Manifest(root=root, kind="folder" if folder else "file", files=files)
+    manifest = Manifest(root=listing.root, kind=listing.kind, files=files)
     digest = ctx.artifacts.put_bytes(manifest.to_json()).digest
     moved = [entries[name] for name, *_ in todo]
     report = Transfer(len(files), manifest.total_size, len(moved), sum(e.size for e in moved),
@@ -132,16 +191,15 @@ Todo = list[tuple[str, str, str | None, int]]  # (name, remote path, version tag
 
 
 def _cached(ctx: WorkspaceContext, storage: Storage, cache: RemoteDigestCache,
-            wanted: dict[str, tuple[str, dict]]) -> tuple[dict[str, ManifestEntry], Todo]:
+            wanted: dict[str, RemoteObject]) -> tuple[dict[str, ManifestEntry], Todo]:
     entries: dict[str, ManifestEntry] = {}
     todo: Todo = []
-    for name, (fs_path, item) in wanted.items():
-        tag, size = version_tag(item), int(item.get("size") or 0)
-        digest = cache.get(storage.identity, fs_path, tag, size) if tag else None
+    for name, obj in wanted.items():
+        digest = cache.get(storage.identity, obj.path, obj.tag, obj.size) if obj.tag else None
         if digest is not None and ctx.artifacts.has(digest):
-            entries[name] = ManifestEntry(digest=digest, size=size)
+            entries[name] = ManifestEntry(digest=digest, size=obj.size)
         else:
-            todo.append((name, fs_path, tag, size))
+            todo.append((name, obj.path, obj.tag, obj.size))
     return entries, todo
 
 

@@ -15,6 +15,8 @@ from openaml.services.containers import CONTAINER_RUNTIMES
 DEFAULT_WORKSPACE = "default"
 #: Values of ``OPENAML_PROCESS_TRACKING``.
 PROCESS_TRACKING = ("auto", "token")
+#: Values of ``OPENAML_FUSE``.
+FUSE_MOUNTS = ("auto", "off")
 _TRUE = ("1", "true", "yes")
 
 
@@ -34,6 +36,9 @@ class Settings:
     one or an error), ``none`` (never a container) (``OPENAML_CONTAINER_RUNTIME``).
     ``allow_host_python``: where no container runs such a job, run it on openaml's own
     interpreter instead of a venv for the image's Python (``OPENAML_ALLOW_HOST_PYTHON=1``).
+    ``fuse_mounts``: how remote inputs in the mount modes reach a job: ``auto`` (a read-only
+    FUSE mount where the host allows one, else a download with a line saying why) or ``off``
+    (always the download) (``OPENAML_FUSE``).
     """
 
     home: Path
@@ -42,6 +47,7 @@ class Settings:
     kill_grace_seconds: float = 5.0
     process_tracking: str = "auto"
     container_runtime: str = "auto"
+    fuse_mounts: str = "auto"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, home: str | Path | None = None) -> "Settings":
@@ -53,7 +59,8 @@ class Settings:
                    job_lease_seconds=_positive(env, "OPENAML_JOB_LEASE_SECONDS", 15.0),
                    kill_grace_seconds=_positive(env, "OPENAML_KILL_GRACE_SECONDS", 5.0, allow_zero=True),
                    process_tracking=_choice(env, "OPENAML_PROCESS_TRACKING", PROCESS_TRACKING),
-                   container_runtime=_choice(env, "OPENAML_CONTAINER_RUNTIME", CONTAINER_RUNTIMES))
+                   container_runtime=_choice(env, "OPENAML_CONTAINER_RUNTIME", CONTAINER_RUNTIMES),
+                   fuse_mounts=_choice(env, "OPENAML_FUSE", FUSE_MOUNTS))
 
     def agent_env(self) -> dict[str, str]:
         """These settings as the variables a detached agent (or watchdog) rebuilds them from."""
@@ -62,7 +69,8 @@ class Settings:
                 "OPENAML_JOB_LEASE_SECONDS": repr(self.job_lease_seconds),
                 "OPENAML_KILL_GRACE_SECONDS": repr(self.kill_grace_seconds),
                 "OPENAML_PROCESS_TRACKING": self.process_tracking,
-                "OPENAML_CONTAINER_RUNTIME": self.container_runtime}
+                "OPENAML_CONTAINER_RUNTIME": self.container_runtime,
+                "OPENAML_FUSE": self.fuse_mounts}
 
     @property
     def envs_dir(self) -> Path:

@@ -222,7 +222,7 @@ class WorkspaceService:
             else:
                 artifacts = open_artifact_store(open_workspace_storage(storage, name), storage.prefix,
                                                 digest_cache=folder / "digests.sqlite",
-                                                stored_blobs=folder / "stored-blobs.sqlite")
+                                                stored_blobs=folder / "stored-blobs.sqlite", storage=storage)
             url = config.get("database_url")
             metadata = MetadataStore(url) if url else MetadataStore.for_sqlite_file(folder / "metadata.db")
             ctx = WorkspaceContext(name=name, folder=folder, metadata=metadata, artifacts=artifacts,

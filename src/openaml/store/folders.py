@@ -3,6 +3,7 @@ followed on purpose, loops detected, read-only folders removable."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import stat
@@ -35,7 +36,8 @@ def remove_tree(path: str | os.PathLike[str]) -> None:
     """Remove a file or folder, read-only folders included (write bits restored first).
 
     Symbolic links are removed, never followed: a link inside the tree to a folder elsewhere
-    must not have that folder's permissions changed.
+    must not have that folder's permissions changed. Nor is a mount point inside the tree
+    entered (a read-only input mount still mounted): what is under it is not the tree's.
     """
     path = Path(path)
     if path.is_symlink() or path.is_file():
@@ -44,10 +46,13 @@ def remove_tree(path: str | os.PathLike[str]) -> None:
     if not path.exists():
         return
     for root, dirs, _ in os.walk(path):
-        for d in dirs:
+        for d in list(dirs):
             full = os.path.join(root, d)
-            if not os.path.islink(full):
-                os.chmod(full, 0o700)
+            if os.path.ismount(full):
+                dirs.remove(d)
+            elif not os.path.islink(full):
+                with contextlib.suppress(OSError):
+                    os.chmod(full, 0o700)
     os.chmod(path, 0o700)
     shutil.rmtree(path, ignore_errors=True)
 

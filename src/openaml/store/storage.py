@@ -5,14 +5,15 @@ Two steps, so the mapping can be checked without a network or the plugins:
 :func:`filesystem_spec` turns a datastore into an :class:`FsSpec` (an fsspec protocol, its
 options and the root inside it: pure data), and :func:`open_storage` opens it as a
 :class:`Storage`. The plugins load only then: adlfs (``openaml[azure]``) for Azure Blob and ADLS
-Gen2, smbprotocol (``openaml[azure]``) for Azure Files, s3fs (``openaml[s3]``) for S3; a missing
+Gen2, azure-storage-file-share (``openaml[azure]``) for Azure Files, s3fs (``openaml[s3]``) for S3; a missing
 one is one line naming the ``pip install`` that adds it.
 
 Addressing: an ``endpoint`` that is a DNS suffix (``core.windows.net``) gives Azure's
 ``<protocol>://<account>.blob.<endpoint>``; one with a port or an IP address is an emulator
 (Azurite), addressed path-style, ``<protocol>://<endpoint>/<account>``. ADLS Gen2 is reached
-through its blob endpoint (the same API; what Azurite emulates). Azure Files is reached over SMB
-with the account key, as Azure mounts it; a SAS token cannot open an SMB share.
+through its blob endpoint (the same API; what Azurite emulates). Azure Files is reached over its
+REST API (HTTPS) with the account key or a SAS token (:mod:`openaml.store.azure_files` says why
+not SMB).
 
 Errors from the plugins become one line naming the datastore (:class:`DatastoreAccessError`),
 with every secret of the datastore and any ``sig=`` of a URL blanked out.
@@ -23,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import re
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
@@ -44,7 +46,7 @@ __all__ = ["FsSpec", "Storage", "credential_env", "filesystem_spec", "is_emulato
 
 GEN1_RETIRED = ("Azure retired Data Lake Storage Gen1 on 29 February 2024; move the data to a Gen2 account "
                 "and use type azure_data_lake_gen2")
-_EXTRAS = {"abfs": ("adlfs", "azure"), "smb": ("smbprotocol", "azure"), "s3": ("s3fs", "s3")}
+_EXTRAS = {"abfs": ("adlfs", "azure"), "azfile": ("azure-storage-file-share", "azure"), "s3": ("s3fs", "s3")}
 
 
 @dataclass(frozen=True)
@@ -136,16 +138,19 @@ def _azure_blob(ds: AzureBlobDatastore | AzureDataLakeGen2Datastore, container: 
 
 
 def _azure_file(ds: AzureFileDatastore) -> FsSpec:
+    """A share over Azure Files' REST API (:mod:`openaml.store.azure_files`), with the account
+    key or the SAS token (see :func:`unusable`)."""
     creds = ds.credentials
-    assert isinstance(creds, AccountKeyConfiguration)  # see unusable()
+    credential: Any
+    if isinstance(creds, AccountKeyConfiguration):
+        credential = {"account_name": ds.account_name, "account_key": creds.account_key}
+    else:
+        assert isinstance(creds, SasTokenConfiguration)
+        credential = creds.sas_token
     url = account_url(ds, "file")
-    host, port = f"{ds.account_name}.file.{ds.endpoint}", 445
-    if is_emulator(ds.endpoint):  # an SMB server of one's own at host[:port]
-        head, _, tail = ds.endpoint.rpartition(":")
-        host, port = (head, int(tail)) if tail.isdigit() and head else (ds.endpoint, 445)
-    options = {"host": host.strip("[]"), "port": port, "username": ds.account_name, "password": creds.account_key,
-               "encrypt": not is_emulator(ds.endpoint), "skip_instance_cache": True}
-    return FsSpec("smb", f"/{ds.file_share_name}", f"{url}/{ds.file_share_name}",
+    options = {"account_url": url, "share_name": ds.file_share_name, "credential": credential,
+               "skip_instance_cache": True}
+    return FsSpec("azfile", f"/{ds.file_share_name}", f"{url}/{ds.file_share_name}",
                   f"azure-file:{url}/{ds.file_share_name}", options)
 
 
@@ -169,9 +174,10 @@ def unusable(ds: Datastore) -> tuple[str, str] | None:
     Azure Files share with a SAS token); None when it can try."""
     if isinstance(ds, AzureDataLakeGen1Datastore):
         return f"datastore '{ds.name}' is azure_data_lake_gen1: {GEN1_RETIRED}", "type"
-    if isinstance(ds, AzureFileDatastore) and not isinstance(ds.credentials, AccountKeyConfiguration):
-        return (f"datastore '{ds.name}' (azure_file) needs an account key: openaml reaches Azure Files over SMB, "
-                "which takes the account key only", "credentials")
+    if isinstance(ds, AzureFileDatastore) and not isinstance(ds.credentials, (AccountKeyConfiguration,
+                                                                               SasTokenConfiguration)):
+        return (f"datastore '{ds.name}' (azure_file) needs an account key or a SAS token (credentials: "
+                "{account_key: ...} or {sas_token: ...}), as Azure's file datastores do", "credentials")
     if not isinstance(ds, (AzureBlobDatastore, AzureDataLakeGen2Datastore, AzureFileDatastore, S3Datastore,
                            LocalDatastore)):
         return f"datastore '{ds.name}' has type {ds.type!r}, which openaml cannot read", "type"
@@ -284,6 +290,14 @@ class Storage:
         self.owner = owner
         self.fix = fix or f"change them with: openaml datastore update -n {name}"
         self._secrets = secrets
+        self._precheck: Callable[[], None] | None = None
+        self._precheck_lock = threading.Lock()
+
+    def check_first(self, check: Callable[[], None]) -> None:
+        """Run *check* before the first request of this process goes to the storage (again
+        after each failure, never once it passed): a quick look that raises one clear error
+        where the plugin would retry for a minute (an unreachable endpoint)."""
+        self._precheck = check
 
     def __repr__(self) -> str:
         return f"Storage({self.name!r}, {self.spec.url!r})"
@@ -317,6 +331,11 @@ class Storage:
     def errors(self, action: str, *, missing: str | None = None) -> Iterator[None]:
         """Turn the plugin's errors inside the block into one line naming the datastore and
         *action*; a missing object becomes :class:`NotFoundError` saying *missing*."""
+        if self._precheck is not None:
+            with self._precheck_lock:
+                if self._precheck is not None:
+                    self._precheck()
+                    self._precheck = None
         try:
             yield
         except OpenAMLError:
@@ -356,6 +375,10 @@ def _open_fs(spec: FsSpec) -> fsspec.AbstractFileSystem:
 
         options["credential"] = CertificateCredential(cert.tenant_id, cert.client_id,
                                                       certificate_data=(cert.certificate or "").encode())
+    if spec.protocol == "azfile":  # ours, not a registered fsspec plugin
+        from openaml.store.azure_files import AzureFilesFileSystem
+
+        return AzureFilesFileSystem(**options)
     return fsspec.filesystem(spec.protocol, **options)
 
 

@@ -23,7 +23,7 @@ from openaml.store.artifacts import ArtifactStore
 from openaml.store.digest_cache import StoredBlobs
 from openaml.store.storage import Storage, account_url, open_storage
 
-__all__ = ["REACH_SECONDS", "open_artifact_store", "open_workspace_storage", "probe"]
+__all__ = ["REACH_SECONDS", "check_reachable", "open_artifact_store", "open_workspace_storage", "probe"]
 
 # How long the storage's endpoint may take to accept a connection when a workspace is created.
 # The plugins retry an unreachable endpoint for a minute or more before they give up.
@@ -41,9 +41,14 @@ def open_workspace_storage(storage: WorkspaceStorage, workspace: str, *, creatin
 
 
 def open_artifact_store(opened: Storage, prefix: str, *, digest_cache: str | os.PathLike[str],
-                        stored_blobs: str | os.PathLike[str]) -> ArtifactStore:
+                        stored_blobs: str | os.PathLike[str], storage: WorkspaceStorage | None = None) -> ArtifactStore:
     """The artifact store under *prefix* of the opened storage. *digest_cache* (local files'
-    digests) and *stored_blobs* (blobs known to be on the storage) are local files."""
+    digests) and *stored_blobs* (blobs known to be on the storage) are local files. With
+    *storage*, the first request of the process is preceded by the connection check
+    (:func:`check_reachable`): an endpoint gone since the workspace was created is one line at
+    once, not a minute of the plugin's retries."""
+    if storage is not None:
+        opened.check_first(lambda: check_reachable(storage, opened))
     backend = FsspecBlobs(opened.fs, opened.path(prefix), errors=opened.errors, known=StoredBlobs(Path(stored_blobs)),
                           identity=f"{opened.identity}/{prefix}")
     return ArtifactStore(opened.url(prefix), backend=backend, digest_cache=digest_cache)
@@ -53,7 +58,7 @@ def probe(storage: WorkspaceStorage, opened: Storage) -> None:
     """Refuse, with one line, storage that cannot hold a workspace: an endpoint that does not
     answer, a container or bucket that does not exist, credentials it refuses, or no right to
     write, read back and delete a blob under the prefix. Leaves nothing behind."""
-    _check_reachable(storage, opened)
+    check_reachable(storage, opened)
     kind = "container" if storage.service == "azure" else "bucket"
     try:
         with opened.errors(f"checking the {kind}",
@@ -85,8 +90,9 @@ def _endpoint(storage: WorkspaceStorage) -> tuple[str, int]:
     return parts.hostname or "", parts.port or (80 if parts.scheme == "http" else 443)
 
 
-def _check_reachable(storage: WorkspaceStorage, opened: Storage) -> None:
-    """One TCP connection with a deadline (not when a proxy is set: it may be the only way out)."""
+def check_reachable(storage: WorkspaceStorage, opened: Storage) -> None:
+    """One TCP connection with a deadline (not when a proxy is set: it may be the only way out);
+    raises :class:`DatastoreAccessError` naming the storage and the endpoint."""
     if any(os.environ.get(name) or os.environ.get(name.upper()) for name in _PROXY_VARIABLES):
         return
     host, port = _endpoint(storage)

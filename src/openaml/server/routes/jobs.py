@@ -108,10 +108,12 @@ _archive_route("restore")
 @router.get(BASE + "/{name}/logs", summary="The job's status and the log files it has written so far.")
 def logs(name: str, request: Request, ws: Scoped = Depends(workspace)) -> dict[str, Any]:
     source = job_logs.FolderLogs(_jobs(request, ws), name)
-    state = source.state()
-    folder = source.folder
-    return {"status": state.status, "error": state.error, "warnings": state.warnings,
-            "files": [{"path": rel, "size": (folder / rel).stat().st_size} for rel in state.files]}
+    try:
+        state = source.state()
+        files = [{"path": rel, "size": (source.folder / rel).stat().st_size} for rel in state.files]
+    finally:
+        source.close()
+    return {"status": state.status, "error": state.error, "warnings": state.warnings, "files": files}
 
 
 @router.get(BASE + "/{name}/logs/{path:path}", summary="A log file's bytes; Range: bytes=<from>-[<to>].")
@@ -127,7 +129,11 @@ def log_file(name: str, path: str, request: Request, ws: Scoped = Depends(worksp
         if end is not None and end < start:
             raise ValidationError("Range ends before it starts", field="Range")
     size = MAX_LOG_READ if end is None else min(MAX_LOG_READ, end - start + 1)
-    data = source.read(path, start, size)  # only a log file the job wrote: NotFoundError otherwise
+    try:
+        source.state()  # an ended job's logs may be on the workspace's storage
+        data = source.read(path, start, size)  # only a log file the job wrote: NotFoundError otherwise
+    finally:
+        source.close()
     return Response(data, status_code=206 if asked else 200, media_type="application/octet-stream",
                     headers={"Content-Range": f"bytes {start}-{start + len(data) - 1}/*"} if asked and data else {})
 
