@@ -17,11 +17,12 @@ from openaml.errors import JobFailedError, NotFoundError, ValidationError
 
 from tests.helpers import on_every_storage
 
-from .conftest import HOST_ENV, std_log, wait, write
+from .conftest import HOST_ENV, over_transports, std_log, wait, write
 
 pytestmark = pytest.mark.slow
 
 
+@over_transports
 def test_hello_job_runs_and_keeps_its_log(ml_client, home: Path):
     started = time.monotonic()
     job = ml_client.jobs.create_or_update(command(command="echo hello from $AZUREML_RUN_ID", environment=HOST_ENV,
@@ -36,6 +37,7 @@ def test_hello_job_runs_and_keeps_its_log(ml_client, home: Path):
     assert done.experiment_name  # defaults to the folder's name
 
 
+@over_transports
 def test_failing_job_is_failed_with_the_exit_code(ml_client, home: Path, capsys):
     job = ml_client.jobs.create_or_update(command(command="echo about to fail; exit 3", environment=HOST_ENV))
     done = wait(ml_client, job.name)
@@ -47,6 +49,7 @@ def test_failing_job_is_failed_with_the_exit_code(ml_client, home: Path, capsys)
     assert "about to fail" in out and "Execution Summary" in out and f"RunId: {job.name}" in out
 
 
+@over_transports
 def test_cancel_stops_the_whole_process_tree(ml_client, home: Path, tmp_path: Path):
     pid_file = tmp_path / "child.pid"
     job = ml_client.jobs.create_or_update(command(
@@ -99,6 +102,7 @@ def test_optional_inputs_drop_out_of_the_command(ml_client, home: Path):
 
 
 @on_every_storage
+@over_transports
 def test_data_inputs_outputs_and_registration(ml_client, home: Path, tmp_path: Path):
     data_file = write(tmp_path / "in" / "rows.csv", "a,b\n1,2\n3,4\n")
     ml_client.data.create_or_update(Data(name="rows", type="uri_file", path=str(data_file)))
@@ -137,6 +141,7 @@ def test_a_later_job_reads_an_earlier_jobs_output(ml_client, home: Path):
     assert "42" in std_log(home, second.name)
 
 
+@over_transports
 def test_submission_errors_name_the_problem(ml_client, tmp_path: Path):
     with pytest.raises(ValidationError) as err:
         ml_client.jobs.create_or_update(command(command="echo hi", environment=HOST_ENV, code=str(tmp_path / "nope")))
@@ -149,6 +154,7 @@ def test_submission_errors_name_the_problem(ml_client, tmp_path: Path):
     assert "gpu-cluster" in str(err.value)
 
 
+@over_transports
 def test_ignored_fields_are_reported_once(ml_client, capsys):
     job = command(command="echo hi", environment=HOST_ENV, identity={"type": "user_identity"})
     ml_client.jobs.create_or_update(job)
@@ -174,6 +180,7 @@ def _log_or_empty(home: Path, name: str) -> str:
         return ""
 
 
+@over_transports
 def test_component_form_of_a_command_job(ml_client, home: Path, tmp_path: Path):
     from openaml import load_component
     write(tmp_path / "c" / "src" / "hello.sh", "echo component says $1\n")

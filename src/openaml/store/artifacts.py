@@ -80,6 +80,45 @@ class _Stopped(Exception):
     """Another transfer of the same batch failed: this one gives up (never reaches a caller)."""
 
 
+class BlobWriter:
+    """One blob being written (see :meth:`ArtifactStore.begin_blob`)."""
+
+    def __init__(self, blobs: BlobBackend, max_bytes: int | None) -> None:
+        self._blobs, self._max = blobs, max_bytes
+        self._temp, self._out = blobs.new_temp()
+        self._hash, self.size = hashlib.sha256(), 0
+        self._done = False
+
+    def write(self, chunk: bytes) -> None:
+        self.size += len(chunk)
+        if self._max is not None and self.size > self._max:
+            from openaml.errors import PayloadTooLargeError
+            raise PayloadTooLargeError(f"a blob is larger than the {self._max} bytes accepted", field="blob")
+        self._hash.update(chunk)
+        self._out.write(chunk)
+
+    def commit(self, expected: str | None = None) -> ManifestEntry:
+        """Publish the blob (unless those bytes are stored already) and return its entry;
+        :class:`IntegrityError` when its digest is not *expected*."""
+        self._out.close()
+        digest = self._hash.hexdigest()
+        if expected is not None and digest != expected:
+            raise IntegrityError(f"the bytes received hash to {digest}, not {expected}: the upload was "
+                                 "changed or cut; nothing was stored", digest=expected)
+        if not self._blobs.probably_stored(_key(digest), self.size):
+            self._blobs.publish(self._temp, _key(digest))
+            self._done = True
+        return ManifestEntry(digest=digest, size=self.size)
+
+    def abort(self) -> None:
+        """Drop the temp file unless it was published (a no-op after a commit that published)."""
+        if not self._done:
+            self._done = True
+            if not self._out.closed:
+                self._out.close()
+            self._blobs.discard(self._temp)
+
+
 class ArtifactStore:
     """Content-addressed blobs and manifests over a local folder or any fsspec URL.
 
@@ -116,25 +155,28 @@ class ArtifactStore:
 
     def _upload(self, source: BinaryIO, total: int, progress: Progress | None) -> ManifestEntry:
         """Stream *source* into a temp file while hashing it, then publish it unless it exists."""
-        temp_path, out = self._blobs.new_temp()
-        published = False
+        writer = self.begin_blob()
         try:
-            h, size = hashlib.sha256(), 0
-            with out:
-                while chunk := source.read(CHUNK):
-                    h.update(chunk)
-                    out.write(chunk)
-                    size += len(chunk)
-                    if progress:
-                        progress(len(chunk), total)
-            digest = h.hexdigest()
-            if not self._blobs.probably_stored(_key(digest), size):
-                self._blobs.publish(temp_path, _key(digest))
-                published = True
-            return ManifestEntry(digest=digest, size=size)
+            while chunk := source.read(CHUNK):
+                writer.write(chunk)
+                if progress:
+                    progress(len(chunk), total)
+            return writer.commit()
         finally:
-            if not published:
-                self._blobs.discard(temp_path)
+            writer.abort()
+
+    def begin_blob(self, *, max_bytes: int | None = None) -> "BlobWriter":
+        """A blob written piece by piece (an upload arriving over the network): hashed as it is
+        written, published by :meth:`BlobWriter.commit` only when whole and (if a digest is
+        expected) verified; :meth:`BlobWriter.abort` (always safe to call) drops it."""
+        return BlobWriter(self._blobs, max_bytes)
+
+    def missing_blobs(self, manifest_digest: str) -> list[str]:
+        """The digests of the files of a stored manifest that are not stored (``[]``: whole)."""
+        manifest = self.get_manifest(manifest_digest)
+        digests = sorted({entry.digest for entry in manifest.files.values()})
+        present = self._run_all(lambda d: self._blobs.exists(_key(d)), digests)
+        return [d for d, ok in zip(digests, present) if not ok]
 
     def put_file(
         self, local_path: str | os.PathLike[str], *, progress: Progress | None = None, move: bool = False,
