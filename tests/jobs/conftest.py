@@ -9,7 +9,7 @@ import pytest
 
 from openaml.entities import Environment
 
-from tests.helpers import new_workspace_client, use_home, wait, write  # noqa: F401 - used by the tests
+from tests.helpers import new_workspace_client, prepare_launch, use_home, wait, write  # noqa: F401 - used by the tests
 
 # Image only: with the fixtures' OPENAML_ALLOW_HOST_PYTHON=1 and no container runtime it runs on
 # this very interpreter, with no environment to build.
@@ -22,7 +22,8 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
-def ml_client(home: Path, workspace_storage):
+def ml_client(request: pytest.FixtureRequest, home: Path, workspace_storage):
+    prepare_launch(request, home)
     client = new_workspace_client("jobs", workspace_storage.storage)
     yield client
     client.close()
