@@ -67,8 +67,7 @@ def become_agent(forked: ForkedAgent) -> int:
     log_file.parent.mkdir(parents=True, exist_ok=True)
     redirect_output(str(log_file))
     close_inherited_fds()
-    random.seed()  # CPython reseeds after fork too; this says it where it matters
-    tempfile.tempdir = None  # chosen again from this environment's TMPDIR
+    forget_the_pool()
     sys.argv = [sys.argv[0], launch.workspace, launch.job]
     set_title(f"{sys.executable} -m {AGENT_MODULE} {launch.workspace} {launch.job}")
     print(f"agent: forked by the warm job pool (pid {forked.pool_pid})", file=sys.stderr, flush=True)
@@ -77,6 +76,14 @@ def become_agent(forked: ForkedAgent) -> int:
     from openaml.backends.local.agent import run_agent
 
     return run_agent(launch.workspace, launch.job)
+
+
+def forget_the_pool() -> None:
+    """Per-process state a fork copies: a fresh random seed (CPython reseeds ``random`` after a
+    fork too; this says it where it matters) and the temp folder, chosen again from this
+    environment's ``TMPDIR`` rather than the pool's."""
+    random.seed()
+    tempfile.tempdir = None
 
 
 def reset_signals(state: ProcessState) -> None:
