@@ -141,6 +141,8 @@ def test_each_job_gets_its_own_launchers_environment_and_umask(pooled: Settings,
     assert "var=b secret=unset umask=0027" in seen["b"]
     assert "var=c secret=unset umask=0002" in seen["c"]
     assert PoolClient(pooled).status().forked == 2 and pool.forked == 0
+    # The pool itself started with only what shapes its interpreter: no launcher's secrets.
+    assert b"POOL_TEST_SECRET" not in Path(f"/proc/{pool.pid}/environ").read_bytes()
 
 
 def _proc_status(pid: int) -> dict[str, str]:

@@ -28,8 +28,8 @@ from dataclasses import dataclass
 
 from openaml.backends.local.pool_child import ForkedAgent, become_agent, set_title
 from openaml.backends.local.pool_wire import (
-    LaunchRequest, PoolError, PoolStatus, Reply, RequestKind, SocketAddress, make_private_dir, open_lock,
-    parse_request, peer_gid, peer_uid, pool_dir, receive_message, reply_message, send_message, socket_path,
+    LaunchRequest, PoolError, PoolStatus, Reply, RequestKind, SocketAddress, interpreter_variables,
+    make_private_dir, open_lock, parse_request, peer_gid, peer_uid, pool_dir, receive_message, reply_message, send_message, socket_path,
     try_lock,
 )
 from openaml.errors import ValidationError
@@ -60,7 +60,8 @@ def log(message: str) -> None:
 @dataclass
 class Interpreter:
     """What a launcher must share with the pool for a forked agent to run the same code as a
-    cold one: the interpreter, the openaml install and the variables Python reads at start."""
+    cold one: the interpreter, the openaml install and the variables Python reads at start
+    (``PYTHON*``, the locale, ``HOME``)."""
 
     executable: str
     package: str
@@ -68,7 +69,7 @@ class Interpreter:
 
     @classmethod
     def of(cls, executable: str, package: str, env: dict[str, str]) -> "Interpreter":
-        return cls(executable, package, {k: v for k, v in env.items() if k.startswith("PYTHON")})
+        return cls(executable, package, interpreter_variables(env))
 
 
 class Pool:
@@ -104,6 +105,7 @@ class Pool:
         self.listener, self.inode = listener, os.stat(self.path).st_ino
 
     def serve(self) -> ForkedAgent | None:
+        self.last_launch = time.monotonic()  # idle from now, not from before the warm-up
         try:
             while True:
                 reason = self._reason_to_leave()
@@ -179,7 +181,8 @@ class Pool:
         """Why this launch cannot be forked here (the launcher then starts it cold), or None."""
         state = launch.state
         if Interpreter.of(state.executable, state.package, state.env) != self.interpreter:
-            return "the launcher runs another interpreter, openaml install or PYTHON* variables than the pool"
+            return ("the launcher runs another interpreter or openaml install, or other PYTHON*, locale or HOME "
+                    "variables, than the pool")
         if self._changed_sources():
             return f"{_STALE} openaml's files changed since the pool started"
         try:

@@ -37,14 +37,15 @@ class ForkedAgent:
 def set_title(title: str) -> bool:
     """Show ``title`` as this process's command line (``ps``, ``/proc/<pid>/cmdline``), within
     the room the original command line leaves; the environment block is left as it is."""
-    os.environ["SPT_NOENV"] = "1"  # read on first use: never overwrite /proc/<pid>/environ
+    os.environ["SPT_NOENV"] = "1"  # read on the first title set: never overwrite /proc/<pid>/environ
     try:
         import setproctitle
+
+        setproctitle.setproctitle(title)
     except ImportError:
         return False
     finally:
         os.environ.pop("SPT_NOENV", None)
-    setproctitle.setproctitle(title)
     return True
 
 

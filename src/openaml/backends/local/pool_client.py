@@ -16,7 +16,7 @@ from pathlib import Path
 
 from openaml.backends.local.pool_wire import (
     RLIMITS, LaunchRequest, PoolError, PoolStatus, ProcessState, Reply, Request, RequestKind, SocketAddress,
-    lock_is_free, parse_reply, peer_uid, receive_message, request_message, send_message, socket_path,
+    interpreter_variables, lock_is_free, parse_reply, peer_uid, receive_message, request_message, send_message, socket_path,
 )
 from openaml.backends.local.spawn import agent_environment, spawn_detached
 from openaml.services.settings import Settings
@@ -142,5 +142,14 @@ def ensure_pool(settings: Settings) -> bool:
     log.parent.mkdir(parents=True, exist_ok=True)
     # The pool renames each forked agent's process to the agent's command line, within the room
     # its own command line leaves: make room for the longest workspace and job names.
-    spawn_detached(settings, [POOL_MODULE, "-" * TITLE_ROOM], log)
+    spawn_detached(settings, [POOL_MODULE, "-" * TITLE_ROOM], log, env=pool_environment(settings))
     return True
+
+
+def pool_environment(settings: Settings) -> dict[str, str]:
+    """The pool's own environment: only what shapes its interpreter and the settings. Each
+    forked agent replaces it with its launcher's whole environment, so no launcher's other
+    variables (secrets included) ever reach another's jobs, nor ``/proc/<agent>/environ``."""
+    env = interpreter_variables(dict(os.environ))
+    env.update(settings.agent_env())
+    return env

@@ -40,6 +40,16 @@ RLIMITS = ("RLIMIT_AS", "RLIMIT_CORE", "RLIMIT_CPU", "RLIMIT_DATA", "RLIMIT_FSIZ
            "RLIMIT_RSS", "RLIMIT_RTPRIO", "RLIMIT_RTTIME", "RLIMIT_SIGPENDING", "RLIMIT_STACK")
 
 
+# Read by the interpreter when it starts (encodings, sys.path, the user's site-packages, cwd):
+# a forked agent can only match a cold one if the launcher's values are the pool's.
+_INTERPRETER_VARIABLES = ("HOME", "LANG", "LC_ALL", "LC_CTYPE")
+
+
+def interpreter_variables(env: dict[str, str]) -> dict[str, str]:
+    """The variables of ``env`` that shape a Python interpreter at start-up."""
+    return {k: v for k, v in env.items() if k.startswith("PYTHON") or k in _INTERPRETER_VARIABLES}
+
+
 class PoolError(Exception):
     """The pool could not be reached or did not answer as it should: the caller starts the
     agent cold instead. Never carries the request's content (it holds the environment)."""

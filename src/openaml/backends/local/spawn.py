@@ -21,12 +21,13 @@ def agent_environment(settings: Settings) -> dict[str, str]:
     return env
 
 
-def spawn_detached(settings: Settings, module_args: list[str], log_path: Path) -> int:
+def spawn_detached(settings: Settings, module_args: list[str], log_path: Path,
+                   env: dict[str, str] | None = None) -> int:
     """``python -m <module_args>`` in a session of its own, so it outlives the client (Ctrl-C in
     the terminal, a closed notebook), with the settings in its environment; returns its pid.
 
-    A job's token is left out (see :func:`agent_environment`)."""
-    env = agent_environment(settings)
+    The environment is ``env`` if given, else :func:`agent_environment`."""
+    env = agent_environment(settings) if env is None else env
     with open(log_path, "ab") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", *module_args], stdin=subprocess.DEVNULL, stdout=log,
