@@ -85,13 +85,13 @@ def test_the_first_launch_starts_the_pool_and_later_launches_are_forked(pooled: 
 
 
 def test_an_idle_pool_leaves_and_frees_its_home(home: Path, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setenv("OPENAML_POOL_IDLE_SECONDS", "1")
+    monkeypatch.setenv("OPENAML_POOL_IDLE_SECONDS", "2")
     status = start_pool(home)
     poll(lambda: not psutil.pid_exists(status.pid) or psutil.Process(status.pid).status() == psutil.STATUS_ZOMBIE,
          30, "the idle pool to leave")
     assert not socket_path(home).exists()
     assert lock_is_free(home)
-    assert "leaving: no launch for 1 s" in (home / "runs" / "agent-logs" / "pool.log").read_text()
+    assert "leaving: no launch for 2 s" in (home / "runs" / "agent-logs" / "pool.log").read_text()
 
 
 def test_a_dead_pool_means_a_cold_start_and_a_new_pool(pooled: Settings, ml_client, home: Path):

@@ -44,7 +44,7 @@ WARM_MODULES = (
     "openaml.services.cgroups", "openaml.services.mlflow_registry", "openaml.services.pipeline_runtime",
     "openaml.services.sweep_runtime", "openaml.services.parallel", "openaml.store.tracking",
     "openaml.entities.environment", "psutil", "filelock", "mimetypes", "socketserver", "unicodedata",
-    "stringprep",
+    "stringprep", "encodings.idna",
 )
 # How often the pool wakes while idle: reaps its children, checks its home and socket.
 TICK_SECONDS = 1.0
