@@ -10,6 +10,7 @@ import socket
 import stat
 import struct
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -193,6 +194,9 @@ def test_forked_children_draw_their_own_random_numbers_and_temp_folder(tmp_path:
     random.seed(1234)
     monkeypatch.setattr(tempfile, "tempdir", "/the/pool/launchers/tmp")
     monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    monkeypatch.setenv("TZ", "IST-5:30")  # a launcher's (POSIX form, no tz database needed), read again
     seen = []
     for _ in range(2):
         read, write = os.pipe()
@@ -200,16 +204,19 @@ def test_forked_children_draw_their_own_random_numbers_and_temp_folder(tmp_path:
         if pid == 0:  # as the pool's child does before it runs the agent; reports through the pipe
             try:
                 forget_the_pool()
-                os.write(write, json.dumps([random.getrandbits(64), tempfile.gettempdir()]).encode())
+                os.write(write, json.dumps([random.getrandbits(64), tempfile.gettempdir(), time.timezone]).encode())
             finally:
                 os._exit(0)
         os.close(write)
         with os.fdopen(read) as fh:
             seen.append(json.loads(fh.read()))
         os.waitpid(pid, 0)
-    (first, folder_1), (second, folder_2) = seen
+    (first, folder_1, zone_1), (second, folder_2, zone_2) = seen
     assert first != second and first != random.getrandbits(64)
     assert folder_1 == folder_2 == str(tmp_path)
+    assert zone_1 == zone_2 == -19800 and time.timezone == 0
+    monkeypatch.delenv("TZ")
+    time.tzset()
 
 
 def test_a_pool_notices_that_its_code_changed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):

@@ -17,6 +17,7 @@ import random
 import signal
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 
 from openaml.backends.local.pool_wire import RLIMITS, LaunchRequest, ProcessState
@@ -57,34 +58,36 @@ def become_agent(forked: ForkedAgent) -> int:
     reset_signals(state)
     replace_environment(state.env)
     os.umask(state.umask)
+    from openaml.services.settings import Settings
+
+    # From here on, whatever goes wrong is written to the agent's log, as for a cold agent.
+    log_file = Settings.from_env().agent_log_file(launch.workspace, launch.job)
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    redirect_output(str(log_file))
+    close_inherited_fds()
     pool_cwd = os.getcwd()
     os.chdir(state.cwd)
     if sys.path and sys.path[0] == pool_cwd:  # ``python -m`` put its working folder first
         sys.path[0] = state.cwd
     notes = apply_limits(state)
-    from openaml.services.settings import Settings
-
-    log_file = Settings.from_env().agent_log_file(launch.workspace, launch.job)
-    log_file.parent.mkdir(parents=True, exist_ok=True)
-    redirect_output(str(log_file))
-    close_inherited_fds()
     forget_the_pool()
-    sys.argv = [sys.argv[0], launch.workspace, launch.job]
+    from openaml.backends.local import agent
+
+    sys.argv = [agent.__file__, launch.workspace, launch.job]  # as ``python -m`` sets them
     set_title(f"{sys.executable} -m {AGENT_MODULE} {launch.workspace} {launch.job}")
     print(f"agent: forked by the warm job pool (pid {forked.pool_pid})", file=sys.stderr, flush=True)
     for note in notes:
         print(f"agent: {note}", file=sys.stderr, flush=True)
-    from openaml.backends.local.agent import run_agent
-
-    return run_agent(launch.workspace, launch.job)
+    return agent.run_agent(launch.workspace, launch.job)
 
 
 def forget_the_pool() -> None:
     """Per-process state a fork copies: a fresh random seed (CPython reseeds ``random`` after a
-    fork too; this says it where it matters) and the temp folder, chosen again from this
-    environment's ``TMPDIR`` rather than the pool's."""
+    fork too; this says it where it matters), the temp folder, chosen again from this
+    environment's ``TMPDIR`` rather than the pool's, and the time zone, read again from ``TZ``."""
     random.seed()
     tempfile.tempdir = None
+    time.tzset()
 
 
 def reset_signals(state: ProcessState) -> None:
