@@ -15,6 +15,7 @@ import pytest
 from openaml.entities import AccountKeyConfiguration, S3AccessKeyConfiguration, WorkspaceStorage
 
 from tests.emulators import Emulator, Unavailable, new_container, start_azurite, start_moto
+from tests.helpers import LaunchMode
 
 PG_ADMIN_URL_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
@@ -24,6 +25,28 @@ def _no_containers(monkeypatch: pytest.MonkeyPatch) -> None:
     """Image-only environments never run in a container unless a test asks for one, so the
     suite behaves the same on hosts with and without a container engine (and pulls nothing)."""
     monkeypatch.setenv("OPENAML_CONTAINER_RUNTIME", "none")
+
+
+@pytest.fixture(autouse=True)
+def _no_pool(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Agents start cold unless a test asks for the warm job pool (``launch_mode``), so no test
+    leaves a pool process behind for each home it made."""
+    monkeypatch.setenv("OPENAML_POOL", "off")
+
+
+@pytest.fixture(params=["cold", "pool"])
+def launch_mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch):
+    """Each test that takes it runs with cold agents and with agents forked by the warm pool.
+    The fixtures that create a test's client call ``prepare(home)`` (tests/helpers.py)."""
+    from openaml.backends.local.pool_client import pool_supported
+
+    mode = LaunchMode(request.param)
+    if mode.name == "pool":
+        if pool_supported():
+            pytest.skip(pool_supported())
+        monkeypatch.setenv("OPENAML_POOL", "auto")
+    yield mode
+    mode.finish()
 
 
 @pytest.fixture

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import textwrap
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
@@ -99,3 +101,74 @@ def wait_for_file(path: Path, timeout: float = 30) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"{path} did not appear within {timeout} s")
         time.sleep(0.02)
+
+
+@dataclass
+class LaunchMode:
+    """How a test's job agents start: ``cold`` (a new interpreter each) or forked by the
+    home's warm job ``pool``, started before the test's first job and stopped after it."""
+
+    name: str
+    homes: list[Path] = field(default_factory=list)
+
+    def prepare(self, home: Path) -> None:
+        """Before the test's client submits anything: a running pool for ``home`` (pool mode)."""
+        if self.name == "pool":
+            start_pool(home)
+            self.homes.append(home)
+
+    def finish(self) -> None:
+        """Stop the pools; each must have started at least one agent (else the test ran cold)."""
+        for home in self.homes:
+            status = stop_pool(home)
+            assert status is not None and status.forked > 0, f"no agent of {home} was forked by the pool"
+
+
+def prepare_launch(request: pytest.FixtureRequest, home: Path) -> None:
+    """For the fixtures that make a test's client: in pool mode, start the pool first."""
+    if "launch_mode" in request.fixturenames:
+        request.getfixturevalue("launch_mode").prepare(home)
+
+
+#: Run a test with both launch modes (the ``launch_mode`` fixture of tests/conftest.py).
+on_both_launches = pytest.mark.usefixtures("launch_mode")
+
+
+def start_pool(home: Path, timeout: float = 60):
+    """Start the warm job pool of ``home`` and return its status once it answers."""
+    from openaml.backends.local.pool_client import PoolClient, ensure_pool
+    from openaml.services.settings import Settings
+
+    settings = Settings.from_env(home=home)
+    ensure_pool(settings)
+    client = PoolClient(settings)
+    deadline = time.monotonic() + timeout
+    while (status := client.status()) is None:
+        assert time.monotonic() < deadline, f"the pool of {home} did not answer within {timeout} s"
+        time.sleep(0.05)
+    return status
+
+
+def stop_pool(home: Path, timeout: float = 30):
+    """Stop the pool of ``home`` (if one runs) and wait for its process to end; its last status."""
+    from openaml.backends.local.pool_client import PoolClient
+    from openaml.services.settings import Settings
+
+    client = PoolClient(Settings.from_env(home=home))
+    status = client.status()
+    if status is None:
+        return None
+    client.stop()
+    deadline = time.monotonic() + timeout
+    while _running(status.pid):
+        assert time.monotonic() < deadline, f"the pool (pid {status.pid}) did not leave within {timeout} s"
+        time.sleep(0.02)
+    return status
+
+
+def _running(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False

@@ -9,8 +9,8 @@ import pytest
 
 from openaml.entities import Environment
 
-from tests.helpers import (TRANSPORTS, client_over, new_workspace_client, use_home, wait,  # noqa: F401 - used by the tests
-                           write)
+from tests.helpers import (TRANSPORTS, client_over, new_workspace_client, prepare_launch,  # noqa: F401
+                           use_home, wait, write)
 
 # Image only: with the fixtures' OPENAML_ALLOW_HOST_PYTHON=1 and no container runtime it runs on
 # this very interpreter, with no environment to build.
@@ -23,7 +23,8 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
-def ml_client(home: Path, workspace_storage, transport: str):
+def ml_client(request: pytest.FixtureRequest, home: Path, workspace_storage, transport: str):
+    prepare_launch(request, home)
     bootstrap = new_workspace_client("jobs", workspace_storage.storage)
     with client_over(transport, "jobs") as client:
         yield client

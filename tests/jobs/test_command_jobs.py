@@ -15,7 +15,7 @@ from openaml.entities import Data
 from openaml.entities.job_status import JobStatus
 from openaml.errors import JobFailedError, NotFoundError, ValidationError
 
-from tests.helpers import on_every_storage
+from tests.helpers import on_both_launches, on_every_storage
 
 from .conftest import HOST_ENV, over_transports, std_log, wait, write
 
@@ -23,6 +23,7 @@ pytestmark = pytest.mark.slow
 
 
 @over_transports
+@on_both_launches
 def test_hello_job_runs_and_keeps_its_log(ml_client, home: Path):
     started = time.monotonic()
     job = ml_client.jobs.create_or_update(command(command="echo hello from $AZUREML_RUN_ID", environment=HOST_ENV,
@@ -38,6 +39,7 @@ def test_hello_job_runs_and_keeps_its_log(ml_client, home: Path):
 
 
 @over_transports
+@on_both_launches
 def test_failing_job_is_failed_with_the_exit_code(ml_client, home: Path, capsys):
     job = ml_client.jobs.create_or_update(command(command="echo about to fail; exit 3", environment=HOST_ENV))
     done = wait(ml_client, job.name)
@@ -50,6 +52,7 @@ def test_failing_job_is_failed_with_the_exit_code(ml_client, home: Path, capsys)
 
 
 @over_transports
+@on_both_launches
 def test_cancel_stops_the_whole_process_tree(ml_client, home: Path, tmp_path: Path):
     pid_file = tmp_path / "child.pid"
     job = ml_client.jobs.create_or_update(command(
@@ -65,12 +68,14 @@ def test_cancel_stops_the_whole_process_tree(ml_client, home: Path, tmp_path: Pa
     assert "never" not in std_log(home, job.name)
 
 
+@on_both_launches
 def test_timeout_fails_the_job(ml_client):
     job = command(command="sleep 60", environment=HOST_ENV, timeout=1)
     done = wait(ml_client, ml_client.jobs.create_or_update(job).name)
     assert done.status == "Failed" and done.error["code"] == "JobTimeout"
 
 
+@on_both_launches
 def test_a_job_whose_agent_died_is_failed_with_logs_kept(ml_client, home: Path, tmp_path: Path):
     pid_file = tmp_path / "sleeper.pid"
     job = ml_client.jobs.create_or_update(command(
@@ -103,6 +108,7 @@ def test_optional_inputs_drop_out_of_the_command(ml_client, home: Path):
 
 @on_every_storage
 @over_transports
+@on_both_launches
 def test_data_inputs_outputs_and_registration(ml_client, home: Path, tmp_path: Path):
     data_file = write(tmp_path / "in" / "rows.csv", "a,b\n1,2\n3,4\n")
     ml_client.data.create_or_update(Data(name="rows", type="uri_file", path=str(data_file)))

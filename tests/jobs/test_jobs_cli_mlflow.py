@@ -13,6 +13,8 @@ from click.testing import CliRunner
 from openaml.cli.main import cli
 from openaml.entities import Model
 
+from tests.helpers import on_both_launches
+
 from .conftest import std_log, wait, write
 
 pytestmark = pytest.mark.slow
@@ -99,6 +101,7 @@ print("logged")
 """
 
 
+@on_both_launches
 def test_mlflow_logging_lands_in_the_workspace(ml_client, tmp_path: Path):
     pytest.importorskip("mlflow")
     write(tmp_path / "src" / "train.py", MLFLOW_SCRIPT)

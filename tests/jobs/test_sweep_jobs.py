@@ -10,6 +10,8 @@ import pytest
 from openaml import command
 from openaml.sweep import BanditPolicy, Choice, RandomSamplingAlgorithm, Uniform
 
+from tests.helpers import on_both_launches
+
 from .conftest import HOST_ENV, std_log, wait, write
 
 pytestmark = pytest.mark.slow
@@ -30,6 +32,7 @@ def _trainer(tmp: Path, steps: str = "3"):
                    inputs={"lr": 0.01}, environment=HOST_ENV, experiment_name="sweeps")
 
 
+@on_both_launches
 def test_random_sweep_runs_four_trials_two_at_a_time(ml_client, home: Path, tmp_path: Path):
     sweep = _trainer(tmp_path)(lr=Uniform(0.01, 0.1)).sweep(
         primary_metric="score", goal="maximize", sampling_algorithm=RandomSamplingAlgorithm(seed=3),

@@ -24,12 +24,14 @@ from openaml import MLClient, command
 from openaml.entities import Workspace
 from openaml.entities.job_status import JobStatus, is_terminal
 from openaml.services.job_leases import (
-    AGENT_MODULE, HUNG_AFTER_LEASES, Reaper, Verdict, host_id, judge, process_started_at,
+    AGENT_MODULE, HUNG_AFTER_LEASES, Reaper, Verdict, command_words, host_id, judge, process_started_at,
 )
 from openaml.services.jobs import JobService
 from openaml.services.process_tracking import TOKEN_ENV, new_token
 from openaml.services.settings import Settings
 from openaml.store.jobs import AgentIdentity
+
+from tests.helpers import on_both_launches, prepare_launch
 
 from .conftest import HOST_ENV
 from .procs import poll, read_pids, survivors
@@ -44,6 +46,7 @@ def client(request, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("OPENAML_ALLOW_HOST_PYTHON", "1")
     monkeypatch.setenv("OPENAML_JOB_LEASE_SECONDS", str(LEASE))
     monkeypatch.chdir(tmp_path)
+    prepare_launch(request, tmp_path / "home")
     name = f"ws-{uuid.uuid4().hex[:8]}"  # PostgreSQL tests share one database
     url = request.getfixturevalue("pg_url") if request.param == "postgresql" else None
     ml = MLClient(workspace_name=name)
@@ -53,6 +56,7 @@ def client(request, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
 
 
 @pytest.mark.slow
+@on_both_launches
 def test_the_only_agent_killed_is_noticed_with_no_client_call(client: MLClient, tmp_path: Path):
     pid_file = tmp_path / "sleeper.pid"
     job = client.jobs.create_or_update(command(
@@ -215,7 +219,7 @@ def _agents(client: MLClient) -> list[int]:
     home = str(client._settings.home)
     found = []
     for proc in psutil.process_iter(["cmdline", "environ"]):
-        cmdline, env = proc.info["cmdline"] or [], proc.info["environ"] or {}
+        cmdline, env = command_words(proc.info["cmdline"] or []), proc.info["environ"] or {}
         if "openaml.backends.local.agent" in cmdline and env.get("OPENAML_HOME") == home:
             found.append(proc.pid)
     return found

@@ -21,7 +21,7 @@ from openaml.entities import Workspace
 from openaml.entities.job_status import is_terminal
 from openaml.services.process_tracking import TOKEN_ENV, TokenTracker, new_token, scan_token, stop
 
-from tests.helpers import use_home
+from tests.helpers import on_both_launches, prepare_launch, use_home
 
 from .conftest import HOST_ENV
 from .procs import poll, read_pids, survivors
@@ -52,8 +52,9 @@ ENDINGS = {
 
 
 @pytest.fixture
-def client(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tracking: str, fast_kill: float):
-    use_home(tmp_path, monkeypatch, host_python=True)
+def client(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tracking: str,
+           fast_kill: float):
+    prepare_launch(request, use_home(tmp_path, monkeypatch, host_python=True))
     ml = MLClient(workspace_name="jobs")
     ml.workspaces.begin_create(Workspace(name="jobs")).result()
     yield ml
@@ -71,6 +72,7 @@ def _first_terminal(client: MLClient, name: str, timeout: float = 60):
 
 
 @pytest.mark.parametrize("ending", list(ENDINGS))
+@on_both_launches
 def test_no_process_of_the_tree_outlives_the_job(client: MLClient, tmp_path: Path, tracking: str, ending: str):
     last, limits, expected = ENDINGS[ending]
     pid_file = tmp_path / "pids"

@@ -179,3 +179,20 @@ def test_default_rules_come_from_the_entities_module(store, workspace_name):
         with pytest.raises(InvalidTransitionError):
             jobs.transition(workspace_name, "j", "Completed")
             jobs.transition(workspace_name, "j", "Running")
+
+
+def test_one_agent_claims_a_job_and_a_second_is_refused(jobs, workspace_name):
+    ws = workspace_name
+    create(jobs, ws, "j")
+    jobs.heartbeat(ws, "j", AgentIdentity(40, "host"), 15, if_unclaimed=True)  # the launcher's note: no start time
+    first, second = AgentIdentity(40, "host", 1796459745.5), AgentIdentity(41, "host", 1796459746.5)
+    assert jobs.claim(ws, "j", first, 15)
+    assert jobs.claim(ws, "j", first, 15)  # its own claim again
+    assert not jobs.claim(ws, "j", second, 15)  # a second agent for the same job
+    assert jobs.get_job(ws, "j").agent == first
+    create(jobs, ws, "ended")
+    walk(jobs, ws, "ended", "Queued", "Failed")
+    assert not jobs.claim(ws, "ended", second, 15)
+    assert jobs.get_job(ws, "ended").agent_pid is None
+    with pytest.raises(NotFoundError):
+        jobs.claim(ws, "never-recorded", second, 15)

@@ -214,6 +214,12 @@ class Reaper:
             f"the job's agent (pid {pid}) stopped without finishing the job{where}; its logs are kept")}
 
 
+def command_words(cmdline: list[str]) -> list[str]:
+    """A process's command line as words: an agent forked by the warm job pool shows its
+    command line as one string (set with setproctitle) followed by empty arguments."""
+    return [word for arg in cmdline for word in arg.split(" ") if word]
+
+
 def _kill_agent(agent: AgentIdentity, workspace: str) -> None:
     """SIGKILL a hung agent, if its pid still is that very process and an agent of this
     workspace (a record in a shared database must not be able to name any other process)."""
@@ -222,7 +228,7 @@ def _kill_agent(agent: AgentIdentity, workspace: str) -> None:
     if not agent_running(agent):
         return
     try:
-        args = psutil.Process(agent.pid).cmdline()
+        args = command_words(psutil.Process(agent.pid).cmdline())
     except psutil.Error:
         return
     if AGENT_MODULE not in args or workspace not in args:

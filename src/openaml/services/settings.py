@@ -17,6 +17,8 @@ DEFAULT_WORKSPACE = "default"
 PROCESS_TRACKING = ("auto", "token")
 #: Values of ``OPENAML_FUSE``.
 FUSE_MOUNTS = ("auto", "off")
+#: Values of ``OPENAML_POOL``.
+POOL_MODES = ("auto", "off")
 _TRUE = ("1", "true", "yes")
 
 
@@ -39,6 +41,10 @@ class Settings:
     ``fuse_mounts``: how remote inputs in the mount modes reach a job: ``auto`` (a read-only
     FUSE mount where the host allows one, else a download with a line saying why) or ``off``
     (always the download) (``OPENAML_FUSE``).
+    ``pool``: ``auto`` (local jobs' agents are forked by the home's warm job pool, started on
+    first use, on Linux) or ``off`` (every agent is a new interpreter) (``OPENAML_POOL``).
+    ``pool_idle_seconds``: a pool with no launch for this long leaves
+    (``OPENAML_POOL_IDLE_SECONDS``, default 300).
     """
 
     home: Path
@@ -48,6 +54,8 @@ class Settings:
     process_tracking: str = "auto"
     container_runtime: str = "auto"
     fuse_mounts: str = "auto"
+    pool: str = "auto"
+    pool_idle_seconds: float = 300.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, home: str | Path | None = None) -> "Settings":
@@ -60,7 +68,9 @@ class Settings:
                    kill_grace_seconds=_positive(env, "OPENAML_KILL_GRACE_SECONDS", 5.0, allow_zero=True),
                    process_tracking=_choice(env, "OPENAML_PROCESS_TRACKING", PROCESS_TRACKING),
                    container_runtime=_choice(env, "OPENAML_CONTAINER_RUNTIME", CONTAINER_RUNTIMES),
-                   fuse_mounts=_choice(env, "OPENAML_FUSE", FUSE_MOUNTS))
+                   fuse_mounts=_choice(env, "OPENAML_FUSE", FUSE_MOUNTS),
+                   pool=_choice(env, "OPENAML_POOL", POOL_MODES),
+                   pool_idle_seconds=_positive(env, "OPENAML_POOL_IDLE_SECONDS", 300.0))
 
     def agent_env(self) -> dict[str, str]:
         """These settings as the variables a detached agent (or watchdog) rebuilds them from."""
@@ -70,7 +80,9 @@ class Settings:
                 "OPENAML_KILL_GRACE_SECONDS": repr(self.kill_grace_seconds),
                 "OPENAML_PROCESS_TRACKING": self.process_tracking,
                 "OPENAML_CONTAINER_RUNTIME": self.container_runtime,
-                "OPENAML_FUSE": self.fuse_mounts}
+                "OPENAML_FUSE": self.fuse_mounts,
+                "OPENAML_POOL": self.pool,
+                "OPENAML_POOL_IDLE_SECONDS": repr(self.pool_idle_seconds)}
 
     @property
     def envs_dir(self) -> Path:

@@ -266,6 +266,25 @@ class JobStore:
                 conn.execute(sa.update(J).where(*_held_by(workspace, agent), J.c.name != name).values(**lease))
             return True
 
+    def claim(self, workspace: str, name: str, agent: AgentIdentity, lease_seconds: float) -> bool:
+        """Take job *name* for *agent* (its first lease) unless another agent already claimed it
+        or it has ended; True if taken. A second agent started for one job (a launch retried
+        after a lost answer, a request replayed) therefore never runs it too.
+
+        Raises :class:`NotFoundError` when no such job is recorded."""
+        now = _now()
+        mine = sa.and_(J.c.agent_pid == agent.pid, J.c.agent_boot_id == agent.boot_id,
+                       J.c.agent_started_at == agent.started_at)
+        with self._tx(write=True) as conn:
+            done = conn.execute(sa.update(J).where(
+                *_key(workspace, name), J.c.status.not_in(TERMINAL_STATUSES),
+                sa.or_(J.c.agent_started_at.is_(None), mine),
+            ).values(agent_pid=agent.pid, agent_boot_id=agent.boot_id, agent_started_at=agent.started_at,
+                     heartbeat_at=now, lease_expires_at=now + timedelta(seconds=lease_seconds)))
+            if done.rowcount == 0 and conn.execute(sa.select(J.c.name).where(*_key(workspace, name))).first() is None:
+                raise _not_found(workspace, name)
+            return done.rowcount == 1
+
     def renew_leases(self, workspace: str, agent: AgentIdentity, lease_seconds: float) -> int:
         """Renew the lease of every unfinished job of *workspace* that *agent* holds; return how
         many there are (0: the agent holds nothing any more, e.g. its job was failed by a reaper)."""

@@ -60,6 +60,8 @@ def run_agent(workspace: str, job_name: str) -> int:
     leave_job_cgroup()  # an agent started from inside a job must not end with that job
     settings = Settings.from_env()
     ctx = WorkspaceService(settings).open(workspace)
+    if not _claim(ctx, job_name, settings):
+        return 0
     record = ctx.jobs.get_job(workspace, job_name)
     run = RunContext(tracking_url=None)
     heartbeat = Heartbeat(ctx, job_name, run, settings)
@@ -78,6 +80,22 @@ def run_agent(workspace: str, job_name: str) -> int:
             slot.release()
     finally:
         heartbeat.stopped.set()
+
+
+def _claim(ctx: WorkspaceContext, job_name: str, settings: Settings) -> bool:
+    """Take the job before touching it: a job already held by another agent (one launch
+    answered twice), ended, or never recorded is left alone."""
+    from openaml.errors import NotFoundError
+    from openaml.services.job_leases import this_agent
+
+    try:
+        if ctx.jobs.claim(ctx.name, job_name, this_agent(), settings.job_lease_seconds):
+            return True
+        print(f"agent: job {job_name} has ended or another agent holds it; this agent leaves it alone",
+              file=sys.stderr, flush=True)
+    except NotFoundError:
+        print(f"agent: no job {job_name} is recorded in workspace {ctx.name}", file=sys.stderr, flush=True)
+    return False
 
 
 def tracking_server_for(ctx: WorkspaceContext):

@@ -14,19 +14,29 @@ if TYPE_CHECKING:
 
 
 class LocalLauncher:
-    """Launches ``python -m openaml.backends.local.agent`` in its own session, so that the job
-    outlives the client (Ctrl-C in the terminal, a closed notebook), and makes sure the home's
-    watchdog runs, so that an agent that dies is noticed even when no client looks."""
+    """Starts a job's agent in its own session, so that the job outlives the client (Ctrl-C in
+    the terminal, a closed notebook): forked by the home's warm job pool where one answers
+    (:mod:`openaml.backends.local.pool`), else as a new ``python -m
+    openaml.backends.local.agent`` (a cold start), starting the pool for the launches after
+    this one. It also makes sure the home's watchdog runs, so that an agent that dies is
+    noticed even when no client looks."""
 
     def launch(self, settings: Settings, workspace: str, job_name: str) -> int:
         """Start the job's agent, and the home's watchdog if none runs; return the agent's pid."""
-        # Imported here: the watchdog runs as ``python -m`` of its own module, which must not be
-        # loaded already by this package's __init__.
+        # Imported here: the watchdog and the pool run as ``python -m`` of their own modules,
+        # which must not be loaded already by this package's __init__.
+        from openaml.backends.local.pool_client import PoolClient, ensure_pool, pool_enabled
         from openaml.backends.local.watchdog import ensure_watchdog
 
         log_file = settings.agent_log_file(workspace, job_name)
-        log_file.parent.mkdir(parents=True, exist_ok=True)
-        pid = spawn_detached(settings, [AGENT_MODULE, workspace, job_name], log_file)
+        pid = None
+        if pool_enabled(settings):
+            pid = PoolClient(settings).launch(workspace, job_name)
+            if pid is None:
+                ensure_pool(settings)
+        if pid is None:
+            log_file.parent.mkdir(parents=True, exist_ok=True)
+            pid = spawn_detached(settings, [AGENT_MODULE, workspace, job_name], log_file)
         ensure_watchdog(settings)
         return pid
 
