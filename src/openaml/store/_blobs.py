@@ -2,7 +2,8 @@
 
 Both backends publish a blob only once it is complete, so a reader never sees a partial blob:
 the local one renames a finished temp file into place (atomic on one file system), a remote
-one uploads a finished local temp file in one object write (atomic per object on blob stores).
+one writes each object in one request, or in parts made visible by one commit
+(:mod:`openaml.store.transfer`): atomic per object on blob stores.
 """
 
 from __future__ import annotations
@@ -238,8 +239,9 @@ class LocalBlobs:
 class FsspecBlobs:
     """Blobs on any fsspec file system (az://, s3://, memory://, ...).
 
-    The temp file is local: the digest, hence the key, is only known once all bytes are hashed,
-    and writing remotely first would cost a server-side copy for the rename. Every request is
+    A small blob is written from memory in one request; a large one in parts straight from the
+    caller's file, committed under its digest once what was sent hashes to it (where the plugin
+    has such an upload: adlfs, s3fs), else through a local temp file. Every request is
     a round trip, so the store runs :attr:`workers` of them at once (fsspec's sync calls may come
     from many threads: they all run on the file system's one event loop). *errors* turns a
     plugin's error into one line naming the storage (:meth:`openaml.store.storage.Storage.errors`);

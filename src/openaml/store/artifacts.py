@@ -5,8 +5,9 @@ Layout under the root::
     blobs/sha256/<first 2 hex>/<digest>   one blob per distinct content (manifests included)
     tmp/                                  uploads in flight (local roots only)
 
-An upload is hashed while it streams into a temp file and published only when complete; a blob
-that already exists is never written again. ``put_path`` writes the manifest blob last, so an
+A blob is published only when complete, under the digest of exactly the bytes it holds (a file
+that changes while it is stored never ends up under a wrong name); a blob that already exists is
+never written again. ``put_path`` writes the manifest blob last, so an
 interrupted upload leaves no manifest (only unreferenced blobs or temp files, which are harmless;
 :meth:`ArtifactStore.sweep_temp` removes old temp files). Blobs are read-only files: content is
 never changed in place, and :meth:`ArtifactStore.materialize` may hand out hard links to them.
