@@ -175,3 +175,18 @@ def workspace_storage(request: pytest.FixtureRequest) -> StorageUnderTest:
                                    credentials=S3AccessKeyConfiguration(access_key_id=emulator.access_key,
                                                                         secret_access_key=emulator.secret_key))
     return StorageUnderTest(kind, storage, fs)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A suite parametrised over both storages and transports runs the transports on the
+    workspace's folder only: the server calls the same services whatever the storage (which
+    the in-process runs cover), and every pairing would add minutes to the suite."""
+    kept, dropped = [], []
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        remote_storage = params.get("workspace_storage", "local") != "local"
+        over_wire = params.get("transport", "in-process") != "in-process"
+        (dropped if remote_storage and over_wire else kept).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept

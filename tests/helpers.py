@@ -44,7 +44,8 @@ def use_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *, host_python: bo
 
 
 #: The ways a client reaches its workspace: this process, the server app in memory, a real server
-#: on a loopback port (see :func:`client_over`).
+#: on a loopback port (see :func:`client_over`). Paired with the workspace's folder only when a
+#: test is parametrised over storages too (tests/conftest.py says why).
 TRANSPORTS = ("in-process", "in-memory", "http")
 
 

@@ -49,6 +49,7 @@ def test_openaml_server_and_config_json_choose_the_server(app, home: Path, tmp_p
                                                                       "openaml_server": url}))
         monkeypatch.chdir(project)
         assert MLClient().server == url and MLClient.from_config().server == url
+        assert MLClient(workspace_name="ws").server == url  # the config says where workspaces are
         (tmp_path / "w.txt").write_text("w")
         assert MLClient().models.create_or_update(Model(name="cfg", path=str(tmp_path / "w.txt"))).version == "1"
 
@@ -57,6 +58,15 @@ def test_openaml_server_and_config_json_choose_the_server(app, home: Path, tmp_p
         assert [m["name"] for m in json.loads(result.output)] == ["cfg"]
         result = CliRunner().invoke(cli, ["model", "show", "-n", "ghost", "-v", "1", "-w", "ws", "--server", url])
         assert result.exit_code == 1 and "model 'ghost:1' not found" in result.output
+
+
+def test_a_broken_config_json_does_not_matter_when_the_workspace_is_named(home: Path, tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch):
+    (tmp_path / "config.json").write_text("{not json")
+    monkeypatch.chdir(tmp_path)
+    assert MLClient(workspace_name="ws").server is None
+    with pytest.raises(ValidationError):
+        MLClient()  # the config is what names the workspace here: its error is the answer
 
 
 def test_datastore_secrets_never_travel_in_get_or_list(app, http, ws):

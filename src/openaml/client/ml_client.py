@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -55,8 +56,12 @@ class MLClient:
         self.resource_group_name = resource_group_name
         self._settings = Settings.from_env(home=openaml_home)
         self._show_progress = show_progress
-        found = find_config() if workspace_name is None or server is None else None
-        config = read_config(found) if found else {}
+        config: dict[str, Any] = {}
+        if workspace_name is None:
+            found = find_config()
+            config = read_config(found) if found else {}
+        elif server is None and not os.environ.get("OPENAML_SERVER"):
+            config = _server_of_config()
         if workspace_name is None:
             workspace_name = config.get("workspace_name") or DEFAULT_WORKSPACE
         self.workspace_name = workspace_name
@@ -154,6 +159,20 @@ class MLClient:
 
     def __repr__(self) -> str:
         return f"MLClient(workspace_name={self.workspace_name!r}, {self._backend!r})"
+
+
+def _server_of_config() -> dict[str, Any]:
+    """``{"openaml_server": ...}`` from the config.json found, if it has one; a config.json that
+    cannot be read is not this client's concern when the workspace was named."""
+    found = find_config()
+    if found is None:
+        return {}
+    try:
+        data = json.loads(found.read_text())
+    except (OSError, ValueError):
+        return {}
+    server = data.get("openaml_server") if isinstance(data, dict) else None
+    return {"openaml_server": server} if isinstance(server, str) else {}
 
 
 _CREDENTIAL_ATTRS = ("get_token", "get_token_info", "key", "named_key", "signature")
