@@ -50,6 +50,13 @@ def launch_mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch)
 
 
 @pytest.fixture
+def transport(request: pytest.FixtureRequest) -> str:
+    """How an ``ml_client`` fixture reaches its workspace: in-process unless a test is
+    parametrised (indirect) over :data:`tests.helpers.TRANSPORTS`."""
+    return getattr(request, "param", "in-process")
+
+
+@pytest.fixture
 def workspace_name() -> str:
     """A workspace name no other test uses, so tests sharing a database stay isolated."""
     return f"ws-{uuid.uuid4().hex[:12]}"

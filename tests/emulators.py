@@ -89,15 +89,19 @@ def azurite_command() -> str:
                       "or set OPENAML_TEST_AZURITE to an azurite-blob executable)")
 
 
-def start_azurite(folder: Path) -> Emulator:
-    """Azurite's blob endpoint in memory, telemetry off (it would call out of this machine)."""
+def start_azurite(folder: Path, *, in_memory: bool = True) -> Emulator:
+    """Azurite's blob endpoint, telemetry off (it would call out of this machine). In memory
+    (at most 512 MB of blob data) unless *in_memory* is False: then its data lives in *folder*,
+    which holds as much as the disk does (the benchmarks' 1 GiB folders)."""
     command = azurite_command()
     port = free_port()
     log = folder / "azurite.log"
+    storage = ["--inMemoryPersistence", "--extentMemoryLimit", "512"] if in_memory else \
+        ["--location", str(folder / "data")]
     with open(log, "wb") as out:
         process = subprocess.Popen(
             [command, "--blobHost", "127.0.0.1", "--blobPort", str(port), "--skipApiVersionCheck", "--loose",
-             "--silent", "--disableTelemetry", "--inMemoryPersistence", "--extentMemoryLimit", "512"],
+             "--silent", "--disableTelemetry", *storage],
             stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
     _wait_listening("Azurite", process, port, log)
     return Emulator("azurite", process, f"127.0.0.1:{port}", log, AZURITE_ACCOUNT, AZURITE_KEY)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import textwrap
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -22,8 +24,8 @@ def write(path: Path, text: str) -> Path:
 
 def wait(client: MLClient, name: str, timeout: float = 90):
     """The job once it has ended (a poll with a deadline, not a sleep)."""
-    record = client._job_service().wait(name, timeout=timeout)
-    return client.jobs.get(record.name)
+    client._backend.jobs().wait(name, timeout=timeout)
+    return client.jobs.get(name)
 
 
 def use_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *, host_python: bool) -> Path:
@@ -39,6 +41,39 @@ def use_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *, host_python: bo
         monkeypatch.delenv("OPENAML_ALLOW_HOST_PYTHON", raising=False)
     monkeypatch.chdir(tmp_path)
     return root
+
+
+#: The ways a client reaches its workspace: this process, the server app in memory, a real server
+#: on a loopback port (see :func:`client_over`).
+TRANSPORTS = ("in-process", "in-memory", "http")
+
+
+@contextlib.contextmanager
+def client_over(transport: str, workspace: str) -> Iterator[MLClient]:
+    """A client on *workspace* (under the current ``OPENAML_HOME``) through *transport*."""
+    if transport == "in-process":
+        client = MLClient(workspace_name=workspace)
+        yield client
+        client.close()
+        return
+    from openaml.server import ServerSettings, create_app
+    from openaml.server.testing import InMemoryTransport, serve_in_thread
+    from openaml.services.settings import Settings
+
+    app = create_app(ServerSettings(workspace_settings=Settings.from_env()))
+    if transport == "in-memory":
+        memory = InMemoryTransport(app)
+        client = MLClient(workspace_name=workspace, server="http://openaml.test", transport=memory)
+        yield client
+        client.close()
+        memory.close()
+        app.state.openaml.close()
+        return
+    with serve_in_thread(app) as url:
+        client = MLClient(workspace_name=workspace, server=url)
+        yield client
+        client.close()
+    app.state.openaml.close()
 
 
 def new_workspace_client(name: str, storage: WorkspaceStorage | None = None) -> MLClient:

@@ -55,6 +55,7 @@ class ErrorCode(str, enum.Enum):
     JOB_FAILED = "JobFailed"
     MISSING_EXTRA = "MissingExtra"
     DATASTORE_ACCESS = "DatastoreAccess"
+    PAYLOAD_TOO_LARGE = "PayloadTooLarge"
 
 
 _HTTP_STATUS = {
@@ -76,6 +77,7 @@ _HTTP_STATUS = {
     ErrorCode.JOB_FAILED: 400,
     ErrorCode.MISSING_EXTRA: 400,
     ErrorCode.DATASTORE_ACCESS: 400,
+    ErrorCode.PAYLOAD_TOO_LARGE: 413,
 }
 
 
@@ -272,6 +274,12 @@ class DatastoreAccessError(UserError):
     code = ErrorCode.DATASTORE_ACCESS
 
 
+class PayloadTooLargeError(UserError, HttpResponseError):
+    """A request body (a spec, an upload) is larger than the server accepts."""
+
+    code = ErrorCode.PAYLOAD_TOO_LARGE
+
+
 _BY_CODE: dict[ErrorCode, type[OpenAMLError]] = {
     ErrorCode.INTERNAL: OpenAMLError,
     ErrorCode.VALIDATION: ValidationError,
@@ -291,4 +299,5 @@ _BY_CODE: dict[ErrorCode, type[OpenAMLError]] = {
     ErrorCode.JOB_FAILED: JobFailedError,
     ErrorCode.MISSING_EXTRA: MissingExtraError,
     ErrorCode.DATASTORE_ACCESS: DatastoreAccessError,
+    ErrorCode.PAYLOAD_TOO_LARGE: PayloadTooLargeError,
 }

@@ -6,9 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from openaml import MLClient
 
-from tests.helpers import new_workspace_client, use_home, write  # noqa: F401 - used by the tests
+from tests.helpers import client_over, new_workspace_client, use_home, write  # noqa: F401 - used by the tests
 
 
 @pytest.fixture
@@ -17,10 +16,9 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
-def ml_client(home: Path, workspace_storage):
+def ml_client(home: Path, workspace_storage, transport: str):
     bootstrap = new_workspace_client("ws", workspace_storage.storage)
-    client = MLClient(workspace_name="ws")
-    yield client
-    client.close()
+    with client_over(transport, "ws") as client:
+        yield client
     bootstrap.close()
 

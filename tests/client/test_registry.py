@@ -13,9 +13,18 @@ from openaml.errors import (ArchivedError, BadReferenceError, ImmutableFieldErro
                             NotFoundError, ValidationError, VersionConflictError)
 from openaml.services.references import parse_asset_reference
 
-from tests.helpers import on_every_storage
+from tests.helpers import TRANSPORTS, on_every_storage
 
 from .conftest import write
+
+# The same suite in this process, against the server app in memory, and over a loopback socket.
+pytestmark = pytest.mark.parametrize("transport", TRANSPORTS, indirect=True)
+
+
+def _local_context(ml_client):
+    """The client's workspace opened in this process, whatever transport the client uses."""
+    from openaml import MLClient
+    return MLClient(workspace_name=ml_client.workspace_name)._context()
 
 
 @pytest.fixture
@@ -37,7 +46,8 @@ def test_versions_auto_increment_and_latest_is_most_recent(ml_client, model_dir:
     older = ml_client.models.create_or_update(Model(name="clf", version="5", path=str(model_dir / "sub" / "vocab.txt")))
     # latest is the most recently created version, not the highest number
     assert ml_client.models.get("clf", label="latest").version == "5"
-    assert ml_client.models.create_or_update(Model(name="clf", path=str(tmp_path))).version == "11"
+    other = write(tmp_path / "other" / "weights.json", '{"w": [11]}').parent
+    assert ml_client.models.create_or_update(Model(name="clf", path=str(other))).version == "11"
     assert [m.version for m in ml_client.models.list("clf")] == ["11", "5", "10", "2", "1"]
     assert older.path.startswith("azureml://datastores/workspaceblobstore/paths/LocalUpload/")
     assert older.path.endswith("/vocab.txt")
@@ -79,7 +89,7 @@ def test_reput_updates_description_and_tags_only(ml_client, model_dir: Path):
 def test_update_refuses_immutable_fields(ml_client, model_dir: Path):
     from openaml.services.registry import RegistryService
     m = ml_client.models.create_or_update(Model(name="imm", path=str(model_dir)))
-    registry = RegistryService(ml_client._context())
+    registry = RegistryService(_local_context(ml_client))
     changed = m.model_copy(update={"type": "triton_model"})
     with pytest.raises(ImmutableFieldError) as err:
         registry.update(changed)
@@ -124,7 +134,7 @@ def test_not_found_and_references(ml_client, model_dir: Path):
             parse_asset_reference(bad)
     from openaml.services.registry import RegistryService
     ml_client.models.create_or_update(Model(name="ref", path=str(model_dir)))
-    registry = RegistryService(ml_client._context())
+    registry = RegistryService(_local_context(ml_client))
     assert registry.resolve("models", "azureml:ref@latest").version == "1"
     assert registry.resolve("models", "azureml:ref:1").version == "1"
     assert registry.resolve("models", "azureml:ref").version == "1"

@@ -126,7 +126,7 @@ def test_a_storage_that_cannot_hold_the_workspace_is_one_error_and_nothing_is_cr
     assert {"wrong key": "refused", "no such container": "does not exist", "unreachable": "cannot reach"}[problem] \
         in message
     assert _secret(bad) not in message and _secret(storage) not in message
-    assert not MLClient(workspace_name="wb")._workspaces.exists("wb")
+    assert not MLClient(workspace_name="wb")._backend.workspaces.exists("wb")
     assert not (home / "workspaces").exists() or list((home / "workspaces").iterdir()) == []
     # and no test blob is left on the storage
     assert workspace_storage.fs.find(storage.container) == []

@@ -75,7 +75,7 @@ def test_from_config_walks_up_from_the_current_folder(home: Path, tmp_path: Path
     deep = project / "src" / "pkg"
     deep.mkdir(parents=True)
     monkeypatch.chdir(deep)
-    client = MLClient.from_config(credential=object())
+    client = MLClient.from_config(credential=_Credential())
     assert client.workspace_name == "proj" and client.subscription_id == "sub"
     assert MLClient().workspace_name == "proj"  # no name given: config.json wins over default
 
@@ -102,3 +102,10 @@ def test_openaml_home_moves_with_the_variable(tmp_path: Path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     MLClient(workspace_name="x1").workspaces.begin_create(Workspace(name="x1")).result()
     assert (tmp_path / "elsewhere" / "workspaces" / "x1" / "workspace.json").is_file()
+
+
+class _Credential:
+    """Stands for an azure-identity credential: anything with get_token is one."""
+
+    def get_token(self, *scopes: str, **kwargs: object) -> None:
+        return None

@@ -9,7 +9,8 @@ import pytest
 
 from openaml.entities import Environment
 
-from tests.helpers import new_workspace_client, prepare_launch, use_home, wait, write  # noqa: F401 - used by the tests
+from tests.helpers import (TRANSPORTS, client_over, new_workspace_client, prepare_launch,  # noqa: F401
+                           use_home, wait, write)
 
 # Image only: with the fixtures' OPENAML_ALLOW_HOST_PYTHON=1 and no container runtime it runs on
 # this very interpreter, with no environment to build.
@@ -22,11 +23,16 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
-def ml_client(request: pytest.FixtureRequest, home: Path, workspace_storage):
+def ml_client(request: pytest.FixtureRequest, home: Path, workspace_storage, transport: str):
     prepare_launch(request, home)
-    client = new_workspace_client("jobs", workspace_storage.storage)
-    yield client
-    client.close()
+    bootstrap = new_workspace_client("jobs", workspace_storage.storage)
+    with client_over(transport, "jobs") as client:
+        yield client
+    bootstrap.close()
+
+
+#: Run a test in this process, against the server app in memory and over a loopback socket.
+over_transports = pytest.mark.parametrize("transport", TRANSPORTS, indirect=True)
 
 
 def std_log(home: Path, name: str, workspace: str = "jobs") -> str:

@@ -17,11 +17,12 @@ from openaml.errors import JobFailedError, NotFoundError, ValidationError
 
 from tests.helpers import on_both_launches, on_every_storage
 
-from .conftest import HOST_ENV, std_log, wait, write
+from .conftest import HOST_ENV, over_transports, std_log, wait, write
 
 pytestmark = pytest.mark.slow
 
 
+@over_transports
 @on_both_launches
 def test_hello_job_runs_and_keeps_its_log(ml_client, home: Path):
     started = time.monotonic()
@@ -37,6 +38,7 @@ def test_hello_job_runs_and_keeps_its_log(ml_client, home: Path):
     assert done.experiment_name  # defaults to the folder's name
 
 
+@over_transports
 @on_both_launches
 def test_failing_job_is_failed_with_the_exit_code(ml_client, home: Path, capsys):
     job = ml_client.jobs.create_or_update(command(command="echo about to fail; exit 3", environment=HOST_ENV))
@@ -49,6 +51,7 @@ def test_failing_job_is_failed_with_the_exit_code(ml_client, home: Path, capsys)
     assert "about to fail" in out and "Execution Summary" in out and f"RunId: {job.name}" in out
 
 
+@over_transports
 @on_both_launches
 def test_cancel_stops_the_whole_process_tree(ml_client, home: Path, tmp_path: Path):
     pid_file = tmp_path / "child.pid"
@@ -104,6 +107,7 @@ def test_optional_inputs_drop_out_of_the_command(ml_client, home: Path):
 
 
 @on_every_storage
+@over_transports
 @on_both_launches
 def test_data_inputs_outputs_and_registration(ml_client, home: Path, tmp_path: Path):
     data_file = write(tmp_path / "in" / "rows.csv", "a,b\n1,2\n3,4\n")
@@ -143,6 +147,7 @@ def test_a_later_job_reads_an_earlier_jobs_output(ml_client, home: Path):
     assert "42" in std_log(home, second.name)
 
 
+@over_transports
 def test_submission_errors_name_the_problem(ml_client, tmp_path: Path):
     with pytest.raises(ValidationError) as err:
         ml_client.jobs.create_or_update(command(command="echo hi", environment=HOST_ENV, code=str(tmp_path / "nope")))
@@ -155,6 +160,7 @@ def test_submission_errors_name_the_problem(ml_client, tmp_path: Path):
     assert "gpu-cluster" in str(err.value)
 
 
+@over_transports
 def test_ignored_fields_are_reported_once(ml_client, capsys):
     job = command(command="echo hi", environment=HOST_ENV, identity={"type": "user_identity"})
     ml_client.jobs.create_or_update(job)
@@ -180,6 +186,7 @@ def _log_or_empty(home: Path, name: str) -> str:
         return ""
 
 
+@over_transports
 def test_component_form_of_a_command_job(ml_client, home: Path, tmp_path: Path):
     from openaml import load_component
     write(tmp_path / "c" / "src" / "hello.sh", "echo component says $1\n")

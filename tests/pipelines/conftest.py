@@ -8,7 +8,7 @@ import pytest
 
 from openaml import MLClient
 
-from tests.helpers import new_workspace_client, use_home, wait, write  # noqa: F401 - used by the tests
+from tests.helpers import client_over, new_workspace_client, use_home, wait, write  # noqa: F401 - used by the tests
 
 
 @pytest.fixture
@@ -17,10 +17,11 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
-def ml_client(home: Path, workspace_storage):
-    client = new_workspace_client("pipes", workspace_storage.storage)
-    yield client
-    client.close()
+def ml_client(home: Path, workspace_storage, transport: str):
+    bootstrap = new_workspace_client("pipes", workspace_storage.storage)
+    with client_over(transport, "pipes") as client:
+        yield client
+    bootstrap.close()
 
 
 def component(folder: Path, name: str, command: str, inputs: str = "{}", outputs: str = "{}",

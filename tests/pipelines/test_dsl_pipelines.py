@@ -8,11 +8,14 @@ import pytest
 
 from openaml import Input, dsl, load_component
 
+from tests.helpers import TRANSPORTS
+
 from .conftest import children, component, wait
 
 pytestmark = pytest.mark.slow
 
 
+@pytest.mark.parametrize("transport", TRANSPORTS, indirect=True)
 def test_nested_dsl_pipeline_runs_with_outer_bindings(ml_client, tmp_path: Path):
     folder = tmp_path / "components"
     make = load_component(str(component(folder, "make", "echo ${{inputs.n}} > ${{outputs.out}}/n.txt",

@@ -24,26 +24,6 @@ from tests.helpers import new_workspace_client, use_home, wait
 LIMIT_BYTES = 100 * 1024 * 1024
 
 
-class _BoundedFile:
-    """A file whose reads must name a size no larger than the stream's chunk."""
-
-    def __init__(self, raw, chunk: int) -> None:
-        self._raw, self._chunk = raw, chunk
-
-    def read(self, size: int = -1) -> bytes:
-        assert 0 < size <= self._chunk, f"read({size}) is not bounded by the chunk ({self._chunk})"
-        return self._raw.read(size)
-
-    def seek(self, *args):
-        return self._raw.seek(*args)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self._raw.close()
-
-
 @settings(max_examples=300, deadline=None)
 @given(text=st.text(alphabet=st.sampled_from(["a", "é", "€", "😀", "\n"]), max_size=60),
        cuts=st.lists(st.integers(min_value=0, max_value=240), max_size=6),
@@ -59,22 +39,34 @@ def test_streaming_prints_every_byte_once_in_bounded_reads(tmp_path_factory, tex
     out, offsets = io.StringIO(), {}
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(job_logs, "CHUNK", chunk)
-        mp.setattr(job_logs, "open", lambda p, mode: _BoundedFile(open(p, mode), chunk), raising=False)
         written = 0
         for cut in sorted({min(c, len(data)) for c in cuts}) + [len(data)]:
             with open(path, "ab") as fh:
                 fh.write(data[written:cut])
             written = cut
             before = len(out.getvalue())
-            job_logs._print_new(path, "log", offsets, out, final=False)
+            job_logs._print_new(_FileLog(path, chunk), "log", offsets, out, final=False)
             printed = out.getvalue()[before:]
             assert "\ufffd" not in printed  # no character cut in two
             if printed and not printed.endswith("\n"):  # only a line longer than a chunk is cut
                 assert len(printed.rsplit("\n", 1)[-1].encode()) >= chunk - 3
-        job_logs._print_new(path, "log", offsets, out, final=True)
+        job_logs._print_new(_FileLog(path, chunk), "log", offsets, out, final=True)
     header = "\nStreaming log\n=============\n"
     assert out.getvalue() == header + text
     assert offsets["log"] == len(data)
+
+
+class _FileLog:
+    """A log source (as :class:`job_logs.FolderLogs`) over one file, whose reads must be bounded."""
+
+    def __init__(self, path: Path, chunk: int) -> None:
+        self.path, self.chunk = path, chunk
+
+    def read(self, rel: str, offset: int, size: int) -> bytes:
+        assert 0 < size <= self.chunk, f"read of {size} bytes is not bounded by the chunk ({self.chunk})"
+        with open(self.path, "rb") as fh:
+            fh.seek(offset)
+            return fh.read(size)
 
 
 def _rss_peak_of(cmd: list[str], stdout: Path) -> int:

@@ -166,3 +166,45 @@ def test_0006_serves_existing_metric_history_from_the_new_index(empty_db_url: sa
         assert points[0][0] == 3.0 and points[1][0] != points[1][0] and points[2][0] == 2.0
     finally:
         store.close()
+
+
+def test_0008_backfills_the_shape_of_existing_histories(empty_db_url: sa.URL) -> None:
+    from openaml.store.tables import latest_metrics as LM
+    from openaml.store.tracking import TrackingStore
+
+    histories = {"once": [3, 1, 2, 0], "repeated": [0, 1, 1, 3], "gap": [0, 2, 3]}
+    engine = _db.create_engine(empty_db_url)
+    try:
+        _upgrade(engine, "0007")
+        with _db.transaction(engine, write=True) as conn:
+            for run_id, steps in histories.items():
+                conn.execute(sa.text(
+                    "INSERT INTO runs (workspace, run_id, experiment_id, status, artifact_uri, lifecycle_stage) "
+                    "VALUES (:w, :r, '0', 'RUNNING', 'x', 'active')"), {"w": WS, "r": run_id})
+                for step in steps:
+                    conn.execute(sa.text(
+                        "INSERT INTO metrics (workspace, run_id, key, value, is_nan, timestamp, step) "
+                        "VALUES (:w, :r, 'loss', :v, :n, 5, :s)"), {"w": WS, "r": run_id, "v": step, "n": False, "s": step})
+                conn.execute(sa.text(
+                    "INSERT INTO latest_metrics (workspace, run_id, key, value, is_nan, timestamp, step) "
+                    "VALUES (:w, :r, 'loss', :v, :n, 5, :s)"), {"w": WS, "r": run_id, "v": max(steps), "n": False,
+                                                                "s": max(steps)})
+    finally:
+        engine.dispose()
+
+    store = MetadataStore(empty_db_url)  # upgrades to head, running 0008 over the rows above
+    try:
+        with store.engine.connect() as conn:
+            shapes = {r: (n, lo, hi, bool(once)) for r, n, lo, hi, once in conn.execute(
+                sa.select(LM.c.run_id, LM.c.n_values, LM.c.min_step, LM.c.max_step, LM.c.steps_once)
+                .where(LM.c.workspace == WS))}
+        assert shapes == {"once": (4, 0, 3, True), "repeated": (4, 0, 3, False), "gap": (3, 0, 3, False)}
+        tracking = TrackingStore(store, WS)
+        tracking.log_batch("once", metrics=[("loss", 4.0, 6, 4)])  # still each step once: kept so
+        sampled = {h.run_id: [s for _, _, s in h.points] for h in tracking.histories.sampled(list(histories), "loss", 2)}
+        assert sampled == {"once": [0, 4], "repeated": [0, 3], "gap": [0, 3]}
+        with store.engine.connect() as conn:
+            assert conn.execute(sa.select(LM.c.n_values, LM.c.steps_once).where(
+                LM.c.workspace == WS, LM.c.run_id == "once")).one() == (5, True)
+    finally:
+        store.close()

@@ -4,6 +4,7 @@ storage error is one line naming the storage."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import stat
 import threading
@@ -11,9 +12,12 @@ import uuid
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from fsspec.implementations.memory import MemoryFileSystem
 
 from openaml.errors import DatastoreAccessError, IntegrityError
+from openaml.store import transfer
 from openaml.store._blobs import TRANSFER_WORKERS, FsspecBlobs
 from openaml.store.artifacts import ArtifactStore
 from openaml.store.storage import Storage, filesystem_spec
@@ -45,6 +49,10 @@ class BarrierFs(MemoryFileSystem):
     def put_file(self, lpath, rpath, *args, **kwargs):
         self._wait()
         return super().put_file(lpath, rpath, *args, **kwargs)
+
+    def pipe_file(self, path, value, *args, **kwargs):  # small files: written from memory
+        self._wait()
+        return super().pipe_file(path, value, *args, **kwargs)
 
     def cat_file(self, path, *args, **kwargs):
         self._wait()
@@ -132,6 +140,8 @@ class RefusingFs(MemoryFileSystem):
     def put_file(self, *args, **kwargs):
         raise PermissionError("Server failed to authenticate the request. key=sekrit-value")
 
+    pipe_file = put_file
+
 
 def test_a_storage_error_is_one_line_naming_the_storage_without_its_secrets(tmp_path):
     spec = filesystem_spec(LocalDatastore(name="x", path=str(tmp_path)))
@@ -143,3 +153,81 @@ def test_a_storage_error_is_one_line_naming_the_storage_without_its_secrets(tmp_
     message = err.value.message
     assert message.startswith("workspace 'w' storage (") and "openaml workspace update -n w" in message
     assert "sekrit-value" not in message and "\n" not in message
+
+
+# ---- large files in parts (openaml.store.transfer), with a fake part upload ----------------------
+
+class FakeUpload:
+    """Parts kept in memory; put_part waits at a barrier so parts must be in flight together."""
+
+    def __init__(self, barrier: threading.Barrier | None = None, fail_at: int | None = None) -> None:
+        self.parts: dict[int, bytes] = {}
+        self.committed: bytes | None = None
+        self.aborted = False
+        self.barrier, self.fail_at = barrier, fail_at
+
+    def put_part(self, number: int, data: bytes) -> None:
+        if number == self.fail_at:
+            raise OSError(f"part {number} refused")
+        if self.barrier is not None and number <= self.barrier.parties:
+            self.barrier.wait()
+        self.parts[number] = data
+
+    def commit(self, count: int) -> bool:
+        self.committed = b"".join(self.parts[n] for n in range(1, count + 1))
+        return True
+
+    def abort(self) -> None:
+        self.aborted = True
+
+
+def _large(tmp_path: Path, parts: int = 3) -> tuple[Path, bytes]:
+    data = os.urandom(transfer.PART_SIZE * (parts - 1) + 1234)
+    path = tmp_path / "big.bin"
+    path.write_bytes(data)
+    return path, data
+
+
+def test_parts_of_one_file_are_sent_at_once_and_committed_whole(tmp_path):
+    path, data = _large(tmp_path)
+    upload = FakeUpload(threading.Barrier(2, timeout=10))  # one part at a time breaks the barrier
+    slots = threading.BoundedSemaphore(transfer.PARTS_IN_FLIGHT)
+    assert transfer.upload_in_parts(lambda _: upload, str(path), "x", hashlib.sha256(data).hexdigest(), slots=slots)
+    assert upload.committed == data and not upload.aborted and len(upload.parts) == 3
+
+
+def test_a_digest_that_does_not_match_commits_nothing_and_a_failed_part_gives_back_its_slots(tmp_path):
+    path, data = _large(tmp_path)
+    slots = threading.BoundedSemaphore(2)
+    upload = FakeUpload()
+    with pytest.raises(transfer.FileChanged):
+        transfer.upload_in_parts(lambda _: upload, str(path), "x", "0" * 64, slots=slots)
+    assert upload.committed is None and upload.aborted
+    upload = FakeUpload(fail_at=2)
+    with pytest.raises(OSError, match="part 2 refused"):
+        transfer.upload_in_parts(lambda _: upload, str(path), "x", hashlib.sha256(data).hexdigest(), slots=slots)
+    assert upload.committed is None and upload.aborted
+    assert all(slots.acquire(blocking=False) for _ in range(2))  # both slots free again
+
+
+@given(st.integers(min_value=0, max_value=50 * 1024**4))
+def test_a_part_size_fits_any_file_in_the_part_limit(size):
+    step = transfer.part_size(size)
+    assert step >= transfer.PART_SIZE and step % (1024 * 1024) == 0
+    assert -(-size // step) <= transfer.MAX_PARTS
+
+
+def test_a_local_file_changed_after_it_was_hashed_is_stored_under_its_new_digest(tmp_path, monkeypatch):
+    store = ArtifactStore(str(tmp_path / "store"))
+    path, old = _large(tmp_path, 1)
+    new = os.urandom(len(old))
+    real_hash = ArtifactStore._hash
+
+    def hash_then_change(self, *args, **kwargs):
+        digest = real_hash(self, *args, **kwargs)
+        path.write_bytes(new)
+        return digest
+    monkeypatch.setattr(ArtifactStore, "_hash", hash_then_change)
+    entry = store.put_file(path)
+    assert entry.digest == hashlib.sha256(new).hexdigest() and not store.has(hashlib.sha256(old).hexdigest())
+    assert store.read_bytes(entry.digest) == new

@@ -20,6 +20,7 @@ def workspace_options(func: Callable[..., Any]) -> Callable[..., Any]:
     func = click.option("-w", "--workspace-name", "workspace_name", default=None,
                         help="Workspace to use. Default: the workspace_name of a config.json found "
                              "walking up from the current folder, else the 'default' workspace.")(func)
+    func = server_option(func)
     func = click.option("-o", "--output", "output", type=click.Choice(FORMATS), default="json",
                         show_default=True, help="Output format.")(func)
     func = click.option("-g", "--resource-group", "resource_group", default=None, hidden=True,
@@ -29,8 +30,24 @@ def workspace_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return func
 
 
+def server_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Add --server (default $OPENAML_SERVER); :func:`make_client` reads it from the context."""
+
+    @functools.wraps(func)
+    def without_server(*args: Any, server: str | None = None, **kwargs: Any) -> Any:
+        return func(*args, **kwargs)
+
+    return click.option("--server", "server", default=None, envvar="OPENAML_SERVER",
+                        help="An openaml server (http(s)://host:port) holding the workspace; default: "
+                             "$OPENAML_SERVER, else the workspace is opened on this machine.")(without_server)
+
+
 def make_client(workspace_name: str | None) -> MLClient:
-    return MLClient(workspace_name=workspace_name)
+    """The client of a command: the server comes from --server (the current click context's)
+    or OPENAML_SERVER, which MLClient reads itself."""
+    ctx = click.get_current_context(silent=True)
+    server = ctx.params.get("server") if ctx is not None else None
+    return MLClient(workspace_name=workspace_name, server=server)
 
 
 def set_option(func: Callable[..., Any]) -> Callable[..., Any]:

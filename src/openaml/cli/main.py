@@ -8,6 +8,7 @@ from openaml import __version__
 from openaml.cli.assets import GROUPS, build_group
 from openaml.cli.jobs import job
 from openaml.cli.resources import compute, datastore
+from openaml.cli.server import server
 from openaml.cli.workspace import workspace
 
 
@@ -19,7 +20,8 @@ def cli() -> None:
     The same YAML files and verbs as `az ml`: register models, data, environments and
     components, manage datastores and compute, in a workspace on this machine.
     The workspace comes from -w/--workspace-name, else a config.json found walking up
-    from the current folder, else the 'default' workspace under $OPENAML_HOME.
+    from the current folder, else the 'default' workspace under $OPENAML_HOME. With
+    --server URL (or OPENAML_SERVER) it is on an openaml server (openaml server start).
     """
 
 
@@ -29,6 +31,7 @@ cli.add_command(datastore)
 cli.add_command(compute)
 cli.add_command(workspace)
 cli.add_command(job)
+cli.add_command(server)
 
 
 def main() -> None:

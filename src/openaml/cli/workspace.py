@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from openaml.cli.common import handle_errors, make_client, set_option
+from openaml.cli.common import handle_errors, make_client, server_option, set_option
 from openaml.cli.output import FORMATS, emit
 from openaml.entities import NoneCredentialConfiguration, WorkspaceStorage
 from openaml.entities.credentials import CredentialConfiguration
@@ -69,6 +69,7 @@ _storage_identity = click.option(
 @set_option
 @_output
 @click.option("-g", "--resource-group", hidden=True)
+@server_option
 @handle_errors
 def create(name, file, description, display_name, location, database_url, storage, storage_endpoint,
            storage_protocol, storage_region, storage_credentials, storage_identity, set_values, output, **_):
@@ -100,6 +101,7 @@ def create(name, file, description, display_name, location, database_url, storag
 @workspace.command("show", help="Show a workspace (default: the current one).")
 @click.option("-n", "--name", "-w", "--workspace-name")
 @_output
+@server_option
 @handle_errors
 def show(name, output):
     client = make_client(name)
@@ -108,6 +110,7 @@ def show(name, output):
 
 @workspace.command("list", help="List local workspaces.")
 @_output
+@server_option
 @handle_errors
 def list_(output):
     emit(list(make_client(None).workspaces.list()), output, columns=("name", "display_name", "description", "location"))
@@ -122,6 +125,7 @@ def list_(output):
 @_storage_identity
 @set_option
 @_output
+@server_option
 @handle_errors
 def update(name, description, display_name, storage_credentials, storage_identity, set_values, output):
     if storage_credentials and storage_identity:
@@ -144,6 +148,7 @@ def update(name, description, display_name, storage_credentials, storage_identit
 @click.option("--yes", "-y", is_flag=True, help="Do not prompt for confirmation.")
 @click.option("--all-resources", is_flag=True, hidden=True)
 @click.option("--permanently-delete", is_flag=True, hidden=True)
+@server_option
 @handle_errors
 def delete(name, yes, **_):
     if not yes:

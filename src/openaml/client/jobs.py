@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Iterable
 
 from openaml.client.keywords import OperationGroup
 from openaml.client.poller import LROPoller, WaitPolling
 from openaml.constants import ListViewType
 from openaml.entities.job import CommandJob
 from openaml.entities.job_status import JobStatus, is_terminal
-from openaml.services import job_logs
-from openaml.services.jobs import JobService
+from openaml.client.transport import JobApi
 
 if TYPE_CHECKING:
     from openaml.client.ml_client import MLClient
@@ -36,8 +35,8 @@ class JobOperations(OperationGroup):
         super().__init__(client)
         self.last_warnings: list[str] = []
 
-    def _service(self) -> JobService:
-        return self._client._job_service()
+    def _service(self) -> JobApi:
+        return self._client._backend.jobs()
 
     def create_or_update(self, job: CommandJob, *, description: str | None = None, compute: str | None = None,
                          tags: dict[str, str] | None = None, experiment_name: str | None = None,
@@ -65,15 +64,14 @@ class JobOperations(OperationGroup):
 
         Raises :class:`openaml.errors.JobFailedError` if the job failed. Ctrl-C stops following;
         the job goes on."""
-        job_logs.stream(self._service(), name, sys.stdout, raise_on_failure=raise_exception_on_failed_job)
+        self._service().stream(name, sys.stdout, raise_on_failure=raise_exception_on_failed_job)
 
     def download(self, name: str, *, download_path: str | Path = ".", output_name: str | None = None,
                  all: bool = False, overwrite: bool = False) -> None:
         """Write ``artifacts/`` and ``named-outputs/<name>/`` under ``download_path``. Folders
         already there are replaced only with ``overwrite=True``; otherwise
         :class:`AlreadyExistsError` names them and nothing is written."""
-        job_logs.download(self._service(), name, download_path, output_name=output_name, all=all,
-                          overwrite=overwrite)
+        self._service().download(name, download_path, output_name=output_name, all=all, overwrite=overwrite)
 
     def begin_cancel(self, name: str) -> LROPoller[None]:
         """Stop the job's whole process tree. The poller's ``status()`` is ``"InProgress"`` until
@@ -81,11 +79,11 @@ class JobOperations(OperationGroup):
         service = self._service()
         service.cancel(name)
 
-        def ended(record: Any) -> bool:
-            return is_terminal(JobStatus(record.status))
+        def ended(status: str) -> bool:
+            return is_terminal(JobStatus(status))
 
         return LROPoller(polling_method=WaitPolling(
-            is_finished=lambda: ended(service.record(name)),
+            is_finished=lambda: ended(service.status(name)),
             wait_until=lambda timeout: ended(service.wait(name, timeout=timeout))))
 
     def archive(self, name: str) -> None:

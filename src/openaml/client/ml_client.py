@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -14,38 +15,61 @@ from openaml.client.poller import LROPoller
 from openaml.entities import CommandComponent, Data, Environment, Model, Workspace
 from openaml.entities.compute import Compute
 from openaml.entities.datastore import Datastore
+from openaml.client.local import LocalBackend
+from openaml.client.transport import Backend
+from openaml.errors import ValidationError
 from openaml.services.settings import DEFAULT_WORKSPACE, Settings
-from openaml.services.workspaces import WorkspaceContext, WorkspaceService
+from openaml.services.workspaces import WorkspaceContext
 
 if TYPE_CHECKING:
     from openaml.services.jobs import JobService
 
 
 class MLClient:
-    """A client for one workspace.
+    """A client for one workspace, on this machine or on an openaml server.
 
     ``MLClient(credential, subscription_id, resource_group_name, workspace_name)`` accepts Azure's
-    arguments; the credential and the Azure ids are accepted and not needed locally. Without a
-    ``workspace_name`` the client uses the ``config.json`` found walking up from the current folder,
-    else the ``default`` workspace under ``$OPENAML_HOME`` (created on first use).
+    arguments. Without a ``workspace_name`` the client uses the ``config.json`` found walking up
+    from the current folder, else the ``default`` workspace (created on first use locally).
 
-    Keyword arguments of our own: ``openaml_home`` (where local workspaces live).
+    Where the workspace is, chosen once here: ``server="https://host:port"`` (else the
+    ``OPENAML_SERVER`` variable, else an ``openaml_server`` key in that ``config.json``) reaches
+    it on an openaml server (``openaml server start``) over HTTP; otherwise this process opens
+    it under ``$OPENAML_HOME``. ``credential`` is a credential object (an azure-identity
+    credential, anything with ``get_token``) or None; anything else is refused. On a server,
+    ``subscription_id`` and ``resource_group_name`` go into the resource paths.
+
+    Keyword arguments of our own: ``openaml_home`` (where local workspaces live), ``server``,
+    ``transport`` (an httpx transport to reach the server through, e.g. the app in memory in
+    tests), ``show_progress``.
     """
 
     def __init__(self, credential: Any = None, subscription_id: str | None = None,
                  resource_group_name: str | None = None, workspace_name: str | None = None,
                  registry_name: str | None = None, *, openaml_home: str | Path | None = None,
-                 show_progress: bool = True, **kwargs: Any) -> None:
+                 show_progress: bool = True, server: str | None = None, transport: Any = None,
+                 **kwargs: Any) -> None:
+        check_credential(credential)
         self._credential = credential
         self.subscription_id = subscription_id
         self.resource_group_name = resource_group_name
         self._settings = Settings.from_env(home=openaml_home)
         self._show_progress = show_progress
-        self._workspaces = WorkspaceService(self._settings)
+        found = find_config() if workspace_name is None or server is None else None
+        config = read_config(found) if found else {}
         if workspace_name is None:
-            found = find_config()
-            workspace_name = read_config(found)["workspace_name"] if found else DEFAULT_WORKSPACE
+            workspace_name = config.get("workspace_name") or DEFAULT_WORKSPACE
         self.workspace_name = workspace_name
+        server = server or os.environ.get("OPENAML_SERVER") or config.get("openaml_server")
+        self._backend: Backend
+        if server:
+            from openaml.client.http import HttpBackend
+            from openaml.rest.paths import DEFAULT_RESOURCE_GROUP, DEFAULT_SUBSCRIPTION, WorkspaceScope
+            scope = WorkspaceScope(subscription_id or DEFAULT_SUBSCRIPTION, resource_group_name or DEFAULT_RESOURCE_GROUP,
+                                   workspace_name)
+            self._backend = HttpBackend(server, scope, transport=transport)
+        else:
+            self._backend = LocalBackend(self._settings, workspace_name)
         self.workspaces = WorkspaceOperations(self)
         self.models = ModelOperations(self)
         self.data = DataOperations(self)
@@ -54,21 +78,32 @@ class MLClient:
         self.datastores = DatastoreOperations(self)
         self.compute = ComputeOperations(self)
         self.jobs = JobOperations(self)
-        self._launcher = None
 
     @classmethod
     def from_config(cls, credential: Any = None, *, path: str | Path | None = None,
                     file_name: str | None = None, **kwargs: Any) -> "MLClient":
-        """Build a client from ``config.json`` found walking up from ``path`` (default: cwd)."""
+        """Build a client from ``config.json`` found walking up from ``path`` (default: cwd);
+        its ``openaml_server`` key, when there, names the server."""
         _, config = load_config(path, file_name)
+        if config.get("openaml_server") and "server" not in kwargs:
+            kwargs["server"] = config["openaml_server"]
         return cls(credential, config.get("subscription_id"), config.get("resource_group"),
                    config["workspace_name"], **kwargs)
 
+    @property
+    def server(self) -> str | None:
+        """The server this client talks to, or None when the workspace is opened in this process."""
+        return None if isinstance(self._backend, LocalBackend) else self._backend.session.server
+
+    def _local(self, what: str) -> LocalBackend:
+        if not isinstance(self._backend, LocalBackend):
+            raise ValidationError(f"{what} works on a workspace opened in this process, not over a server yet",
+                                  field="server")
+        return self._backend
+
     def _context(self) -> WorkspaceContext:
         """Open the client's workspace on first use; the default one is created if missing."""
-        if self.workspace_name == DEFAULT_WORKSPACE and not self._workspaces.exists(DEFAULT_WORKSPACE):
-            self._workspaces.create(Workspace(name=DEFAULT_WORKSPACE), exist_ok=True)
-        return self._workspaces.open(self.workspace_name)
+        return self._local("opening the workspace's stores").context()
 
     def workspace_context(self) -> WorkspaceContext:
         """openaml's own: the client's workspace, opened (created first if it is the default
@@ -76,11 +111,7 @@ class MLClient:
         return self._context()
 
     def _job_service(self) -> "JobService":
-        from openaml.backends.local import LocalLauncher
-        from openaml.services.jobs import JobService
-        if self._launcher is None:
-            self._launcher = LocalLauncher()
-        return JobService(self._context(), self._settings, self._launcher)
+        return self._local("the job service").job_service()
 
     def create_or_update(self, entity: Any, **kwargs: Any) -> Any:
         """Create or update a job, model, data asset, environment, component or datastore.
@@ -104,7 +135,7 @@ class MLClient:
         """Create or update a workspace or a compute target; keyword arguments go to the
         operation group's ``begin_*`` method."""
         if isinstance(entity, Workspace):
-            if self._workspaces.exists(entity.name):
+            if self._backend.workspaces.exists(entity.name):
                 return self.workspaces.begin_update(entity, **kwargs)
             return self.workspaces.begin_create(entity, **kwargs)
         if isinstance(entity, Compute):
@@ -113,7 +144,7 @@ class MLClient:
 
     def close(self) -> None:
         """Close open database connections."""
-        self._workspaces.close()
+        self._backend.close()
 
     def __enter__(self) -> "MLClient":
         return self
@@ -122,4 +153,21 @@ class MLClient:
         self.close()
 
     def __repr__(self) -> str:
-        return f"MLClient(workspace_name={self.workspace_name!r}, home={str(self._settings.home)!r})"
+        return f"MLClient(workspace_name={self.workspace_name!r}, {self._backend!r})"
+
+
+_CREDENTIAL_ATTRS = ("get_token", "get_token_info", "key", "named_key", "signature")
+
+
+def check_credential(credential: Any) -> None:
+    """Refuse what is not a credential in the credential position (a URL meant as ``server=``,
+    a workspace name): it would otherwise be silently ignored."""
+    if credential is None:
+        return
+    if isinstance(credential, (str, bytes, os.PathLike)) or not any(hasattr(credential, a) for a in _CREDENTIAL_ATTRS):
+        shown = repr(credential) if isinstance(credential, (str, bytes, os.PathLike)) else type(credential).__name__
+        hint = (" To reach an openaml server, pass server=" + repr(credential) + "."
+                if isinstance(credential, str) and "://" in credential else "")
+        raise ValidationError(f"MLClient's first argument is a credential (an azure-identity credential such "
+                              f"as DefaultAzureCredential(), anything with get_token, or None), not {shown}.{hint}",
+                              field="credential")

@@ -23,10 +23,7 @@ from openaml.entities.credentials import CredentialConfiguration
 from openaml.entities.compute_sizes import Usage, VmSize
 from openaml.entities.datastore import Datastore
 from openaml.entities._base import Asset
-from openaml.services import compute_usage
-from openaml.services.compute import ComputeService
-from openaml.services.datastores import DatastoreService
-from openaml.services.registry import RegistryService
+from openaml.client.transport import ComputeApi, DatastoreApi, RegistryApi
 
 
 COMPONENT_TYPES = (CommandComponent, ParallelComponent, PipelineComponent)
@@ -39,8 +36,8 @@ class _AssetOperations(OperationGroup):
     _kind = ""
     _entity: type[Asset] = Asset
 
-    def _registry(self) -> RegistryService:
-        return RegistryService(self._client._context())
+    def _registry(self) -> RegistryApi:
+        return self._client._backend.registry()
 
     def _register(self, asset: Asset) -> Asset:
         """Register a version (uploading local files); without a version, the next integer."""
@@ -143,8 +140,8 @@ class ComponentOperations(_AssetOperations):
 class DatastoreOperations(OperationGroup):
     """``ml_client.datastores``. Secrets come back only with ``include_secrets=True``."""
 
-    def _service(self) -> DatastoreService:
-        return DatastoreService(self._client._context())
+    def _service(self) -> DatastoreApi:
+        return self._client._backend.datastores()
 
     def create_or_update(self, datastore: Datastore) -> Datastore:
         """Create a datastore, or replace the one of that name."""
@@ -170,8 +167,8 @@ class DatastoreOperations(OperationGroup):
 class ComputeOperations(OperationGroup):
     """``ml_client.compute``."""
 
-    def _service(self) -> ComputeService:
-        return ComputeService(self._client._context())
+    def _service(self) -> ComputeApi:
+        return self._client._backend.computes()
 
     def begin_create_or_update(self, compute: Compute) -> LROPoller[Compute]:
         """Create a compute target, or replace the one of that name (done when this returns)."""
@@ -196,12 +193,12 @@ class ComputeOperations(OperationGroup):
 
     def list_sizes(self, *, location: str | None = None, compute_type: str | None = None) -> Iterable[VmSize]:
         """The one size every local compute has: this machine's cores, memory and GPUs."""
-        return [compute_usage.machine_size(self._client._settings.home)]
+        return self._client._backend.machine_sizes()
 
     def list_usage(self, *, location: str | None = None) -> Iterable[Usage]:
         """vCPUs and job slots held by the workspace's running jobs (see
         :mod:`openaml.services.compute_usage`)."""
-        return compute_usage.usage(self._client._context())
+        return self._client._backend.usage()
 
 
 class WorkspaceOperations(OperationGroup):
@@ -222,7 +219,7 @@ class WorkspaceOperations(OperationGroup):
         if workspace.storage is not None:
             workspace = workspace.model_copy(
                 update={"storage": workspace.storage.with_environment_credentials(os.environ)})
-        return LROPoller(self._client._workspaces.create(workspace, database_url=database_url))
+        return LROPoller(self._client._backend.workspaces.create(workspace, database_url=database_url))
 
     def begin_update(self, workspace: Workspace, *, update_dependent_resources: bool = False,
                      storage_credentials: CredentialConfiguration | None = None) -> LROPoller[Workspace]:
@@ -230,20 +227,20 @@ class WorkspaceOperations(OperationGroup):
         (ours) replaces the credentials of its object storage (``NoneCredentialConfiguration()``:
         the identity chain), checked against the storage first."""
         if storage_credentials is not None:
-            self._client._workspaces.update_storage_credentials(workspace.name, storage_credentials)
-        return LROPoller(self._client._workspaces.update(workspace))
+            self._client._backend.workspaces.update_storage_credentials(workspace.name, storage_credentials)
+        return LROPoller(self._client._backend.workspaces.update(workspace))
 
     def get(self, name: str | None = None) -> Workspace:
         """A workspace by name; without one, the client's own."""
-        return self._client._workspaces.get(name or self._client.workspace_name)
+        return self._client._backend.workspaces.get(name or self._client.workspace_name)
 
     def list(self, *, scope: str = "resource_group", filtered_kinds: str | list[str] | Callable | None = None
              ) -> Iterable[Workspace]:
         """The workspaces under ``$OPENAML_HOME``."""
-        return self._client._workspaces.list()
+        return self._client._backend.workspaces.list()
 
     def begin_delete(self, name: str, *, delete_dependent_resources: bool = False,
                      permanently_delete: bool = False) -> LROPoller[None]:
         """Delete a workspace and everything in it (done when this returns)."""
-        self._client._workspaces.delete(name)
+        self._client._backend.workspaces.delete(name)
         return LROPoller(None)

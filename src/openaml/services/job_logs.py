@@ -9,8 +9,9 @@ import os
 import shutil
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import Any, Protocol, TextIO
 
 from openaml.entities.job_status import JobStatus, is_terminal
 from openaml.errors import AlreadyExistsError, JobFailedError, NotFoundError, ValidationError
@@ -31,45 +32,97 @@ def log_files(folder: Path) -> list[str]:
     return found + extra
 
 
-def stream(service: JobService, name: str, out: TextIO, *, poll: float = 0.25,
+@dataclass(frozen=True)
+class LogState:
+    """Where a job is, as following its logs needs it: its status and error, the warnings of
+    its submission, and the log files written so far (in streaming order)."""
+
+    status: str
+    error: dict[str, Any] | None
+    warnings: list[str]
+    files: list[str]
+
+
+class LogSource(Protocol):
+    """A job's logs, wherever they are: this machine's files (:class:`FolderLogs`) or a server."""
+
+    web_view: str
+
+    def state(self) -> LogState: ...
+
+    def read(self, rel: str, offset: int, size: int) -> bytes:
+        """At most *size* bytes of log file *rel* from *offset* (``b""`` at its end)."""
+        ...
+
+
+class FolderLogs:
+    """A job's logs in its folder in the workspace."""
+
+    def __init__(self, service: JobService, name: str) -> None:
+        self.service, self.name = service, name
+        service.record(name)  # NotFoundError before anything is printed
+        self.folder = locations.job_folder(service.ctx, name)
+        self.web_view = self.folder.as_uri()
+        self._stack = contextlib.ExitStack()
+        self._ended = False
+
+    def state(self) -> LogState:
+        record = self.service.record(self.name)
+        if not self._ended and is_terminal(JobStatus(record.status)):
+            # its folder may be on another machine: then its logs come from the storage
+            self.folder, self._ended = _readable(self.service, record, self._stack), True
+        return LogState(record.status, record.error, list(record.spec["resolved"].get("warnings") or []),
+                        log_files(self.folder))
+
+    def close(self) -> None:
+        """Remove the temp copy of stored logs, if one was made."""
+        self._stack.close()
+
+    def read(self, rel: str, offset: int, size: int) -> bytes:
+        if rel not in log_files(self.folder):  # only the job's logs, whatever *rel* says
+            raise NotFoundError(f"job {self.name} has no log file {rel!r}", path=rel)
+        with open(self.folder / rel, "rb") as fh:
+            fh.seek(offset)
+            return fh.read(size)
+
+
+def stream(service: JobService | LogSource, name: str, out: TextIO, *, poll: float = 0.25,
            raise_on_failure: bool = True) -> str:
     """Print new log lines until the job ends, then an execution summary; return the status.
 
+    *service* is a job service (the logs are this machine's files) or any :class:`LogSource`.
     Raises :class:`JobFailedError` when the job failed (as azure-ai-ml's ``JobException``).
     KeyboardInterrupt stops following; the job goes on.
     """
-    record = service.record(name)
-    folder = locations.job_folder(service.ctx, name)
-    studio = folder.as_uri()
-    out.write(f"RunId: {name}\nWeb View: {studio}\n")
+    source = FolderLogs(service, name) if isinstance(service, JobService) else service
+    out.write(f"RunId: {name}\nWeb View: {source.web_view}\n")
     offsets: dict[str, int] = {}
     with contextlib.ExitStack() as stack:
+        if isinstance(source, FolderLogs):
+            stack.callback(source.close)
         while True:
-            record = service.record(name)
-            done = is_terminal(JobStatus(record.status))
-            if done:  # its folder may be on another machine: then its logs come from the storage
-                folder = _readable(service, record, stack)
-            for rel in log_files(folder):
-                _print_new(folder / rel, rel, offsets, out, final=done)
+            state = source.state()
+            done = is_terminal(JobStatus(state.status))
+            for rel in state.files:
+                _print_new(source, rel, offsets, out, final=done)
             out.flush()
             if done:
                 break
             time.sleep(poll)
-    warnings = record.spec["resolved"].get("warnings") or []
-    out.write(f"\nExecution Summary\n=================\nRunId: {name}\nWeb View: {studio}\n")
-    if warnings:
-        out.write("Warnings:\n" + "".join(f"  {w}\n" for w in warnings))
-    if record.status == JobStatus.FAILED.value:
-        out.write(json.dumps({"status": record.status, "error": record.error}, indent=2) + "\n")
+    out.write(f"\nExecution Summary\n=================\nRunId: {name}\nWeb View: {source.web_view}\n")
+    if state.warnings:
+        out.write("Warnings:\n" + "".join(f"  {w}\n" for w in state.warnings))
+    if state.status == JobStatus.FAILED.value:
+        out.write(json.dumps({"status": state.status, "error": state.error}, indent=2) + "\n")
         out.flush()
         if raise_on_failure:
-            raise JobFailedError(f"job {name} failed: {(record.error or {}).get('message', 'see its logs')}",
+            raise JobFailedError(f"job {name} failed: {(state.error or {}).get('message', 'see its logs')}",
                                  name=name)
     out.flush()
-    return record.status
+    return state.status
 
 
-def _readable(service: JobService, record, stack: contextlib.ExitStack) -> Path:
+def _readable(service: JobService, record: Any, stack: contextlib.ExitStack) -> Path:
     """A local folder holding the ended job's logs: its own, or its stored artifacts written
     to a temp folder (removed when *stack* closes)."""
     source = contents.job_artifacts(service.ctx, record)
@@ -79,25 +132,21 @@ def _readable(service: JobService, record, stack: contextlib.ExitStack) -> Path:
     return service.ctx.artifacts.materialize(source.digest, tmp)
 
 
-def _print_new(path: Path, rel: str, offsets: dict[str, int], out: TextIO, *, final: bool) -> None:
-    """Print what was added to *path* since the last round, in chunks of at most ``CHUNK``
+def _print_new(source: LogSource, rel: str, offsets: dict[str, int], out: TextIO, *, final: bool) -> None:
+    """Print what was added to *rel* since the last round, in chunks of at most ``CHUNK``
     bytes (a log of any size streams in bounded memory). Only whole lines are printed, except
     a line longer than a chunk, which is printed in pieces; a partial last line waits for the
     next round unless the job has ended (*final*)."""
     if rel not in offsets:
         out.write(f"\nStreaming {rel}\n{'=' * (10 + len(rel))}\n")
         offsets[rel] = 0
-    with open(path, "rb") as fh:
-        fh.seek(offsets[rel])
-        while chunk := fh.read(CHUNK):
-            end = _printable_end(chunk, full=len(chunk) == CHUNK, final=final)
-            if end:
-                out.write(chunk[:end].decode("utf-8", errors="replace"))
-                offsets[rel] += end
-            if end < len(chunk):
-                if len(chunk) < CHUNK:
-                    return  # the end of what is written so far: a partial line waits
-                fh.seek(offsets[rel])
+    while chunk := source.read(rel, offsets[rel], CHUNK):
+        end = _printable_end(chunk, full=len(chunk) == CHUNK, final=final)
+        if end:
+            out.write(chunk[:end].decode("utf-8", errors="replace"))
+            offsets[rel] += end
+        if end < len(chunk) and len(chunk) < CHUNK:
+            return  # the end of what is written so far: a partial line waits
 
 
 def _printable_end(chunk: bytes, *, full: bool, final: bool) -> int:
@@ -124,6 +173,16 @@ def _utf8_boundary(chunk: bytes) -> int:
     return len(chunk)
 
 
+@dataclass(frozen=True)
+class DownloadItem:
+    """One folder a job download writes: *target* (relative to the download folder:
+    ``artifacts``, ``named-outputs/<o>``, ``hd-artifacts``) from *source* (the job's folder of
+    logs and artifacts, or a published output in the store)."""
+
+    target: str
+    source: Path | contents.Content
+
+
 def download(service: JobService, name: str, download_path: str | Path = ".", *,
              output_name: str | None = None, all: bool = False, overwrite: bool = False) -> Path:
     """``artifacts/`` (logs and MLflow artifacts) and ``named-outputs/<name>/`` as Azure writes them.
@@ -132,46 +191,54 @@ def download(service: JobService, name: str, download_path: str | Path = ".", *,
     :class:`AlreadyExistsError` naming it before anything is written. Each folder is staged
     beside its target and renamed into place, so an interrupted download leaves no half folder.
     """
-    plan = _download_plan(service, name, Path(download_path), output_name, all)
-    existing = [target for _, target in plan if target.exists() or target.is_symlink()]
+    items = download_plan(service, name, output_name, all)
+    targets = check_targets(download_path, [item.target for item in items], overwrite)
+    for item, target in zip(items, targets):
+        if isinstance(item.source, contents.Content):  # a published output: from the store, staged
+            folder = service.ctx.artifacts.as_folder(item.source.digest, target.name)
+            service.ctx.artifacts.materialize(folder, target.parent, overwrite=True)
+        else:
+            _copy(item.source, target)
+    return Path(download_path)
+
+
+def check_targets(download_path: str | Path, targets: list[str], overwrite: bool) -> list[Path]:
+    """The folders *targets* name under *download_path* (each confined to it); unless
+    *overwrite*, :class:`AlreadyExistsError` naming the first that exists."""
+    root = Path(download_path)
+    paths = [safe_join(root, *t.split("/"), field="output_name", names=True) for t in targets]
+    existing = [p for p in paths if p.exists() or p.is_symlink()]
     if existing and not overwrite:
         raise AlreadyExistsError(f"{existing[0]} already exists; nothing was downloaded. Ask for overwrite to "
                                  "replace it (overwrite=True, or --overwrite on the command line)",
                                  path=str(existing[0]))
-    for source, target in plan:
-        if isinstance(source, contents.Content):  # a published output: from the store, staged
-            folder = service.ctx.artifacts.as_folder(source.digest, target.name)
-            service.ctx.artifacts.materialize(folder, target.parent, overwrite=True)
-        else:
-            _copy(source, target)
-    return Path(download_path)
+    return paths
 
 
-def _download_plan(service: JobService, name: str, root: Path, output_name: str | None,
-                   all: bool) -> list[tuple[Path | contents.Content, Path]]:
-    """(source, target) of every folder a download writes, targets confined to *root*."""
+def download_plan(service: JobService, name: str, output_name: str | None, all: bool) -> list[DownloadItem]:
+    """What a download of job *name* writes (see :func:`download`)."""
     record = service.record(name)
     if not is_terminal(JobStatus(record.status)):
         raise ValidationError(f"job {name} is {record.status}; download works once it has ended "
                               f"(wait with: openaml job stream -n {name})", field="status")
     best = (record.spec.get("best") or {}).get("name") if record.type == "sweep" else None
     if best:  # as Azure: the best trial's files, and the sweep's own under hd-artifacts/
-        own = (contents.job_artifacts(service.ctx, record), safe_join(root, "hd-artifacts"))
-        return [own, *_download_plan(service, best, root, output_name, all)]
+        own = DownloadItem("hd-artifacts", contents.job_artifacts(service.ctx, record))
+        return [own, *download_plan(service, best, output_name, all)]
     outputs = record.spec["resolved"].get("outputs") or record.spec.get("pipeline_outputs") or {}
     if output_name is not None and output_name not in outputs and output_name not in locations.ARTIFACTS_OUTPUTS:
         raise ValidationError(f"job {name} has no output '{output_name}' (it has: "
                               f"{', '.join(sorted(outputs)) or 'none'}, and 'default')", field="output_name")
     plan = []
     if all or output_name is None or output_name in locations.ARTIFACTS_OUTPUTS:
-        plan.append((contents.job_artifacts(service.ctx, record), safe_join(root, "artifacts")))
+        plan.append(DownloadItem("artifacts", contents.job_artifacts(service.ctx, record)))
     for out_name in outputs:
         if all or output_name == out_name:
             try:
                 content = contents.job_output(service.ctx, name, out_name)
             except NotFoundError:
                 continue  # an output the job did not write: nothing to download
-            plan.append((content, safe_join(root, "named-outputs", out_name, field="output_name", names=True)))
+            plan.append(DownloadItem(f"named-outputs/{out_name}", content))
     return plan
 
 

@@ -163,6 +163,13 @@ class RegistryService:
         otherwise :class:`AlreadyExistsError` names it and nothing is written. A version that
         points at a datastore is read from there (remote files through the cache).
         """
+        stored_name, digest = self.content(kind, name, version)
+        dest = safe_join(download_path, stored_name, field="name")
+        return self.ctx.artifacts.materialize(digest, dest, progress=progress, overwrite=overwrite)
+
+    def content(self, kind: str, name: str, version: str | None) -> tuple[str, str]:
+        """``(name, manifest digest)`` of a version's files (the latest without a version),
+        read into the store first when the version points at a datastore."""
         record = self._get_record(kind, name, version, None if version else "latest")
         digest = record.content_digest
         if not digest:
@@ -172,8 +179,7 @@ class RegistryService:
                     f"{kind} {name}:{record.version} points at {record.spec.get('path')!r}, which is not "
                     "stored in this workspace; read it from there", field="path")
             digest = content.digest
-        dest = safe_join(download_path, record.name, field="name")
-        return self.ctx.artifacts.materialize(digest, dest, progress=progress, overwrite=overwrite)
+        return record.name, digest
 
     # -- internals -----------------------------------------------------------------------------
     def _pin(self, kind: str, reference: str) -> tuple[str, str | None]:

@@ -56,6 +56,9 @@ def _source(ctx: WorkspaceContext, path: str) -> Path | contents.Content | None:
     for other URIs, such as datastore paths, which stay references as in Azure."""
     if is_local_path(path):
         return _local(path, "path")
+    uploaded = uploaded_content(ctx, path, "path")
+    if uploaded is not None:
+        return uploaded
     job, run = JOB_URI.match(path), RUNS_URI.match(path)
     if not (job or run):
         return None
@@ -68,6 +71,18 @@ def _source(ctx: WorkspaceContext, path: str) -> Path | contents.Content | None:
         return contents.job_output(ctx, run["job"], ARTIFACTS_OUTPUTS[0], inner)
     except NotFoundError as exc:
         raise MissingFileError(f"path: {path}: {exc.message}", field="path") from None
+
+
+def uploaded_content(ctx: WorkspaceContext, uri: str, field: str) -> contents.Content | None:
+    """The content of a ``LocalUpload`` URI (files uploaded earlier, e.g. by a client of the
+    server), checked to be whole in the store; None for any other URI."""
+    upload = local_upload(uri)
+    if upload is None:
+        return None
+    manifest = ctx.artifacts.get_manifest(upload[0])  # NotFoundError when never uploaded
+    if manifest.root != upload[1]:
+        raise ValidationError(f"{uri}: the upload's root is {manifest.root!r}, not {upload[1]!r}", field=field)
+    return contents.Content(upload[0], manifest.root, manifest.kind)
 
 
 def _stored_file(ctx: WorkspaceContext, content: contents.Content, name: str, folder: str) -> Path:
@@ -168,6 +183,13 @@ def environment_spec(ctx: WorkspaceContext, env: Environment, progress: Progress
                 f"the build context {local} has no {env.build.dockerfile_path or 'Dockerfile'}",
                 field=field_prefix + "build.dockerfile_path")
         digest, spec["build"]["path"] = _upload(ctx, local, progress, ignore_matcher(local))
+    elif env.build is not None and env.build.path:
+        uploaded = uploaded_content(ctx, env.build.path, field_prefix + "build.path")
+        digest = uploaded.digest if uploaded is not None else None
+        dockerfile = env.build.dockerfile_path or "Dockerfile"
+        if uploaded is not None and dockerfile not in ctx.artifacts.get_manifest(uploaded.digest).files:
+            raise MissingFileError(f"the build context {env.build.path} has no {dockerfile}",
+                                   field=field_prefix + "build.dockerfile_path")
     return spec, digest
 
 

@@ -15,7 +15,6 @@ never changed in place, and :meth:`ArtifactStore.materialize` may hand out hard 
 from __future__ import annotations
 
 import hashlib
-import io
 import os
 import tempfile
 import threading
@@ -26,8 +25,8 @@ from pathlib import Path
 from typing import BinaryIO, TypeVar
 
 from openaml.errors import AlreadyExistsError, IntegrityError, MissingFileError, NotFoundError, ValidationError
-from openaml.store._blobs import HASH_WORKERS, BlobBackend, backend_for
-from openaml.store.digest_cache import DigestCache, file_key
+from openaml.store._blobs import HASH_WORKERS, SMALL_BLOB, BlobBackend, backend_for
+from openaml.store.digest_cache import DigestCache, file_key, unchanged
 from openaml.store.folders import (LinkPolicy, Skipped, make_folders_read_only, remove_tree, scan_keeping_links,
                                    walk_following_links)
 from openaml.store.manifest import Manifest, ManifestEntry, check_digest
@@ -40,6 +39,10 @@ HASH_BUFFER = 256 * 1024  # fits in a core's cache beside sha256's own state
 # A manifest is read whole; this bounds the memory a digest naming some other, large blob (a
 # LocalUpload URI written by hand) can take. ~200 bytes a file: a million files fit.
 MAX_MANIFEST_BYTES = 256 * 1024 * 1024
+# Reading from remote storage: small blobs are fetched this many to a batch of the plugin, and
+# this many batches (or large blobs) are in flight at once.
+FETCH_GROUP = 64
+GROUPS_IN_FLIGHT = 8
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -53,21 +56,67 @@ def _key(digest: str) -> str:
     return f"blobs/sha256/{digest[:2]}/{digest}"
 
 
-def _hash_file(path: Path) -> tuple[str, int]:
+def _hash_file(path: Path, progress: Callable[[int], None] | None = None) -> tuple[str, int]:
+    """The file's sha256 and size; *progress* gets the bytes read, about every MiB."""
     # Read into one reused buffer: a new 1 MiB bytes object per read costs a page-faulting
     # allocation each time, which made hashing ~2x slower than sha256 itself.
-    h, size = hashlib.sha256(), 0
+    h, size, unreported = hashlib.sha256(), 0, 0
     buffer = bytearray(HASH_BUFFER)
     view = memoryview(buffer)
     with open(path, "rb", buffering=0) as f:
         while n := f.readinto(buffer):
             h.update(view[:n])
             size += n
+            unreported += n
+            if progress and unreported >= CHUNK:
+                progress(unreported)
+                unreported = 0
+    if progress and unreported:
+        progress(unreported)
     return h.hexdigest(), size
 
 
 class _Stopped(Exception):
     """Another transfer of the same batch failed: this one gives up (never reaches a caller)."""
+
+
+class BlobWriter:
+    """One blob being written (see :meth:`ArtifactStore.begin_blob`)."""
+
+    def __init__(self, blobs: BlobBackend, max_bytes: int | None) -> None:
+        self._blobs, self._max = blobs, max_bytes
+        self._temp, self._out = blobs.new_temp()
+        self._hash, self.size = hashlib.sha256(), 0
+        self._done = False
+
+    def write(self, chunk: bytes) -> None:
+        self.size += len(chunk)
+        if self._max is not None and self.size > self._max:
+            from openaml.errors import PayloadTooLargeError
+            raise PayloadTooLargeError(f"a blob is larger than the {self._max} bytes accepted", field="blob")
+        self._hash.update(chunk)
+        self._out.write(chunk)
+
+    def commit(self, expected: str | None = None) -> ManifestEntry:
+        """Publish the blob (unless those bytes are stored already) and return its entry;
+        :class:`IntegrityError` when its digest is not *expected*."""
+        self._out.close()
+        digest = self._hash.hexdigest()
+        if expected is not None and digest != expected:
+            raise IntegrityError(f"the bytes received hash to {digest}, not {expected}: the upload was "
+                                 "changed or cut; nothing was stored", digest=expected)
+        if not self._blobs.probably_stored(_key(digest), self.size):
+            self._blobs.publish(self._temp, _key(digest))
+            self._done = True
+        return ManifestEntry(digest=digest, size=self.size)
+
+    def abort(self) -> None:
+        """Drop the temp file unless it was published (a no-op after a commit that published)."""
+        if not self._done:
+            self._done = True
+            if not self._out.closed:
+                self._out.close()
+            self._blobs.discard(self._temp)
 
 
 class ArtifactStore:
@@ -106,48 +155,96 @@ class ArtifactStore:
 
     def _upload(self, source: BinaryIO, total: int, progress: Progress | None) -> ManifestEntry:
         """Stream *source* into a temp file while hashing it, then publish it unless it exists."""
-        temp_path, out = self._blobs.new_temp()
-        published = False
+        writer = self.begin_blob()
         try:
-            h, size = hashlib.sha256(), 0
-            with out:
-                while chunk := source.read(CHUNK):
-                    h.update(chunk)
-                    out.write(chunk)
-                    size += len(chunk)
-                    if progress:
-                        progress(len(chunk), total)
-            digest = h.hexdigest()
-            if not self._blobs.probably_stored(_key(digest), size):
-                self._blobs.publish(temp_path, _key(digest))
-                published = True
-            return ManifestEntry(digest=digest, size=size)
+            while chunk := source.read(CHUNK):
+                writer.write(chunk)
+                if progress:
+                    progress(len(chunk), total)
+            return writer.commit()
         finally:
-            if not published:
-                self._blobs.discard(temp_path)
+            writer.abort()
+
+    def begin_blob(self, *, max_bytes: int | None = None) -> "BlobWriter":
+        """A blob written piece by piece (an upload arriving over the network): hashed as it is
+        written, published by :meth:`BlobWriter.commit` only when whole and (if a digest is
+        expected) verified; :meth:`BlobWriter.abort` (always safe to call) drops it."""
+        return BlobWriter(self._blobs, max_bytes)
+
+    def missing_blobs(self, manifest_digest: str) -> list[str]:
+        """The digests of the files of a stored manifest that are not stored (``[]``: whole)."""
+        manifest = self.get_manifest(manifest_digest)
+        digests = sorted({entry.digest for entry in manifest.files.values()})
+        present = self._run_all(lambda d: self._blobs.exists(_key(d)), digests)
+        return [d for d, ok in zip(digests, present) if not ok]
 
     def put_file(
         self, local_path: str | os.PathLike[str], *, progress: Progress | None = None, move: bool = False,
     ) -> ManifestEntry:
-        """Store one local file; identical content already stored costs one read and no write.
+        """Store one local file; identical content already stored costs one read and no write
+        (no read at all for a file the digest cache knows unchanged).
 
         With *move*, a file the caller will delete anyway (a finished job's output) is moved
         into the store when it can be (same file system, one link to it) instead of copied.
+        Whatever the path, the stored blob holds exactly the bytes that were hashed: a file that
+        changes while it is stored never ends up under a wrong name.
         """
         path = Path(local_path)
         if not path.is_file():
             raise MissingFileError(f"no such file: {path}", path=str(path))
-        # Read-only pass first, so re-registering unchanged content writes nothing at all (and
-        # an unchanged file that was hashed before is not even read: see DigestCache).
-        digest, size = self._digest_of(path, remember=not move)
-        if self._blobs.probably_stored(_key(digest), size) or (move and self._blobs.adopt(str(path), _key(digest))):
-            if progress:
-                progress(size, size)
-            return ManifestEntry(digest=digest, size=size)
+        before = os.stat(path)
+        cached = self._digests.get(before) if self._digests is not None else None
+        if cached is not None and self._blobs.probably_stored(_key(cached), before.st_size):
+            return self._reported(ManifestEntry(digest=cached, size=before.st_size), progress)
+        if not self.is_local and before.st_size <= SMALL_BLOB:
+            return self._put_small(path, before, progress, remember=not move)
+        # Hashed before it moves, so a blob already stored is not written again. Into a local
+        # folder the hash pass is the work (the copy is the kernel's): it reports the progress.
+        # To remote storage the upload does, part by part.
+        reports = progress if self.is_local else None
+        hashed_at = time.time()
+        if cached is not None:
+            digest, size, reported = cached, before.st_size, False
+        else:
+            digest, size = self._hash(path, before, remember=not move, progress=reports)
+            reported = reports is not None
+        key = _key(digest)
+        entry = ManifestEntry(digest=digest, size=size)
+        if self._blobs.probably_stored(key, size) or (move and self.is_local and self._blobs.adopt(str(path), key)):
+            return self._reported(entry, None if reported else progress)
+        parts = (lambda n: progress(n, size)) if progress and not reported else None
+        if self._blobs.upload_from(str(path), key, digest, parts, lambda: unchanged(before, os.stat(path), hashed_at)):
+            return entry
+        if move and not self.is_local and self._blobs.adopt(str(path), key):  # the plugin's own upload of it
+            return self._reported(entry, None if reported else progress)
+        with open(path, "rb") as f:  # no upload from the file itself (or it changed): a hashed temp copy
+            return self._upload(f, size, None if reported else progress)
+
+    @staticmethod
+    def _reported(entry: ManifestEntry, progress: Progress | None) -> ManifestEntry:
+        if progress:
+            progress(entry.size, entry.size)
+        return entry
+
+    def _put_small(self, path: Path, before: os.stat_result, progress: Progress | None, *,
+                   remember: bool) -> ManifestEntry:
+        """A small file for remote storage: read once, hashed in memory, written in one request
+        (no temp file; what is written is what was hashed). Progress is reported as it is read,
+        so an abort stops it before anything is written."""
+        hashed_at = time.time()
+        h, chunks = hashlib.sha256(), []
         with open(path, "rb") as f:
-            # Hash again while copying: the stored blob must match its name even if the file
-            # changed between the two passes.
-            return self._upload(f, size, progress)
+            while chunk := f.read(CHUNK):
+                h.update(chunk)
+                chunks.append(chunk)
+                if progress:
+                    progress(len(chunk), before.st_size)
+        data, digest = b"".join(chunks), h.hexdigest()
+        if remember and self._digests is not None and file_key(os.stat(path)) == file_key(before):
+            self._digests.remember(before, digest, hashed_at)
+        if not self._blobs.probably_stored(_key(digest), len(data)):
+            self._blobs.write_bytes(_key(digest), data)
+        return ManifestEntry(digest=digest, size=len(data))
 
     def _known(self, path: Path) -> ManifestEntry | None:
         """The entry of a file the digest cache knows unchanged and whose blob is stored."""
@@ -159,16 +256,12 @@ class ArtifactStore:
             return None
         return ManifestEntry(digest=digest, size=info.st_size)
 
-    def _digest_of(self, path: Path, *, remember: bool) -> tuple[str, int]:
-        if self._digests is None:
-            return _hash_file(path)
-        before = os.stat(path)
-        cached = self._digests.get(before)
-        if cached is not None:
-            return cached, before.st_size
+    def _hash(self, path: Path, before: os.stat_result, *, remember: bool,
+              progress: Progress | None = None) -> tuple[str, int]:
+        """Hash the file (stat'ed as *before*), remembering its digest when it did not change."""
         hashed_at = time.time()
-        digest, size = _hash_file(path)
-        if remember and file_key(os.stat(path)) == file_key(before):
+        digest, size = _hash_file(path, (lambda n: progress(n, before.st_size)) if progress else None)
+        if remember and self._digests is not None and file_key(os.stat(path)) == file_key(before):
             self._digests.remember(before, digest, hashed_at)
         return digest, size
 
@@ -187,9 +280,9 @@ class ArtifactStore:
     def put_bytes(self, data: bytes) -> ManifestEntry:
         """Store *data*; a no-op when those bytes are already stored."""
         digest = hashlib.sha256(data).hexdigest()
-        if self._blobs.probably_stored(_key(digest), len(data)):
-            return ManifestEntry(digest=digest, size=len(data))
-        return self._upload(io.BytesIO(data), len(data), None)
+        if not self._blobs.probably_stored(_key(digest), len(data)):
+            self._blobs.write_bytes(_key(digest), data)
+        return ManifestEntry(digest=digest, size=len(data))
 
     def put_path(
         self, local_path: str | os.PathLike[str], *, ignore: Callable[[str], bool] | None = None,
@@ -272,11 +365,13 @@ class ArtifactStore:
                 progress(done, total)
         return each
 
-    def _run_all(self, fn: Callable[[T], R], items: list[T], stop: threading.Event | None = None) -> list[R]:
-        """``[fn(item) for item in items]``, :attr:`workers` at a time. The first failure stops
-        the rest (those not started are skipped, running ones stop at their next progress
-        report) and is raised once all have returned."""
-        if len(items) <= 1 or self.workers <= 1:
+    def _run_all(self, fn: Callable[[T], R], items: list[T], stop: threading.Event | None = None, *,
+                 workers: int | None = None) -> list[R]:
+        """``[fn(item) for item in items]``, *workers* (default :attr:`workers`) at a time. The
+        first failure stops the rest (those not started are skipped, running ones stop at their
+        next progress report) and is raised once all have returned."""
+        workers = workers or self.workers
+        if len(items) <= 1 or workers <= 1:
             return [fn(item) for item in items]
         stop = stop or threading.Event()
         failures: list[BaseException] = []
@@ -295,7 +390,7 @@ class ArtifactStore:
                 stop.set()
                 raise
 
-        pool = ThreadPoolExecutor(min(self.workers, len(items)), thread_name_prefix="store")
+        pool = ThreadPoolExecutor(min(workers, len(items)), thread_name_prefix="store")
         try:
             futures = [pool.submit(guarded, item) for item in items]
             for future in futures:
@@ -400,8 +495,8 @@ class ArtifactStore:
                 else:
                     copies.append((entry, out))
             # Copies verify every byte, and from remote storage each is a request: concurrently.
-            if len(copies) > 1 and self._fetched(copies):
-                self._run_all(lambda item: self._verify(item[0], item[1], each), copies, stop)
+            if len(copies) > 1 and self._blobs.batch_fetch:
+                self._fetch_verified(copies, each, stop)
             else:
                 self._run_all(lambda item: self._copy_verified(item[0], item[1], each), copies, stop)
             if read_only:
@@ -453,6 +548,23 @@ class ArtifactStore:
             os.symlink(link_target, temp)
             os.replace(temp, out)
         return folder / manifest.root if manifest.kind == "file" else folder
+
+    def _fetch_verified(self, copies: list[tuple[ManifestEntry, Path]], progress: Progress | None,
+                        stop: threading.Event) -> None:
+        """Download in batches of the backend (each large blob alone, small ones
+        :data:`FETCH_GROUP` at a time), a few batches at once, each verified as soon as it is
+        down: hashing overlaps the downloads still running instead of following them all."""
+        large = [[item] for item in copies if item[0].size > SMALL_BLOB]
+        small = [item for item in copies if item[0].size <= SMALL_BLOB]
+        groups = large + [small[i:i + FETCH_GROUP] for i in range(0, len(small), FETCH_GROUP)]
+
+        def fetch(group: list[tuple[ManifestEntry, Path]]) -> None:
+            if stop.is_set():
+                raise _Stopped()
+            self._fetched(group)
+            for entry, out in group:
+                self._verify(entry, out, progress)
+        self._run_all(fetch, groups, stop, workers=GROUPS_IN_FLIGHT)
 
     def _fetched(self, copies: list[tuple[ManifestEntry, Path]]) -> bool:
         """Download every blob of *copies* in one batch where the backend has one (unverified:

@@ -39,6 +39,18 @@ def file_key(info: os.stat_result) -> tuple[int, int, int, int, int]:
     return (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
 
 
+def racy(info: os.stat_result, hashed_at: float) -> bool:
+    """Whether the file changed too close to *hashed_at* (epoch seconds) for its timestamps to
+    tell a later change apart."""
+    return info.st_ctime_ns / 1e9 > hashed_at - RACY_SECONDS or info.st_mtime_ns / 1e9 > hashed_at - RACY_SECONDS
+
+
+def unchanged(before: os.stat_result, now: os.stat_result, hashed_at: float) -> bool:
+    """Whether a file stat'ed as *before* (then hashed from *hashed_at*) still holds the bytes
+    that were hashed, now that it is stat'ed as *now*: the trust the digest cache gives."""
+    return file_key(before) == file_key(now) and not racy(before, hashed_at)
+
+
 class _SqliteCache:
     """One SQLite file opened on first use, shared by threads; broken means off, not failing."""
 
@@ -93,7 +105,7 @@ class DigestCache(_SqliteCache):
 
     def remember(self, info: os.stat_result, digest: str, hashed_at: float) -> None:
         """Remember *digest* for the file, unless it changed too close to *hashed_at* (epoch s)."""
-        if info.st_ctime_ns / 1e9 > hashed_at - RACY_SECONDS or info.st_mtime_ns / 1e9 > hashed_at - RACY_SECONDS:
+        if racy(info, hashed_at):
             return
         self._query("INSERT OR REPLACE INTO digests VALUES (?, ?, ?, ?, ?, ?)", (*file_key(info), digest))
 

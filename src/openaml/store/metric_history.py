@@ -6,37 +6,41 @@ run's values for the key (optionally within ``[start_step, end_step]``), ordered
 ``(step, timestamp, value, is_nan)``, cut into ``max_results`` equal buckets (SQL ``NTILE``), the
 first value of each bucket kept, and the run's last value always shown (it replaces the last
 sample when the sample is full). A run whose steps are lo..hi, each logged once (what a
-training loop logs), is sampled from its count alone: the values at the bucket starts are read
-by step. Any other run goes through one windowed query (partitioned by run) as MLflow's does.
+training loop logs, and what ``latest_metrics`` records as the history is logged), is sampled
+from its step range alone: the values at the bucket starts are read by step. Any other run
+goes through one windowed query (partitioned by run) as MLflow's does.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from itertools import groupby
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from openaml.store.tables import latest_metrics as LM
 from openaml.store.tables import metrics as M
 from openaml.store.tables import runs as R
-from openaml.store.tracking_records import MetricRecord, decode_metric_value
+from openaml.store.tracking_records import RunHistory
 
 if TYPE_CHECKING:
     from openaml.store.tracking import TrackingStore
 
 
-@dataclass(frozen=True)
-class RunMetric:
-    """One metric value of a run (a history spanning several runs carries the run's id)."""
-
-    run_id: str
-    metric: MetricRecord
-
-
-# A sampled value travels as a plain (value, is_nan, timestamp, step) tuple: at 250,000 values a
-# request, attribute access on result rows costs more than the query.
+# A value travels as the driver's plain (value, is_nan, timestamp, step) tuple (the DBAPI
+# cursor's rows, no SQLAlchemy Row each): at 250,000 values a request, building and reading
+# result objects costs more than the query.
 Point = tuple[Any, bool, int, int]
+
+
+def _decoded(points: list[Point]) -> list[tuple[float, int, int]]:
+    """*points* as :class:`RunHistory` holds them: ``(value, timestamp, step)``, NaN decoded."""
+    nan = math.nan
+    return [(value, timestamp, step) if not is_nan else (nan, timestamp, step)
+            for value, is_nan, timestamp, step in points]
 
 
 def _row_key(point: Point) -> tuple[Any, ...]:
@@ -56,7 +60,7 @@ class RunHistories:
             R.c.workspace == self._tracking.workspace, R.c.run_id.in_(list(run_ids)))).scalars())
         return [r for r in dict.fromkeys(run_ids) if r in found]
 
-    def bulk(self, run_ids: Sequence[str], key: str, max_results: int) -> list[RunMetric]:
+    def bulk(self, run_ids: Sequence[str], key: str, max_results: int) -> list[RunHistory]:
         """Every value of *key* in the runs that exist, by run id, then timestamp, step and
         value; at most *max_results* in all (MLflow's ``get-history-bulk``)."""
         with self._tracking._tx() as conn:
@@ -65,52 +69,59 @@ class RunHistories:
                 sa.select(M.c.run_id, M.c.value, M.c.is_nan, M.c.timestamp, M.c.step)
                 .where(M.c.workspace == self._tracking.workspace, M.c.run_id.in_(runs), M.c.key == key)
                 .order_by(M.c.run_id, M.c.timestamp, M.c.step, M.c.value).limit(max_results)
-            ).all()
-        return [RunMetric(r.run_id, MetricRecord(key, decode_metric_value(r.value, r.is_nan), r.timestamp, r.step))
-                for r in rows]
+            ).cursor.fetchall()
+        return [RunHistory(run_id, key, _decoded([row[1:] for row in group]))
+                for run_id, group in groupby(rows, itemgetter(0))]
 
     def sampled(self, run_ids: Sequence[str], key: str, max_results: int,
-                start_step: int | None = None, end_step: int | None = None) -> list[RunMetric]:
+                start_step: int | None = None, end_step: int | None = None) -> list[RunHistory]:
         """At most *max_results* values of *key* per run, sampled as the module says; runs in
-        the order given; a run this workspace does not have has no values (as in MLflow)."""
+        the order given, those with no values left out (as a run this workspace does not
+        have: MLflow answers no values for it)."""
         max_results = max(1, max_results)
         where = [M.c.workspace == self._tracking.workspace, M.c.key == key]
         if start_step is not None and end_step is not None:
             where += [M.c.step >= start_step, M.c.step <= end_step]
+        runs = list(dict.fromkeys(run_ids))
         picked: dict[str, tuple[list[Point], Point | None]] = {}
         with self._tracking._tx() as conn:
-            stats = conn.execute(
-                sa.select(M.c.run_id, sa.func.count().label("n"), sa.func.min(M.c.step).label("lo"),
-                          sa.func.max(M.c.step).label("hi"), sa.func.count(M.c.step.distinct()).label("steps"))
-                .where(*where, M.c.run_id.in_(list(dict.fromkeys(run_ids)))).group_by(M.c.run_id)
+            # The shape of each history, kept beside its latest value as it is logged: no read
+            # of the values themselves (counting a run's distinct steps costs a scan of it).
+            shapes = conn.execute(
+                sa.select(LM.c.run_id, LM.c.min_step, LM.c.max_step, LM.c.steps_once)
+                .where(LM.c.workspace == self._tracking.workspace, LM.c.key == key, LM.c.run_id.in_(runs))
             ).all()
             general = []
-            for stat in stats:
-                if stat.n == stat.steps == stat.hi - stat.lo + 1:
-                    picked[stat.run_id] = self._dense(conn, where, stat.run_id, stat.n, stat.lo, max_results)
-                else:
-                    general.append(stat.run_id)
+            for run_id, lo, hi, once in shapes:
+                if not once:
+                    general.append(run_id)
+                    continue
+                if start_step is not None and end_step is not None:
+                    lo, hi = max(lo, start_step), min(hi, end_step)
+                if lo <= hi:  # else: no value in the window
+                    picked[run_id] = self._dense(conn, where, run_id, lo, hi, max_results)
             if general:
                 picked.update(self._windowed(conn, [*where, M.c.run_id.in_(general)], max_results))
-        out: list[RunMetric] = []
-        for run_id in dict.fromkeys(run_ids):
+        out: list[RunHistory] = []
+        for run_id in runs:
             samples, last = picked.get(run_id, ([], None))
             if last is not None and (not samples or _row_key(samples[-1]) != _row_key(last)):
                 if len(samples) >= max_results:
                     samples[-1] = last  # the run's end is always drawn
                 else:
                     samples.append(last)
-            out.extend(RunMetric(run_id, MetricRecord(key, decode_metric_value(value, is_nan), timestamp, step))
-                       for value, is_nan, timestamp, step in samples)
+            if samples:
+                out.append(RunHistory(run_id, key, _decoded(samples)))
         return out
 
     @staticmethod
-    def _dense(conn: sa.Connection, where: list[Any], run_id: str, n: int, lo: int,
+    def _dense(conn: sa.Connection, where: list[Any], run_id: str, lo: int, hi: int,
                max_results: int) -> tuple[list[Point], Point]:
         # The common shape (each step lo..hi logged once): the i-th value in sampling order is
         # the one at step lo + i, so NTILE's bucket starts are known from the count alone, and
         # only they leave the database (a window over all rows costs about a microsecond a row
         # in SQLite). NTILE's first `extra` buckets hold size + 1 values, the rest size.
+        n = hi - lo + 1
         size, extra = divmod(n, max_results)
         offset = M.c.step - lo
         long_part = extra * (size + 1)
@@ -119,15 +130,15 @@ class RunHistories:
         else:
             pick = sa.or_(sa.and_(offset < long_part, offset % (size + 1) == 0),
                           sa.and_(offset >= long_part, (offset - long_part) % size == 0),
-                          offset == n - 1)
+                          M.c.step == hi)
         rows = conn.execute(
             sa.select(M.c.value, M.c.is_nan, M.c.timestamp, M.c.step)
-            .where(*where, M.c.run_id == run_id, M.c.step >= lo, M.c.step < lo + n, pick)
-            .order_by(M.c.step)).all()
+            .where(*where, M.c.run_id == run_id, M.c.step >= lo, M.c.step <= hi, pick)
+            .order_by(M.c.step)).cursor.fetchall()
         i = min(max_results, n) - 1  # the last bucket
         last_start = i * (size + 1) if i < extra else long_part + (i - extra) * size
         # The run's end is drawn whether or not a bucket starts there.
-        return (list(rows) if last_start == n - 1 else list(rows[:-1])), rows[-1]
+        return (rows if last_start == n - 1 else rows[:-1]), rows[-1]
 
     @staticmethod
     def _windowed(conn: sa.Connection, where: list[Any], max_results: int) -> dict[str, tuple[list[Point], Point | None]]:
@@ -150,7 +161,7 @@ class RunHistories:
             sa.select(r.run_id, r.value, r.is_nan, r.timestamp, r.step, r.rn, r.from_end)
             .where(sa.or_(r.rn == 1, r.from_end == 1))
             .order_by(r.run_id, r.step, r.timestamp, r.value, r.is_nan)
-        ).all()
+        ).cursor.fetchall()
         by_run: dict[str, tuple[list[Point], Point | None]] = {}
         for run_id, value, is_nan, timestamp, step, rn, from_end in rows:
             samples, last = by_run.get(run_id, ([], None))

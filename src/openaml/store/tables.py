@@ -17,7 +17,7 @@ import sqlalchemy as sa
 #: ``alembic_version`` with this in one query and skips Alembic entirely when they match
 #: (loading Alembic's script directory costs more than the rest of opening a store).
 #: A test fails when it differs from the script directory's head.
-HEAD_REVISION = "0007"
+HEAD_REVISION = "0008"
 
 
 class _JSONDocument(sa.types.TypeDecorator):
@@ -208,6 +208,16 @@ latest_metrics = sa.Table(
     sa.Column("is_nan", sa.Boolean, nullable=False),
     sa.Column("timestamp", sa.BigInteger, nullable=False),
     sa.Column("step", sa.BigInteger, nullable=False),
+    # Revision 0008: the shape of the key's whole history, kept by every log_batch: how many
+    # values, the smallest and largest step, and whether the steps are exactly min..max, each
+    # logged once (what a training loop logs). A sampled history of such a key needs no count
+    # and no ranking of its values (openaml.store.metric_history). steps_once may be false for
+    # a history that is in fact so (batches that filled a gap out of order): that only costs
+    # the slower sampling; it is never true for one that is not.
+    sa.Column("n_values", sa.BigInteger, nullable=False, server_default="1"),
+    sa.Column("min_step", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("max_step", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("steps_once", sa.Boolean, nullable=False, server_default=sa.false()),
 )
 
 logged_models = sa.Table(

@@ -362,9 +362,10 @@ class TrackingStore:
                 conn.execute(self._hot.upsert_latest, latest)
 
     def _metric_rows(self, run_id: str, metrics: Sequence[MetricTuple]) -> tuple[list[tuple], list[dict[str, Any]]]:
-        """The ``metrics`` rows as plain tuples (in :data:`_METRIC_COLUMNS` order), and the
-        batch's own latest value per key (MLflow's rule) as upsert parameters: one per key."""
-        workspace, rows, best = self.workspace, [], {}
+        """The ``metrics`` rows as plain tuples (in :data:`_METRIC_COLUMNS` order), and per key
+        the batch's own latest value (MLflow's rule) and the shape of its steps (count, min,
+        max, each once?) as upsert parameters: one per key."""
+        workspace, rows, best, steps = self.workspace, [], {}, {}
         for key, value, timestamp, step in metrics:
             if not key:
                 raise ValidationError("A metric key cannot be empty.")
@@ -372,11 +373,19 @@ class TrackingStore:
             is_nan = value != value  # NaN is stored as 0 with is_nan set (SQLite turns NaN into NULL)
             row = (workspace, run_id, key, 0.0 if is_nan else value, is_nan, int(timestamp), int(step or 0))
             rows.append(row)
+            steps.setdefault(key, []).append(row[6])
             current = best.get(key)
             # MLflow's rule: the largest (step, timestamp, value) is the latest.
             if current is None or (row[6], row[5], row[3]) > (current[6], current[5], current[3]):
                 best[key] = row
-        return rows, [dict(zip(_METRIC_COLUMNS, row)) for row in best.values()]
+        latest = []
+        for key, row in best.items():
+            key_steps = steps[key]
+            lo, hi = min(key_steps), max(key_steps)
+            once = hi - lo + 1 == len(key_steps) == (1 if lo == hi else len(set(key_steps)))
+            latest.append({**dict(zip(_METRIC_COLUMNS, row)), "n_values": len(key_steps),
+                           "min_step": lo, "max_step": hi, "steps_once": once})
+        return rows, latest
 
     def _insert_params(self, conn: sa.Connection, run_id: str, pairs: list[tuple[str, str]]) -> None:
         wanted: dict[str, str] = {}
@@ -541,15 +550,28 @@ class _HotStatements:
             P.c.workspace == sa.bindparam("ws"), P.c.run_id == sa.bindparam("run_id"),
             P.c.key.in_(sa.bindparam("keys", expanding=True)))
         self.insert_params = sa.insert(P)
-        latest = insert(LM)
-        self.upsert_latest = latest.on_conflict_do_update(
-            index_elements=["workspace", "run_id", "key"],
-            set_={c: latest.excluded[c] for c in ("value", "is_nan", "timestamp", "step")},
-            # MLflow's rule: the largest (step, timestamp, value) is the latest.
-            where=sa.tuple_(latest.excluded.step, latest.excluded.timestamp, latest.excluded.value)
-            > sa.tuple_(LM.c.step, LM.c.timestamp, LM.c.value),
-        )
+        self.upsert_latest = _upsert_latest(insert(LM))
         tag = insert(T)
         self.upsert_tag = tag.on_conflict_do_update(index_elements=["workspace", "run_id", "key"],
                                                     set_={"value": tag.excluded.value})
 
+
+def _upsert_latest(latest: Any) -> Any:
+    """A key's latest value and history shape (``latest_metrics``), merged with a batch's."""
+    new = latest.excluded
+    # MLflow's rule: the largest (step, timestamp, value) is the latest.
+    newer = sa.tuple_(new.step, new.timestamp, new.value) > sa.tuple_(LM.c.step, LM.c.timestamp, LM.c.value)
+    # Two runs of steps, each once, make one only where they touch; compared as NUMERIC because
+    # max_step + 1 overflows BIGINT at the largest step (an error on PostgreSQL).
+    touch = sa.or_(sa.cast(LM.c.max_step, sa.Numeric) + 1 == new.min_step,
+                   sa.cast(new.max_step, sa.Numeric) + 1 == LM.c.min_step)
+    return latest.on_conflict_do_update(
+        index_elements=["workspace", "run_id", "key"],
+        set_={
+            **{c: sa.case((newer, new[c]), else_=LM.c[c]) for c in ("value", "is_nan", "timestamp", "step")},
+            "n_values": LM.c.n_values + new.n_values,
+            "min_step": sa.case((new.min_step < LM.c.min_step, new.min_step), else_=LM.c.min_step),
+            "max_step": sa.case((new.max_step > LM.c.max_step, new.max_step), else_=LM.c.max_step),
+            "steps_once": sa.and_(LM.c.steps_once, new.steps_once, touch),
+        },
+    )

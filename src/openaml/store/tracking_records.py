@@ -53,6 +53,17 @@ class MetricHistory:
 
 
 @dataclass(frozen=True)
+class RunHistory:
+    """One run's values of a metric in a history spanning several runs (MLflow's
+    ``get-history-bulk`` and its sampled form): ``points`` are ``(value, timestamp, step)``
+    tuples, as :class:`MetricHistory`'s, in the order the request asked for."""
+
+    run_id: str
+    key: str
+    points: list[tuple[float, int, int]]
+
+
+@dataclass(frozen=True)
 class ExperimentRecord:
     """An MLflow experiment of one workspace."""
 

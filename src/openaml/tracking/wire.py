@@ -12,7 +12,7 @@ from typing import Any
 
 from openaml.errors import AlreadyExistsError, NotFoundError, OpenAMLError, ValidationError
 from openaml.store.tracking_records import (
-    ExperimentRecord, LoggedModelRecord, MetricHistory, MetricRecord, RunRecord,
+    ExperimentRecord, LoggedModelRecord, MetricHistory, MetricRecord, RunHistory, RunRecord,
 )
 
 # Logged-model statuses: the store's short names <-> the proto enum.
@@ -114,19 +114,44 @@ def metric_history_json(history: MetricHistory) -> bytes:
     """``GetMetricHistory.Response`` as JSON bytes, built as text in one pass: a history can hold
     100,000 points, and a dict per point for ``json.dumps`` would cost twice as much. The same
     shape as :func:`metric_json` per point (compact separators), NaN/inf as MLflow's strings."""
-    head = '{"key":' + json.dumps(history.key) + ',"value":'
-    points = ",".join([
-        f'{head}{repr(v) if v - v == 0.0 else _NON_FINITE[str(v)]},"timestamp":{t},"step":{s}}}'
-        for v, t, s in history.points
-    ])
+    points = _points_json(_point_head(history.key), "}", history.points, _PROTO_NON_FINITE)
     token = f',"next_page_token":{json.dumps(history.next_page_token)}' if history.next_page_token else ""
     if not points:  # protobuf's JSON leaves the empty list out
         return f'{{{token.lstrip(",")}}}'.encode()
     return f'{{"metrics":[{points}]{token}}}'.encode()
 
 
-# float('nan') - itself is NaN and inf - inf is NaN: only these fail ``v - v == 0.0``.
-_NON_FINITE = {"nan": '"NaN"', "inf": '"Infinity"', "-inf": '"-Infinity"'}
+def run_histories_json(histories: list[RunHistory], *, proto: bool) -> bytes:
+    """``{"metrics": [...]}`` of several runs' histories as JSON bytes, one pass as
+    :func:`metric_history_json` (a sampled answer holds up to 250,000 points): per point
+    :func:`metric_json`'s fields and ``run_id``. *proto*: protobuf's JSON, as MLflow answers
+    ``get-history-bulk-interval`` (NaN/inf as strings, no empty list); otherwise the plain JSON
+    of ``get-history-bulk`` (NaN/inf as JSON's literals, ``"metrics": []`` when empty)."""
+    non_finite = _PROTO_NON_FINITE if proto else _PLAIN_NON_FINITE
+    body = ",".join([
+        _points_json(_point_head(h.key), f',"run_id":{json.dumps(h.run_id)}}}', h.points, non_finite)
+        for h in histories if h.points
+    ])
+    if not body and proto:
+        return b"{}"
+    return f'{{"metrics":[{body}]}}'.encode()
+
+
+def _point_head(key: str) -> str:
+    return '{"key":' + json.dumps(key) + ',"value":'
+
+
+def _points_json(head: str, tail: str, points: list[tuple[float, int, int]], non_finite: dict[str, str]) -> str:
+    # float repr is what json.dumps prints for a float; v - v == 0.0 fails only for NaN and
+    # +-inf (inf - inf is NaN), which take their spelling from *non_finite*.
+    return ",".join([
+        f'{head}{repr(v) if v - v == 0.0 else non_finite[str(v)]},"timestamp":{t},"step":{s}{tail}'
+        for v, t, s in points
+    ])
+
+
+_PROTO_NON_FINITE = {"nan": '"NaN"', "inf": '"Infinity"', "-inf": '"-Infinity"'}
+_PLAIN_NON_FINITE = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
 
 
 def experiment_json(e: ExperimentRecord) -> dict[str, Any]:

@@ -6,10 +6,9 @@ from typing import Any
 
 from openaml.errors import NotFoundError
 from openaml.store.logged_models import ModelMetricRecord
-from openaml.store.metric_history import RunMetric
 from openaml.tracking.context import JsonResponse, Request, TrackingContext
 from openaml.tracking.wire import (
-    as_float, as_int, invalid, metric_history_json, metric_json, non_empty, required,
+    as_float, as_int, invalid, metric_history_json, required, run_histories_json,
 )
 
 MetricTuple = tuple[str, float, int, int]
@@ -78,10 +77,6 @@ MAX_BULK_HISTORY_RESULTS = 25000
 MAX_SAMPLED_RESULTS_PER_RUN = 2500
 
 
-def _run_metric_json(m: RunMetric) -> dict[str, Any]:
-    return {**metric_json(m.metric), "run_id": m.run_id}
-
-
 def _run_ids(req: Request, name: str, request_name: str) -> list[str]:
     run_ids = req.query_list(name) or _as_list(req.args.get(name))
     if not run_ids:
@@ -98,7 +93,7 @@ def _as_list(value: Any) -> list[Any]:
     return [] if value in (None, "") else value if isinstance(value, list) else [value]
 
 
-def get_history_bulk(ctx: TrackingContext, req: Request) -> dict[str, Any]:
+def get_history_bulk(ctx: TrackingContext, req: Request) -> JsonResponse:
     """MLflow's ``metrics/get-history-bulk`` (``run_id`` repeated): every value, by run."""
     run_ids = _run_ids(req, "run_id", "GetMetricHistoryBulk")
     key = req.args.get("metric_key")
@@ -108,11 +103,10 @@ def get_history_bulk(ctx: TrackingContext, req: Request) -> dict[str, Any]:
     history = ctx.store.histories.bulk(run_ids, str(key), min(max(limit or 0, 0), MAX_BULK_HISTORY_RESULTS))
     # MLflow answers this (UI) endpoint with plain dicts, not protobuf JSON: a NaN value is JSON's
     # NaN literal there, not the string "NaN"; clients of either server read the same numbers.
-    return {"metrics": [{"key": m.metric.key, "value": m.metric.value, "timestamp": m.metric.timestamp,
-                         "step": m.metric.step, "run_id": m.run_id} for m in history]}
+    return JsonResponse(run_histories_json(history, proto=False))
 
 
-def get_history_bulk_interval(ctx: TrackingContext, req: Request) -> dict[str, Any]:
+def get_history_bulk_interval(ctx: TrackingContext, req: Request) -> JsonResponse:
     """MLflow's ``metrics/get-history-bulk-interval`` (``run_ids`` repeated): at most
     ``max_results`` values per run, sampled evenly (see :mod:`openaml.store.metric_history`)."""
     run_ids = _run_ids(req, "run_ids", "GetMetricHistoryBulkInterval")
@@ -127,4 +121,4 @@ def get_history_bulk_interval(ctx: TrackingContext, req: Request) -> dict[str, A
     if start is not None and end is not None and start > end:
         raise invalid(f"end_step must be greater than start_step. Found start_step={start} and end_step={end}.")
     history = ctx.store.histories.sampled(run_ids, key, max_results, start, end)  # type: ignore[arg-type]
-    return non_empty(metrics=[_run_metric_json(m) for m in history])
+    return JsonResponse(run_histories_json(history, proto=True))

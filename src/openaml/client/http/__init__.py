@@ -1,0 +1,48 @@
+"""The HTTP backend: a client's workspace on an openaml server (see :mod:`openaml.client.transport`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from openaml.client.http.jobs import HttpJobs
+from openaml.client.http.registry import HttpRegistry
+from openaml.client.http.resources import HttpComputes, HttpDatastores, HttpWorkspaces
+from openaml.client.http.session import HttpSession, check_server_url
+from openaml.entities.compute_sizes import Usage, VmSize
+from openaml.rest.paths import WorkspaceScope
+
+__all__ = ["HttpBackend", "check_server_url"]
+
+
+class HttpBackend:
+    """Workspace *scope* on the server at *server*; *transport* (an httpx transport) replaces
+    the network, e.g. the app itself in memory for tests."""
+
+    def __init__(self, server: str, scope: WorkspaceScope, *, transport: Any = None) -> None:
+        self.session = HttpSession(server, scope, transport=transport)
+        self.workspaces = HttpWorkspaces(self.session)
+        self.workspace_name = scope.workspace
+
+    def registry(self) -> HttpRegistry:
+        return HttpRegistry(self.session)
+
+    def datastores(self) -> HttpDatastores:
+        return HttpDatastores(self.session)
+
+    def computes(self) -> HttpComputes:
+        return HttpComputes(self.session)
+
+    def jobs(self) -> HttpJobs:
+        return HttpJobs(self.session)
+
+    def machine_sizes(self) -> list[VmSize]:
+        return HttpComputes(self.session).machine_sizes()
+
+    def usage(self) -> list[Usage]:
+        return HttpComputes(self.session).usage()
+
+    def close(self) -> None:
+        self.session.close()
+
+    def __repr__(self) -> str:
+        return f"server={self.session.server!r}"

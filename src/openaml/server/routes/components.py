@@ -1,0 +1,5 @@
+"""``.../workspaces/{ws}/components``: component containers and versions (see :mod:`openaml.server.routes._versioned`)."""
+
+from openaml.server.routes._versioned import build_router
+
+router = build_router("components", "component")

@@ -1,0 +1,72 @@
+"""``.../workspaces`` and ``.../workspaces/{name}``: the server's workspaces."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request, Response
+
+from openaml.errors import AlreadyExistsError
+from openaml.rest.envelope import collection
+from openaml.rest.resources import workspace_from_body, workspace_resource
+from openaml.server.routes._common import JSON_BODY, WORKSPACE, WORKSPACES, json_body, state_of
+
+router = APIRouter(tags=["workspaces"])
+
+
+@router.get(WORKSPACES, summary="List workspaces.")
+def list_workspaces(request: Request, subscriptionId: str, resourceGroupName: str) -> dict[str, Any]:
+    state = state_of(request)
+    scope = state.scope(subscriptionId, resourceGroupName)
+    return collection(workspace_resource(ws, scope.__class__(scope.subscription, scope.resource_group, ws.name))
+                      for ws in state.workspaces.list())
+
+
+@router.get(WORKSPACE, summary="Get a workspace.")
+def get_workspace(request: Request, subscriptionId: str, resourceGroupName: str, workspaceName: str
+                  ) -> dict[str, Any]:
+    state = state_of(request)
+    scope = state.scope(subscriptionId, resourceGroupName, workspaceName)
+    return workspace_resource(state.workspaces.get(workspaceName), scope)
+
+
+@router.put(WORKSPACE, summary="Create a workspace, or update description, display name and tags.",
+            description="With `If-None-Match: *`, an existing workspace is a 409 conflict.",
+            openapi_extra=JSON_BODY)
+def put_workspace(request: Request, response: Response, subscriptionId: str, resourceGroupName: str,
+                  workspaceName: str, body: Any = Depends(json_body)) -> dict[str, Any]:
+    state = state_of(request)
+    scope = state.scope(subscriptionId, resourceGroupName, workspaceName)
+    entity = workspace_from_body(body, workspaceName)
+    if state.workspaces.exists(workspaceName):
+        if request.headers.get("if-none-match") == "*":
+            raise AlreadyExistsError(f"Workspace '{workspaceName}' already exists.", name=workspaceName)
+        return workspace_resource(state.workspaces.update(entity), scope)
+    response.status_code = 201
+    return workspace_resource(state.create_workspace(entity), scope)
+
+
+@router.delete(WORKSPACE, summary="Delete a workspace and everything in it.", status_code=200)
+def delete_workspace(request: Request, subscriptionId: str, resourceGroupName: str, workspaceName: str
+                     ) -> dict[str, Any]:
+    state = state_of(request)
+    state.scope(subscriptionId, resourceGroupName, workspaceName)
+    state.workspaces.delete(workspaceName)
+    return {}
+
+
+@router.post(f"{WORKSPACE}/updateStorageCredentials", openapi_extra=JSON_BODY,
+             summary="Replace the credentials of the workspace's object storage (openaml's).",
+             description="Body: `{\"credentials\": {...}}` as a workspace's storage takes them; checked against "
+                         "the storage first. The answer never holds them.")
+def update_storage_credentials(request: Request, subscriptionId: str, resourceGroupName: str, workspaceName: str,
+                               body: Any = Depends(json_body)) -> dict[str, Any]:
+    from openaml.entities import WorkspaceStorage
+    state = state_of(request)
+    scope = state.scope(subscriptionId, resourceGroupName, workspaceName)
+    current = state.workspaces.get(workspaceName).storage
+    creds = body.get("credentials") if isinstance(body, dict) else None
+    credentials = None
+    if current is not None and creds is not None:  # the credential class comes from the storage's kind
+        credentials = WorkspaceStorage(**current.model_dump(exclude={"credentials"}), credentials=creds).credentials
+    return workspace_resource(state.workspaces.update_storage_credentials(workspaceName, credentials), scope)
