@@ -312,3 +312,21 @@ def test_a_hung_forked_agent_is_killed_by_the_reaper(pooled: Settings, ml_client
     finally:
         if agent.is_running():
             agent.resume()
+
+
+def test_jobs_submitted_to_the_server_run_through_the_pool(pooled: Settings, home: Path):
+    """The server launches jobs with the same launcher, so they are forked by the same pool."""
+    from openaml.server import ServerSettings, create_app
+    from openaml.server.testing import InMemoryTransport
+
+    new_workspace_client("jobs").close()
+    pool = start_pool(home)
+    app = create_app(ServerSettings(workspace_settings=Settings.from_env()))
+    try:
+        client = MLClient(workspace_name="jobs", server="http://openaml.test", transport=InMemoryTransport(app))
+        job = client.jobs.create_or_update(command(command="echo remote hello", environment=HOST_ENV))
+        poll(lambda: client.jobs.get(job.name).status == "Completed", 60, "the remote job to complete")
+        assert f"{FORKED} (pid {pool.pid})" in agent_log(home, job.name)
+        assert "remote hello" in std_log(home, job.name)
+    finally:
+        app.state.openaml.close()

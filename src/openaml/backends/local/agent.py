@@ -42,7 +42,7 @@ class Heartbeat(threading.Thread):
         tick = 0
         while not self.stopped.wait(CANCEL_POLL_SECONDS if tick else 0):
             try:
-                if tick % ticks_per_beat == 0:
+                if tick % ticks_per_beat == 0 and tick:  # the agent's claim was the first beat
                     self.ctx.jobs.heartbeat(self.ctx.name, self.job_name, me, lease)
                 record = self.ctx.jobs.get_job(self.ctx.name, self.job_name)
                 # A job someone else ended (a reaper that judged us gone) must stop running too.
