@@ -154,6 +154,7 @@ class HttpBlobs:
     """The blob backend of a server's workspace store, read-only: what downloads read from."""
 
     workers = WORKERS
+    batch_fetch = False  # the store fetches blob by blob, from `workers` threads
 
     def __init__(self, session: HttpSession) -> None:
         self.session = session
@@ -188,6 +189,12 @@ class HttpBlobs:
         return False
 
     def publish(self, temp_path: str, key: str) -> None:
+        raise NotImplementedError("downloads only: uploads go through Uploader")
+
+    def write_bytes(self, key: str, data: bytes) -> None:
+        raise NotImplementedError("downloads only: uploads go through Uploader")
+
+    def upload_from(self, local_path: str, key: str, digest: str, progress: Any, unchanged: Any) -> bool:
         raise NotImplementedError("downloads only: uploads go through Uploader")
 
     def discard(self, temp_path: str) -> None:
