@@ -56,6 +56,7 @@ class ErrorCode(str, enum.Enum):
     MISSING_EXTRA = "MissingExtra"
     DATASTORE_ACCESS = "DatastoreAccess"
     PAYLOAD_TOO_LARGE = "PayloadTooLarge"
+    FORBIDDEN = "AuthorizationFailed"  # Azure's code for a 403
 
 
 _HTTP_STATUS = {
@@ -78,6 +79,7 @@ _HTTP_STATUS = {
     ErrorCode.MISSING_EXTRA: 400,
     ErrorCode.DATASTORE_ACCESS: 400,
     ErrorCode.PAYLOAD_TOO_LARGE: 413,
+    ErrorCode.FORBIDDEN: 403,
 }
 
 
@@ -280,6 +282,12 @@ class PayloadTooLargeError(UserError, HttpResponseError):
     code = ErrorCode.PAYLOAD_TOO_LARGE
 
 
+class ForbiddenError(UserError, HttpResponseError):
+    """The server does not let this caller do this (a 403): the message says what would."""
+
+    code = ErrorCode.FORBIDDEN
+
+
 _BY_CODE: dict[ErrorCode, type[OpenAMLError]] = {
     ErrorCode.INTERNAL: OpenAMLError,
     ErrorCode.VALIDATION: ValidationError,
@@ -300,4 +308,5 @@ _BY_CODE: dict[ErrorCode, type[OpenAMLError]] = {
     ErrorCode.MISSING_EXTRA: MissingExtraError,
     ErrorCode.DATASTORE_ACCESS: DatastoreAccessError,
     ErrorCode.PAYLOAD_TOO_LARGE: PayloadTooLargeError,
+    ErrorCode.FORBIDDEN: ForbiddenError,
 }

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from openaml.rest.paths import PROVIDER
@@ -102,6 +102,7 @@ def test_an_upload_is_committed_only_whole(http, ws):
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(name=st.text(min_size=1, max_size=80))
+@example(name="/").via("a name that decodes to a slash was once redirected (307)")
 def test_any_datastore_name_is_checked_or_not_found(http, ws, name: str):
     answer = http.get(ws.base + "/datastores/" + _quoted(name))
     assert answer.status_code in (200, 400, 404)

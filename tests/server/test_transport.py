@@ -13,9 +13,11 @@ from click.testing import CliRunner
 
 from openaml import MLClient
 from openaml.cli.main import cli
-from openaml.entities import AccountKeyConfiguration, AzureBlobDatastore, Model
-from openaml.errors import NotFoundError, StoreUnavailableError, ValidationError
+from openaml.entities import AccountKeyConfiguration, AzureBlobDatastore, Model, SasTokenConfiguration
+from openaml.errors import ForbiddenError, NotFoundError, StoreUnavailableError, ValidationError
 from openaml.rest.envelope import camel, snake
+from openaml.rest.paths import WorkspaceScope
+from openaml.rest.resources import datastore_from_body, datastore_resource, secrets_body, with_secrets
 from openaml.server.testing import InMemoryTransport, serve_in_thread
 
 
@@ -78,7 +80,23 @@ def test_datastore_secrets_never_travel_in_get_or_list(app, http, ws):
         assert key not in http.get(url).text
     assert client.datastores.get("blob").credentials is None or \
         getattr(client.datastores.get("blob").credentials, "account_key", None) is None
-    assert client.datastores.get("blob", include_secrets=True).credentials.account_key == key
+    # Until tokens with roles exist, any user of the machine can reach the server: no secrets.
+    with pytest.raises(ForbiddenError, match="datastore 'blob'.*does not hand out datastore secrets"):
+        client.datastores.get("blob", include_secrets=True)
+    answer = http.post(ws.of("datastores", "blob", "listSecrets"))
+    assert answer.status_code == 403 and key not in answer.text
+    assert http.post(ws.of("datastores", "ghost", "listSecrets")).status_code == 404
+
+
+def test_list_secrets_wire_shape_round_trips():
+    """What ``listSecrets`` will carry once roles gate it, and how the client puts it back."""
+    key, sas = "S3cr3t-account-key==", "sv=2024&sig=abc"
+    for creds in (AccountKeyConfiguration(account_key=key), SasTokenConfiguration(sas_token=sas)):
+        full = AzureBlobDatastore(name="blob", account_name="acct", container_name="c", credentials=creds)
+        body = secrets_body(full)
+        stripped = datastore_from_body(datastore_resource(full, WorkspaceScope(workspace="ws"), is_default=False), "blob")
+        assert key not in repr(stripped) and sas not in repr(stripped)
+        assert with_secrets(stripped, body).credentials == creds
 
 
 class _CutAfter(httpx.BaseTransport):

@@ -50,7 +50,9 @@ def create_app(settings: ServerSettings) -> FastAPI:
         yield
         state.close()
 
-    app = FastAPI(title="openaml", version=__version__, lifespan=lifespan,
+    # No redirects between "x" and "x/": a name that decodes to "/" must be a 404, not a 307
+    # that sends the client to another resource (found by tests/server/test_hostile.py).
+    app = FastAPI(title="openaml", version=__version__, lifespan=lifespan, redirect_slashes=False,
                   description="Azure Machine Learning v2's REST layout, served by openaml. "
                               "See docs/server.md of the openaml project.")
     app.state.openaml = state
