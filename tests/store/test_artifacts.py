@@ -337,8 +337,8 @@ def test_an_unchanged_file_is_not_hashed_again_and_a_changed_one_is(local_store,
 
     monkeypatch.setattr(cache_module, "RACY_SECONDS", 0.0)
     hashed: list[Path] = []
-    real_hash = artifacts_module._hash_file
-    monkeypatch.setattr(artifacts_module, "_hash_file", lambda p, *rest: hashed.append(p) or real_hash(p, *rest))
+    real_hash = artifacts_module.hash_file
+    monkeypatch.setattr(artifacts_module, "hash_file", lambda p, *rest: hashed.append(p) or real_hash(p, *rest))
     f = tmp_path / "data.bin"
     f.write_bytes(b"a" * 1000)
     first = local_store.put_file(f)

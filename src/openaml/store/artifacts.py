@@ -28,8 +28,7 @@ from typing import BinaryIO, TypeVar
 from openaml.errors import AlreadyExistsError, IntegrityError, MissingFileError, NotFoundError, ValidationError
 from openaml.store._blobs import HASH_WORKERS, SMALL_BLOB, BlobBackend, backend_for
 from openaml.store.digest_cache import DigestCache, file_key, unchanged
-from openaml.store.folders import (LinkPolicy, Skipped, make_folders_read_only, remove_tree, scan_keeping_links,
-                                   walk_following_links)
+from openaml.store.folders import LinkPolicy, Skipped, files_to_store, make_folders_read_only, remove_tree
 from openaml.store.manifest import Manifest, ManifestEntry, check_digest
 
 __all__ = ["HASH_WORKERS", "ArtifactStore", "LinkPolicy", "Manifest", "ManifestEntry", "Progress", "Skipped",
@@ -57,7 +56,7 @@ def _key(digest: str) -> str:
     return f"blobs/sha256/{digest[:2]}/{digest}"
 
 
-def _hash_file(path: Path, progress: Callable[[int], None] | None = None) -> tuple[str, int]:
+def hash_file(path: Path, progress: Callable[[int], None] | None = None) -> tuple[str, int]:
     """The file's sha256 and size; *progress* gets the bytes read, about every MiB."""
     # Read into one reused buffer: a new 1 MiB bytes object per read costs a page-faulting
     # allocation each time, which made hashing ~2x slower than sha256 itself.
@@ -261,7 +260,7 @@ class ArtifactStore:
               progress: Progress | None = None) -> tuple[str, int]:
         """Hash the file (stat'ed as *before*), remembering its digest when it did not change."""
         hashed_at = time.time()
-        digest, size = _hash_file(path, (lambda n: progress(n, before.st_size)) if progress else None)
+        digest, size = hash_file(path, (lambda n: progress(n, before.st_size)) if progress else None)
         if remember and self._digests is not None and file_key(os.stat(path)) == file_key(before):
             self._digests.remember(before, digest, hashed_at)
         return digest, size
@@ -312,15 +311,7 @@ class ArtifactStore:
     def _put_folder(self, src: Path, ignore: Callable[[str], bool] | None, progress: Progress | None,
                     links: LinkPolicy, on_skip: Callable[[Skipped], None] | None, move: bool,
                     root: str) -> Manifest:
-        kept: dict[str, str] = {}
-        if links == "keep":
-            scan = scan_keeping_links(src, ignore)
-            found, kept = scan.files, scan.links
-            for item in scan.skipped:
-                if on_skip:
-                    on_skip(item)
-        else:
-            found = list(walk_following_links(src, ignore))
+        found, kept = files_to_store(src, ignore, links, on_skip)
         total = sum(p.stat().st_size for _, p in found) if progress else 0
         stop = threading.Event()
         each = self._reporter(progress, total, stop)
@@ -578,7 +569,7 @@ class ArtifactStore:
 
     def _verify(self, entry: ManifestEntry, out: Path, progress: Progress | None) -> None:
         """Check a downloaded file against its entry; :class:`IntegrityError` if it differs."""
-        digest, size = _hash_file(out)
+        digest, size = hash_file(out)
         if digest != entry.digest or size != entry.size:
             raise IntegrityError(f"blob {entry.digest} for {out.name} is corrupt: its content does not "
                                  "match its digest", digest=entry.digest)
@@ -587,7 +578,7 @@ class ArtifactStore:
 
     def _copy_verified(self, entry: ManifestEntry, out: Path, progress: Progress | None) -> None:
         h, size = hashlib.sha256(), 0
-        buffer = bytearray(HASH_BUFFER)  # reused: see _hash_file
+        buffer = bytearray(HASH_BUFFER)  # reused: see hash_file
         view = memoryview(buffer)
         try:
             src = self._blobs.open_read(_key(entry.digest), entry.size)

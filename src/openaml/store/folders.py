@@ -126,6 +126,20 @@ def scan_keeping_links(top: Path, ignore: Callable[[str], bool] | None = None) -
     return FolderScan(files, links, skipped)
 
 
+def files_to_store(top: Path, ignore: Callable[[str], bool] | None, links: LinkPolicy,
+                   on_skip: Callable[[Skipped], None] | None) -> tuple[list[tuple[str, Path]], dict[str, str]]:
+    """The (relative path, absolute path) of the files of *top* to store, and the links kept,
+    under *links*: ``keep`` keeps links inside the folder as links (others reach *on_skip*),
+    ``follow`` stores what they point at. One rule for every store a folder goes into."""
+    if links == "keep":
+        scan = scan_keeping_links(top, ignore)
+        for item in scan.skipped:
+            if on_skip:
+                on_skip(item)
+        return scan.files, scan.links
+    return list(walk_following_links(top, ignore)), {}
+
+
 def walk_following_links(top: Path, ignore: Callable[[str], bool] | None) -> Iterator[tuple[str, Path]]:
     """(relative posix path, absolute path) of every regular file under *top*, sorted.
 

@@ -19,8 +19,8 @@ from typing import Any, BinaryIO, Callable, Iterator
 
 from openaml.client.http.session import HttpSession
 from openaml.errors import IntegrityError, MissingFileError
-from openaml.store.artifacts import ArtifactStore
-from openaml.store.folders import LinkPolicy, Skipped, scan_keeping_links, walk_following_links
+from openaml.store.artifacts import ArtifactStore, hash_file
+from openaml.store.folders import LinkPolicy, Skipped, files_to_store
 from openaml.store.manifest import Manifest, ManifestEntry
 
 Progress = Callable[[int, int], None]
@@ -37,12 +37,8 @@ class Uploaded:
 
 
 def _hash(path: Path) -> ManifestEntry:
-    h, size = hashlib.sha256(), 0
-    with open(path, "rb") as fh:
-        while chunk := fh.read(CHUNK):
-            h.update(chunk)
-            size += len(chunk)
-    return ManifestEntry(digest=h.hexdigest(), size=size)
+    digest, size = hash_file(path)
+    return ManifestEntry(digest=digest, size=size)
 
 
 class Uploader:
@@ -59,14 +55,7 @@ class Uploader:
         if src.is_file():
             files, kept = [(src.name, src)], {}
         elif src.is_dir():
-            if links == "keep":
-                scan = scan_keeping_links(src, ignore)
-                files, kept = scan.files, scan.links
-                for item in scan.skipped:
-                    if on_skip:
-                        on_skip(item)
-            else:
-                files, kept = list(walk_following_links(src, ignore)), {}
+            files, kept = files_to_store(src, ignore, links, on_skip)
         else:
             raise MissingFileError(f"no such file or folder: {local}", path=str(local))
         with ThreadPoolExecutor(WORKERS) as pool:
