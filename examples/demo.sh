@@ -46,3 +46,30 @@ run_pipeline() {
 FIRST=$(run_pipeline first)
 SECOND=$(run_pipeline second)
 printf '\n\033[1mPipeline: first run %s s, second run %s s (every step reused)\033[0m\n' "$FIRST" "$SECOND"
+
+# The same workspace through an openaml server, as a team would share it: the CLI talks to it
+# over HTTP (Azure ML's REST layout), the job's code is uploaded, and the job runs on the
+# server's machine. Until tokens and roles land the server binds to loopback only.
+PORT=$(python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+SERVER="http://127.0.0.1:$PORT"
+SERVER_LOG="${TMPDIR:-/tmp}/openaml-demo-server.log"
+printf '\n\033[1m$ openaml server start --port %s &\033[0m   (log: %s)\n' "$PORT" "$SERVER_LOG"
+openaml server start --port "$PORT" --log-level warning >"$SERVER_LOG" 2>&1 &
+SERVER_PID=$!
+trap 'kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true' EXIT
+python - "$SERVER" <<'PY'
+import sys, time, urllib.request
+deadline = time.monotonic() + 60
+while True:
+    try:
+        urllib.request.urlopen(sys.argv[1] + "/health", timeout=2).read()
+        break
+    except OSError:
+        if time.monotonic() > deadline:
+            sys.exit(f"the server at {sys.argv[1]} did not answer within 60 s")
+        time.sleep(0.2)
+PY
+run openaml model list -w demo --server "$SERVER" -o table
+run openaml job create -f jobs/train-job.yml -n "${JOB}_remote" -w demo --server "$SERVER" --stream -o table
+run openaml job show -n "${JOB}_remote" -w demo --server "$SERVER" -o table
+printf '\nServer: %s (OpenAPI at %s/openapi.json); stopped when the demo ends.\n' "$SERVER" "$SERVER"
