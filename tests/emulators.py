@@ -47,14 +47,20 @@ class Emulator:
         return f"http://{self.endpoint}"
 
     def stop(self) -> None:
-        """SIGTERM, then SIGKILL after a grace period: this process only, by its id."""
+        """SIGTERM, then SIGKILL after a grace period: this process only, by its id (the tether,
+        which stops the emulator within 10 s)."""
         if self.process.poll() is None:
             os.kill(self.process.pid, signal.SIGTERM)
             try:
-                self.process.wait(timeout=10)
+                self.process.wait(timeout=25)
             except subprocess.TimeoutExpired:
                 os.kill(self.process.pid, signal.SIGKILL)
                 self.process.wait(timeout=10)
+
+
+def tethered(command: list[str]) -> list[str]:
+    """*command* run under tests/_tether.py: it ends when this process ends, even by SIGKILL."""
+    return [sys.executable, str(Path(__file__).with_name("_tether.py")), str(os.getpid()), *command]
 
 
 def free_port() -> int:
@@ -74,8 +80,12 @@ def _wait_listening(name: str, process: subprocess.Popen, port: int, log: Path) 
             if s.connect_ex(("127.0.0.1", port)) == 0:
                 return
         time.sleep(0.05)
-    os.kill(process.pid, signal.SIGKILL)
-    process.wait()
+    process.terminate()  # the tether stops the emulator, then itself
+    try:
+        process.wait(timeout=25)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
     raise Unavailable(f"{name} did not listen on 127.0.0.1:{port} within {START_SECONDS:.0f} s")
 
 
@@ -99,9 +109,9 @@ def start_azurite(folder: Path, *, in_memory: bool = True) -> Emulator:
     storage = ["--inMemoryPersistence", "--extentMemoryLimit", "512"] if in_memory else \
         ["--location", str(folder / "data")]
     with open(log, "wb") as out:
-        process = subprocess.Popen(
+        process = subprocess.Popen(tethered(
             [command, "--blobHost", "127.0.0.1", "--blobPort", str(port), "--skipApiVersionCheck", "--loose",
-             "--silent", "--disableTelemetry", *storage],
+             "--silent", "--disableTelemetry", *storage]),
             stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
     _wait_listening("Azurite", process, port, log)
     return Emulator("azurite", process, f"127.0.0.1:{port}", log, AZURITE_ACCOUNT, AZURITE_KEY)
@@ -124,7 +134,7 @@ def start_moto(folder: Path) -> Emulator:
     log = folder / "moto.log"
     env = dict(os.environ, INITIAL_NO_AUTH_ACTION_COUNT=str(_MOTO_SETUP_ACTIONS), AWS_DEFAULT_REGION="us-east-1")
     with open(log, "wb") as out:
-        process = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        process = subprocess.Popen(tethered([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]),
                                    stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
                                    start_new_session=True)
     _wait_listening("moto", process, port, log)
