@@ -5,7 +5,9 @@ folder on this machine is gone, as on another machine reading the same workspace
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 from pathlib import Path
 
 import pytest
@@ -17,6 +19,7 @@ from openaml.services import contents
 
 from tests.jobs.conftest import HOST_ENV
 from tests.helpers import on_every_storage, wait
+from tests.safety.procs import poll
 
 
 def _folder(home: Path, name: str) -> Path:
@@ -62,3 +65,29 @@ def test_stored_logs_are_not_used_while_the_folder_is_there(ml_client, home: Pat
     assert wait(ml_client, job.name).status == "Completed"
     assert contents.job_artifacts(ml_client._context(), ml_client._job_service().record(job.name)) == \
         _folder(home, job.name)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("workspace_storage", ["azurite"], indirect=True)
+def test_a_dead_agents_logs_are_stored_by_the_reaper(ml_client, home: Path, monkeypatch: pytest.MonkeyPatch):
+    """The agent stores the job's folder when the job ends; an agent SIGKILLed mid-job cannot, so
+    the reaper that fails the job stores it instead: another machine still finds its logs."""
+    monkeypatch.setenv("OPENAML_JOB_LEASE_SECONDS", "1")
+    job = ml_client.jobs.create_or_update(command(command="echo before-the-end && sleep 300",
+                                                  environment=HOST_ENV))
+    ctx = ml_client._context()
+
+    def logged():
+        record = ctx.jobs.get_job(ctx.name, job.name)
+        log = _folder(home, job.name) / "user_logs" / "std_log.txt"
+        return record.agent if record.agent and log.is_file() and "before-the-end" in log.read_text() else None
+    agent = poll(logged, 30, "the job to start and log")
+    os.kill(agent.pid, signal.SIGKILL)
+    record = poll(lambda: (r := ml_client._job_service().record(job.name)).status == "Failed" and r, 30,
+                  "the reaper to fail the job")
+    assert record.error["code"] == "AgentDied"
+    stored = record.spec.get(contents.STORED_ARTIFACTS)
+    assert stored is not None, "the reaper did not store the dead job's folder"
+    shutil.rmtree(_folder(home, job.name))  # what another machine sees
+    result = CliRunner().invoke(cli, ["job", "stream", "-n", job.name, "-w", "jobs"])
+    assert "before-the-end" in result.output, result.output

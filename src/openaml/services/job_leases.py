@@ -24,6 +24,7 @@ agent itself, and only then the status (``Failed``, or ``Canceled`` if a cancel 
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import signal
 import socket
@@ -36,12 +37,15 @@ from typing import Callable
 from openaml.entities.job_status import JobStatus, is_terminal
 from openaml.errors import InvalidTransitionError, ValidationError
 from openaml.paths import safe_join
+from openaml.services import contents
 from openaml.services.containers import remove_labelled
 from openaml.services.process_tracking import is_token, stop, tracker_for
 from openaml.services.workspaces import WorkspaceContext
 from openaml.services.fuse_mounts import unmount_under
 from openaml.store.folders import remove_tree
 from openaml.store.jobs import AgentIdentity, JobRecord
+
+log = logging.getLogger(__name__)
 
 #: A live agent that has not renewed its lease for this many leases is treated as hung.
 HUNG_AFTER_LEASES = 4
@@ -188,7 +192,21 @@ class Reaper:
                                               end_time=int(time.time() * 1000))
         except Exception:  # noqa: BLE001 - the job's status is what matters; its MLflow run may be missing
             pass
+        if self._store_folder(record):
+            return self.ctx.jobs.get_job(self.ctx.name, record.name)
         return ended
+
+    def _store_folder(self, record: JobRecord) -> bool:
+        """The dead job's logs (and the rest of its folder) into the workspace's storage, as its
+        agent would have stored them at the end: on a workspace on object storage, another machine
+        reading the workspace finds them. Best effort: the job is ended either way."""
+        if record.agent is not None and record.agent.boot_id != host_id():
+            return False  # its folder is on the host it ran on
+        try:
+            return contents.store_job_artifacts(self.ctx, record.name) is not None
+        except Exception as exc:  # noqa: BLE001 - storage down: the folder stays on this machine
+            log.warning("the logs of dead job %s stay on this machine: %s", record.name, type(exc).__name__)
+            return False
 
     def _remove_scratch(self, record: JobRecord) -> None:
         """A dead job's scratch folder (inputs, unpublished outputs) on this host: nothing of it
