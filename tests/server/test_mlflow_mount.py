@@ -385,3 +385,9 @@ def test_a_workspace_created_in_process_is_served(home: Path):
         assert answer.json()["experiment"]["experiment_id"] == "0"
     transport.close()
     app.state.openaml.close()
+
+
+def test_server_start_takes_and_checks_public_url():
+    result = CliRunner().invoke(cli, ["server", "start", "--public-url", "ml.example.com"])
+    assert result.exit_code == 1 and "public_url must be an http:// or https:// URL" in result.output
+    assert "--public-url" in CliRunner().invoke(cli, ["server", "start", "--help"]).output
