@@ -16,7 +16,7 @@ app's routes (middleware, app-wide dependencies) applies to these, and the reque
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -39,6 +39,10 @@ log = logging.getLogger("openaml.server")
 MLFLOW_ROOT = "/mlflow/v2.0"
 MOUNT = f"{MLFLOW_ROOT}{WORKSPACE}"
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+#: A body declared at most this long is read on the event loop before the handler runs (MLflow's
+#: JSON requests: one hand-over instead of one per chunk); a longer one, or one of unknown length
+#: (chunked), streams to the handler as it arrives.
+PREREAD_BYTES = 256 * 1024
 
 router = APIRouter(tags=["mlflow"])
 
@@ -103,11 +107,24 @@ def _response(reply: Reply) -> Response:
     return Response(reply.body, status_code=reply.status, media_type=reply.content_type)
 
 
+async def _body_of(request: Request) -> tuple[Callable[[], Iterator[bytes]], _Body | None]:
+    """The request's body as a handler reads it, and the stream to close once it has run."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) <= PREREAD_BYTES:
+        data = await request.body()
+        return (lambda: iter((data,) if data else ())), None
+    body = _Body(request)
+    return body.chunks, body
+
+
 async def mlflow_api(request: Request, subscriptionId: str, resourceGroupName: str, workspaceName: str,
                      mlflowPath: str) -> Response:
     """One MLflow request against one workspace, answered in a worker thread."""
     state = state_of(request)
-    body = _Body(request)
+    try:
+        chunks, stream = await _body_of(request)
+    except ClientDisconnect:  # gone before its body arrived: nobody reads an answer
+        return Response(status_code=400)
     query = parse_qs(request.scope.get("query_string", b"").decode("latin-1"))
 
     def answer() -> Reply:
@@ -115,13 +132,14 @@ async def mlflow_api(request: Request, subscriptionId: str, resourceGroupName: s
             context = state.tracking(subscriptionId, resourceGroupName, workspaceName)
         except Exception as exc:  # noqa: BLE001 - a missing or invalid workspace is MLflow's error JSON
             return error_reply(exc, server_errors)
-        tracking_request = TrackingRequest(request.method, "/" + mlflowPath, query, request.headers, body.chunks)
+        tracking_request = TrackingRequest(request.method, "/" + mlflowPath, query, request.headers, chunks)
         return dispatch(context, tracking_request, server_errors)
 
     try:
         reply = await anyio.to_thread.run_sync(answer)
     finally:
-        await body.close()
+        if stream is not None:
+            await stream.close()
     return _response(reply)
 
 
