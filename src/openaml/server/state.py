@@ -69,6 +69,12 @@ class ServerState:
             workspace = workspace.model_copy(update={"storage": storage.with_environment_credentials(os.environ)})
         return self.workspaces.create(workspace, database_url=self.settings.database_url)
 
+    def delete_workspace(self, name: str) -> None:
+        """Delete a workspace with everything in it, and forget its MLflow tracking context."""
+        self.workspaces.delete(name)
+        with self._lock:
+            self._tracking.pop(name, None)
+
     def job_service(self, ctx: WorkspaceContext) -> Any:
         """The job service of a workspace; its jobs run on this machine's local pool."""
         from openaml.backends.local import LocalLauncher

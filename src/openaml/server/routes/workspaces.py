@@ -60,7 +60,7 @@ def delete_workspace(request: Request, subscriptionId: str, resourceGroupName: s
                      ) -> dict[str, Any]:
     state = state_of(request)
     state.scope(subscriptionId, resourceGroupName, workspaceName)
-    state.workspaces.delete(workspaceName)
+    state.delete_workspace(workspaceName)
     return {}
 
 
