@@ -17,7 +17,7 @@ def server() -> None:
 
 
 def _settings(host: str, port: int, database_url: str | None, storage: str | None, certfile: str | None,
-              keyfile: str | None, no_auth: bool):
+              keyfile: str | None, no_auth: bool, public_url: str | None = None):
     from openaml.server.settings import ServerSettings
     from openaml.services.settings import Settings
 
@@ -27,7 +27,7 @@ def _settings(host: str, port: int, database_url: str | None, storage: str | Non
     return ServerSettings(workspace_settings=Settings.from_env(home=home), host=host, port=port,
                           database_url=database_url, storage=storage,
                           certfile=Path(certfile) if certfile else None, keyfile=Path(keyfile) if keyfile else None,
-                          no_auth=no_auth)
+                          no_auth=no_auth, public_url=public_url)
 
 
 @server.command("start", help="Serve the workspaces under $OPENAML_HOME (or --storage FOLDER) until stopped. "
@@ -44,11 +44,14 @@ def _settings(host: str, port: int, database_url: str | None, storage: str | Non
 @click.option("--certfile", type=click.Path(dir_okay=False, exists=True), help="TLS certificate (PEM).")
 @click.option("--keyfile", type=click.Path(dir_okay=False, exists=True), help="TLS private key (PEM).")
 @click.option("--no-auth", is_flag=True, help="Serve without authentication (accepted on a loopback address).")
+@click.option("--public-url", help="The server's address as clients reach it, when that is not the address they "
+                                   "ask for (behind a reverse proxy), e.g. https://ml.example.com: the URLs the "
+                                   "server publishes (a workspace's mlflow_tracking_uri) start with it.")
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["critical", "error", "warning", "info", "debug"]))
 @handle_errors
-def start(host, port, database_url, storage, certfile, keyfile, no_auth, log_level):
-    settings = _settings(host, port, database_url, storage, certfile, keyfile, no_auth)
+def start(host, port, database_url, storage, certfile, keyfile, no_auth, public_url, log_level):
+    settings = _settings(host, port, database_url, storage, certfile, keyfile, no_auth, public_url)
     settings.check()
     try:
         import uvicorn

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from openaml.errors import ValidationError
 
@@ -24,6 +24,21 @@ def check_segment(value: str, field: str) -> str:
         raise ValidationError(f"{value!r} is not a valid {field}: letters, digits, '.', '_', '-', '(', ')', "
                               "at most 90, starting with a letter or digit", field=field)
     return value
+
+
+def check_base_url(url: str, field: str) -> str:
+    """*url* without a trailing slash if it is ``http(s)://host[:port][/prefix]`` with no
+    credentials, query, fragment, whitespace or control characters (a server's address, as a
+    client names it or as a server publishes it)."""
+    parts = urlsplit(url) if isinstance(url, str) else None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValidationError(f"{field} must be an http:// or https:// URL, not {url!r}", field=field)
+    if parts.username or parts.password or parts.query or parts.fragment:
+        raise ValidationError(f"the {field} URL must hold no user, password, query or fragment "
+                              "(tokens are given another way)", field=field)
+    if any(ord(c) <= 32 or ord(c) == 127 for c in url):
+        raise ValidationError(f"the {field} URL must hold no whitespace or control characters", field=field)
+    return url.rstrip("/")
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from contextlib import asynccontextmanager
 import pydantic
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from openaml.server.settings import VERSION as __version__
@@ -22,6 +22,7 @@ from openaml.entities._base import error_message, loc_to_path
 from openaml.errors import ErrorCode, NotFoundError, OpenAMLError, ValidationError
 from openaml.rest.errors import to_body
 from openaml.server.routes import ROUTERS
+from openaml.server.routes.mlflow import is_mlflow_path, mlflow_http_error
 from openaml.server.settings import ServerSettings
 from openaml.server.state import ServerState
 
@@ -70,7 +71,9 @@ def create_app(settings: ServerSettings) -> FastAPI:
         return error_response(_pydantic(exc))
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        if is_mlflow_path(request.url.path) and exc.status_code in (404, 405):  # MLflow's clients read these
+            return mlflow_http_error(exc.status_code, request.method, request.url.path)
         if exc.status_code == 404:
             return error_response(NotFoundError("no such route; see /openapi.json for what is served"))
         error = OpenAMLError(str(exc.detail))

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from openaml.errors import ValidationError
-from openaml.rest.paths import DEFAULT_RESOURCE_GROUP, DEFAULT_SUBSCRIPTION
+from openaml.rest.paths import DEFAULT_RESOURCE_GROUP, DEFAULT_SUBSCRIPTION, check_base_url
 from openaml.services.settings import Settings
 
 #: Request bodies (JSON) larger than this are refused: specs are small, files go to /blobs.
@@ -31,6 +31,9 @@ class ServerSettings:
     bytes there (``azure://...`` or ``s3://...``).
     ``subscription``/``resource_group``: the ids the server's resource paths carry by default
     (any are accepted in requests and echoed in ids).
+    ``public_url``: the server's address as its clients reach it (behind a proxy), which the
+    URLs it publishes (a workspace's ``mlflow_tracking_uri``) start with; None: each request's
+    own scheme and host.
     """
 
     workspace_settings: Settings
@@ -45,6 +48,7 @@ class ServerSettings:
     resource_group: str = DEFAULT_RESOURCE_GROUP
     max_json_bytes: int = MAX_JSON_BYTES
     max_blob_bytes: int = MAX_BLOB_BYTES
+    public_url: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
 
     def check(self) -> None:
@@ -59,6 +63,8 @@ class ServerSettings:
                 raise ValidationError(f"{path} is not a file", field=name)
         if not 0 <= self.port <= 65535:
             raise ValidationError(f"port {self.port} is not between 0 and 65535", field="port")
+        if self.public_url is not None:
+            check_base_url(self.public_url, field="public_url")
 
     @property
     def scheme(self) -> str:

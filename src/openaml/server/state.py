@@ -13,6 +13,8 @@ from openaml.names import check_name
 from openaml.rest.paths import WorkspaceScope, check_segment
 from openaml.server.settings import ServerSettings
 from openaml.services.workspaces import WorkspaceContext, WorkspaceService
+from openaml.tracking.context import TrackingContext
+from openaml.tracking.workspace import workspace_tracking_context
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,9 @@ class ServerState:
         self.workspaces = WorkspaceService(settings.workspace_settings)
         self._launcher: Any = None
         self._lock = threading.Lock()
+        # The MLflow mount's context per workspace, with the workspace context it was built on:
+        # a workspace deleted and created again is opened anew, and gets a new tracking context.
+        self._tracking: dict[str, tuple[WorkspaceContext, TrackingContext]] = {}
 
     def scope(self, subscription: str, resource_group: str, workspace: str = "") -> WorkspaceScope:
         """The checked ids of a request's path: each is one segment, nothing else."""
@@ -45,12 +50,30 @@ class ServerState:
         scope = self.scope(subscription, resource_group, workspace)
         return Scoped(scope, self.workspaces.open(workspace))
 
+    def tracking(self, subscription: str, resource_group: str, workspace: str) -> TrackingContext:
+        """The MLflow tracking context of a request's workspace (the same one a job's endpoint
+        serves), built once per opened workspace: its caches (known runs, the model registry)
+        outlive a request."""
+        ctx = self.open(subscription, resource_group, workspace).ctx
+        with self._lock:
+            cached = self._tracking.get(workspace)
+            if cached is None or cached[0] is not ctx:
+                cached = (ctx, workspace_tracking_context(ctx))
+                self._tracking[workspace] = cached
+            return cached[1]
+
     def create_workspace(self, workspace: Workspace) -> Workspace:
         """Create a workspace with the server's database and default storage unless it names its own."""
         if workspace.storage is None and self.settings.storage:
             storage = WorkspaceStorage(uri=self.settings.storage)
             workspace = workspace.model_copy(update={"storage": storage.with_environment_credentials(os.environ)})
         return self.workspaces.create(workspace, database_url=self.settings.database_url)
+
+    def delete_workspace(self, name: str) -> None:
+        """Delete a workspace with everything in it, and forget its MLflow tracking context."""
+        self.workspaces.delete(name)
+        with self._lock:
+            self._tracking.pop(name, None)
 
     def job_service(self, ctx: WorkspaceContext) -> Any:
         """The job service of a workspace; its jobs run on this machine's local pool."""
@@ -62,4 +85,6 @@ class ServerState:
         return JobService(ctx, self.settings.workspace_settings, self._launcher)
 
     def close(self) -> None:
+        with self._lock:
+            self._tracking.clear()
         self.workspaces.close()

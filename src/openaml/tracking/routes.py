@@ -101,6 +101,10 @@ ARTIFACT_ROUTES: dict[str, Handler] = {
 # Multipart and presigned transfers of proxied artifacts (server-info says they are off).
 ARTIFACTS_UNSERVED_PREFIXES = tuple(p.removesuffix("/artifacts") + "/" for p in ARTIFACTS_PREFIXES)
 
+# MLflow's reads sent as POST (a body holds their filters): what a role that may only read may call.
+READS_BY_POST = frozenset({"/runs/search", "/experiments/search", "/logged-models/search",
+                           "/registered-models/get-latest-versions"})
+
 OTHER: dict[tuple[str, str], Handler] = {
     ("GET", "/health"): meta.health,
     ("GET", "/version"): meta.version,
@@ -157,3 +161,14 @@ def match(method: str, path: str) -> tuple[Handler, dict[str, str]] | None:
     if handler is None and any(p == path for _, p in OTHER):
         raise _not_allowed(method, path)
     return (handler, {}) if handler else None
+
+
+def reads_only(method: str, path: str) -> bool:
+    """Whether the request *method* *path* (as :func:`match` takes it) can only read: a GET, or
+    one of MLflow's searches sent as POST. For an authorisation check that tells readers from
+    writers; anything unknown counts as a write."""
+    if method == "GET":
+        return True
+    if method != "POST":
+        return False
+    return any(path.startswith(prefix + "/") and path[len(prefix):] in READS_BY_POST for prefix in API_PREFIXES)

@@ -3,12 +3,13 @@
 Started by the job agent for each job (``MLFLOW_TRACKING_URI`` points at it), so it must start
 in milliseconds and keep per-request work small: one dict lookup to route, one JSON parse, one
 store transaction, one ``sendall`` for the response (headers and body together, with
-TCP_NODELAY, so Nagle and delayed ACKs never add latency).
+TCP_NODELAY, so Nagle and delayed ACKs never add latency). What each request means is decided
+by :func:`openaml.tracking.dispatch.dispatch`, which the openaml server's mount calls too; this
+module only reads requests off the socket and writes the replies back.
 """
 
 from __future__ import annotations
 
-import json
 import selectors
 import shutil
 import socket
@@ -16,21 +17,18 @@ import threading
 from collections.abc import Iterator
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
 from openaml.store.tracking import TrackingStore
-from openaml.tracking import routes, validation
-from openaml.tracking.context import (
-    ArtifactRoot, FileResponse, JsonResponse, Request, TextResponse, TrackingContext,
-)
+from openaml.tracking.context import ArtifactRoot, Request, TrackingContext
+from openaml.tracking.dispatch import dispatch
 from openaml.tracking.registry import RegistryFactory
-from openaml.tracking.wire import MlflowApiError, api_error
 
-__all__ = ["TrackingServer", "start_tracking_server"]
+__all__ = ["TrackingServer", "serve_tracking_context", "start_tracking_server"]
 
 _CHUNK = 1 << 20
-_NOT_FOUND = MlflowApiError("ENDPOINT_NOT_FOUND", "This API endpoint does not exist on this server.", 404)
 
 
 def _body_reader(rfile: Any, headers: Any) -> Iterator[bytes]:
@@ -94,30 +92,12 @@ class _Handler(BaseHTTPRequestHandler):
         raw_path, _, query = self.path.partition("?")
         request = Request(method, unquote(raw_path), parse_qs(query), self.headers,
                           lambda: _body_reader(self.rfile, self.headers))
-        try:
-            found = routes.match(method, request.path)
-            if found is None:
-                raise _NOT_FOUND
-            handler, request.path_params = found
-            rules = validation.rules_for(handler)
-            if rules is not None:  # artifact transfers have no JSON body to check
-                validation.check(rules, request.args)
-            result = handler(self.server.context, request)
-        except Exception as exc:  # noqa: BLE001 - every failure becomes MLflow's error JSON
-            error = api_error(exc)
-            result = error.to_json()
-            self._finish_body(request)
-            self._send(error.status, json.dumps(result).encode(), "application/json")
-            return
+        reply = dispatch(self.server.context, request)
         self._finish_body(request)
-        if isinstance(result, JsonResponse):
-            self._send(200, result.body, "application/json")
-        elif isinstance(result, FileResponse):
-            self._send_file(result)
-        elif isinstance(result, TextResponse):
-            self._send(result.status, result.body.encode(), result.content_type)
+        if reply.file is not None:
+            self._send_file(reply.file, reply.content_type)
         else:
-            self._send(200, json.dumps(result, separators=(",", ":")).encode(), "application/json")
+            self._send(reply.status, reply.body, reply.content_type)
 
     def _finish_body(self, request: Request) -> None:
         # An unread body would be parsed as the next request on this keep-alive connection.
@@ -134,11 +114,11 @@ class _Handler(BaseHTTPRequestHandler):
     def _send(self, status: int, body: bytes, content_type: str) -> None:
         self.wfile.write(self._head(status, content_type, len(body)) + body)
 
-    def _send_file(self, response: FileResponse) -> None:
-        with open(response.path, "rb") as f:
+    def _send_file(self, path: Path, content_type: str) -> None:
+        with open(path, "rb") as f:
             size = f.seek(0, 2)
             f.seek(0)
-            self.wfile.write(self._head(200, response.content_type, size))
+            self.wfile.write(self._head(200, content_type, size))
             shutil.copyfileobj(f, self.wfile, _CHUNK)
 
 
@@ -237,4 +217,10 @@ def start_tracking_server(
     ``port=0`` picks a free port: read it from ``.port`` / ``.url``.
     """
     context = TrackingContext(tracking_store, artifact_root_for_run, artifact_root_for_model, model_registry)
+    return serve_tracking_context(context, host=host, port=port)
+
+
+def serve_tracking_context(context: TrackingContext, *, host: str = "127.0.0.1", port: int = 0) -> TrackingServer:
+    """Serve MLflow's REST API over *context* (e.g. :func:`openaml.tracking.workspace.
+    workspace_tracking_context`) on a background thread; ``port=0`` picks a free port."""
     return TrackingServer(_Server((host, port), context))

@@ -14,7 +14,6 @@ from openaml.services.cgroups import leave_job_cgroup
 from openaml.services.environments import builder_for
 from openaml.services.job_runtime import JobRuntime, RunContext, end_job
 from openaml.services.job_constants import HEARTBEAT_SECONDS
-from openaml.services.locations import job_folder, logged_model_folder
 from openaml.services.settings import Settings
 from openaml.services.workspaces import WorkspaceContext, WorkspaceService
 from openaml.backends.local.slots import pool_for
@@ -99,18 +98,12 @@ def _claim(ctx: WorkspaceContext, job_name: str, settings: Settings) -> bool:
 
 
 def tracking_server_for(ctx: WorkspaceContext):
-    """The job's MLflow endpoint over the workspace: runs' artifacts in their jobs' folders, logged
-    models created outside a run in the workspace's artifact store, and MLflow's model registry
-    over the workspace's models (loaded on the first registry request)."""
-    from openaml.tracking import start_tracking_server
+    """The job's MLflow endpoint over the workspace (:func:`openaml.tracking.workspace.
+    workspace_tracking_context`: the same context the openaml server's MLflow mount serves)."""
+    from openaml.tracking.server import serve_tracking_context
+    from openaml.tracking.workspace import workspace_tracking_context
 
-    def registry():
-        from openaml.services.mlflow_registry import MlflowRegistry
-        return MlflowRegistry(ctx)
-
-    return start_tracking_server(ctx.tracking, artifact_root_for_run=lambda run_id: job_folder(ctx, run_id),
-                                 artifact_root_for_model=lambda model_id: logged_model_folder(ctx, model_id),
-                                 model_registry=registry)
+    return serve_tracking_context(workspace_tracking_context(ctx))
 
 
 def _run_orchestrator(settings: Settings, ctx: WorkspaceContext, record, run: RunContext) -> int:

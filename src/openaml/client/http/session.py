@@ -6,27 +6,20 @@ from __future__ import annotations
 import os
 import ssl
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 
 from openaml import __version__
-from openaml.errors import StoreUnavailableError, ValidationError
+from openaml.errors import StoreUnavailableError
 from openaml.rest.errors import from_body
-from openaml.rest.paths import API_VERSION, WorkspaceScope
+from openaml.rest.paths import API_VERSION, WorkspaceScope, check_base_url
 
 TIMEOUT = httpx.Timeout(120.0, connect=10.0)
 
 
 def check_server_url(url: str) -> str:
     """*url* if it is ``http(s)://host[:port][/prefix]`` with no credentials, query or fragment."""
-    parts = urlsplit(url) if isinstance(url, str) else None
-    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValidationError(f"server must be an http:// or https:// URL, not {url!r}", field="server")
-    if parts.username or parts.password or parts.query or parts.fragment:
-        raise ValidationError("the server URL must hold no user, password, query or fragment "
-                              "(tokens are given another way)", field="server")
-    return url.rstrip("/")
+    return check_base_url(url, field="server")
 
 
 def _verify() -> ssl.SSLContext | bool:

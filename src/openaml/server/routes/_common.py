@@ -4,6 +4,7 @@ body read with a size cap."""
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from fastapi import Request
@@ -22,6 +23,24 @@ JSON_BODY = {"requestBody": {"required": True, "content": {"application/json": {
 
 def state_of(request: Request) -> ServerState:
     return request.app.state.openaml
+
+
+# A Host header we repeat in the URLs we publish: a name or an address, and a port.
+_HOST = re.compile(r"^(?:[A-Za-z0-9](?:[A-Za-z0-9.\-]{0,252})|\[[0-9A-Fa-f:.]{2,45}\])(?::[0-9]{1,5})?$")
+
+
+def public_base(request: Request) -> str:
+    """The server's address as this request's client reaches it: ``--public-url`` when given
+    (behind a proxy), else the request's scheme and ``Host`` (the socket's address when the
+    header is missing or is not a host and port)."""
+    settings = state_of(request).settings
+    if settings.public_url:
+        return settings.public_url.rstrip("/")
+    host = request.headers.get("host", "")
+    if not _HOST.match(host):
+        address, port = request.scope.get("server") or (settings.host, settings.port)
+        host = f"[{address}]:{port}" if ":" in str(address) else f"{address}:{port}"
+    return f"{request.scope.get('scheme', 'http')}://{host}{request.scope.get('root_path', '')}"
 
 
 def workspace(request: Request, subscriptionId: str, resourceGroupName: str, workspaceName: str) -> Scoped:

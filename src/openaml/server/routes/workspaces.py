@@ -7,18 +7,27 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request, Response
 
 from openaml.errors import AlreadyExistsError
+from openaml.entities import Workspace
 from openaml.rest.envelope import collection
+from openaml.rest.paths import WorkspaceScope
 from openaml.rest.resources import workspace_from_body, workspace_resource
 from openaml.server.routes._common import JSON_BODY, WORKSPACE, WORKSPACES, json_body, state_of
+from openaml.server.routes.mlflow import mlflow_tracking_uri
 
 router = APIRouter(tags=["workspaces"])
+
+
+def _resource(request: Request, ws: Workspace, scope: WorkspaceScope) -> dict[str, Any]:
+    """A workspace on the wire, with its ``mlFlowTrackingUri``: this server's MLflow mount."""
+    served = ws.model_copy(update={"mlflow_tracking_uri": mlflow_tracking_uri(request, scope)})
+    return workspace_resource(served, scope)
 
 
 @router.get(WORKSPACES, summary="List workspaces.")
 def list_workspaces(request: Request, subscriptionId: str, resourceGroupName: str) -> dict[str, Any]:
     state = state_of(request)
     scope = state.scope(subscriptionId, resourceGroupName)
-    return collection(workspace_resource(ws, scope.__class__(scope.subscription, scope.resource_group, ws.name))
+    return collection(_resource(request, ws, WorkspaceScope(scope.subscription, scope.resource_group, ws.name))
                       for ws in state.workspaces.list())
 
 
@@ -27,7 +36,7 @@ def get_workspace(request: Request, subscriptionId: str, resourceGroupName: str,
                   ) -> dict[str, Any]:
     state = state_of(request)
     scope = state.scope(subscriptionId, resourceGroupName, workspaceName)
-    return workspace_resource(state.workspaces.get(workspaceName), scope)
+    return _resource(request, state.workspaces.get(workspaceName), scope)
 
 
 @router.put(WORKSPACE, summary="Create a workspace, or update description, display name and tags.",
@@ -41,9 +50,9 @@ def put_workspace(request: Request, response: Response, subscriptionId: str, res
     if state.workspaces.exists(workspaceName):
         if request.headers.get("if-none-match") == "*":
             raise AlreadyExistsError(f"Workspace '{workspaceName}' already exists.", name=workspaceName)
-        return workspace_resource(state.workspaces.update(entity), scope)
+        return _resource(request, state.workspaces.update(entity), scope)
     response.status_code = 201
-    return workspace_resource(state.create_workspace(entity), scope)
+    return _resource(request, state.create_workspace(entity), scope)
 
 
 @router.delete(WORKSPACE, summary="Delete a workspace and everything in it.", status_code=200)
@@ -51,7 +60,7 @@ def delete_workspace(request: Request, subscriptionId: str, resourceGroupName: s
                      ) -> dict[str, Any]:
     state = state_of(request)
     state.scope(subscriptionId, resourceGroupName, workspaceName)
-    state.workspaces.delete(workspaceName)
+    state.delete_workspace(workspaceName)
     return {}
 
 
@@ -69,4 +78,4 @@ def update_storage_credentials(request: Request, subscriptionId: str, resourceGr
     credentials = None
     if current is not None and creds is not None:  # the credential class comes from the storage's kind
         credentials = WorkspaceStorage(**current.model_dump(exclude={"credentials"}), credentials=creds).credentials
-    return workspace_resource(state.workspaces.update_storage_credentials(workspaceName, credentials), scope)
+    return _resource(request, state.workspaces.update_storage_credentials(workspaceName, credentials), scope)
