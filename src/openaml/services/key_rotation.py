@@ -1,12 +1,17 @@
 """Rotating the secret key: every sealed secret of every workspace of the catalog is sealed again
 with the new key, then the new key becomes the current one.
 
-In a database the resealing is one transaction (the database's key check included), so a crash
-leaves everything as it was; in a home's folders it goes workspace by workspace. Either way the
-resealing opens values sealed with the old or the new key (Fernet's MultiFernet), so running it
-again after a crash is safe. Only then is the key file rewritten: the new key first, the old one
-on the next line (accepted for reading only, so that a value a running server sealed with the
-old key meanwhile still opens; the next rotation drops it). A key that comes from
+Three steps, each safe to repeat:
+
+1. the key file gets the new key after the current one(s): still current, the old key seals,
+   and everyone reading the file (servers re-read it when a value does not open) opens both;
+2. every sealed value is sealed again with the new key: in a database in one transaction (its
+   key check included), so a crash leaves everything as it was; in a home's folders workspace by
+   workspace, and values sealed with either key open meanwhile (Fernet's MultiFernet);
+3. the key file gets the new key first and the old one second (read only, so that a value a
+   running server sealed with it during the rotation still opens; the next rotation drops it).
+
+Running it again after a crash at any point finishes the job. A key that comes from
 ``OPENAML_SECRET_KEY`` cannot be rewritten from here: the caller says to set it.
 """
 
@@ -37,6 +42,9 @@ def rotate_key(settings: Settings, new_keys: Sequence[bytes]) -> KeyRotation:
     current key (see the module)."""
     source = settings.key_source
     old = source.load() or []
+    reading = [*old, *(k for k in new_keys if k not in old)]
+    if not source.value and old and reading != old:
+        source.store(reading)  # step 1: the new key opens, the old one still seals
     workspaces = WorkspaceService(settings)
     try:
         resealed = workspaces.rotate_key(new_keys)
@@ -44,6 +52,6 @@ def rotate_key(settings: Settings, new_keys: Sequence[bytes]) -> KeyRotation:
         workspaces.close()
     if source.value:
         return KeyRotation(resealed, None)
-    kept = [k for k in old if k not in new_keys][:1]
+    kept = [k for k in old if k not in new_keys][:1]  # the one current before, read only
     source.store([*new_keys, *kept])
     return KeyRotation(resealed, source.file)

@@ -219,7 +219,10 @@ class WorkspaceService:
         record = self._record(name)
         self._forget(name)
         self.catalog.delete(record)
-        folder = self.settings.workspace_dir(name)
+        try:
+            folder = self.settings.workspace_dir(name)
+        except ValidationError:  # a row whose name is no folder name: nothing of it on disk here
+            return
         for path in {folder, self._files_folder(record)}:
             if path == folder or _is_workspace_folder(path, name):
                 _remove_folder(path)
