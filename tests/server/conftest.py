@@ -23,7 +23,6 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     root = use_home(tmp_path, monkeypatch, host_python=True)
     service = WorkspaceService(Settings.from_env())
     service.create(Workspace(name="ws"))
-    service.open("ws")  # what opening makes (artifacts/tmp) is there before a test looks
     service.close()
     return root
 

@@ -369,7 +369,7 @@ class WorkspaceService:
 
 def _layout(storage: WorkspaceStorage | None) -> list[str]:
     """The folders a new workspace's files need (relative to its folder)."""
-    layout = ["artifacts"] if storage is None else []
+    layout = ["artifacts/tmp"] if storage is None else []  # what the artifact store's first open makes
     return layout + [f"datastores/{ds}" for ds in DEFAULT_DATASTORES if storage is None or ds != STORAGE_DATASTORE]
 
 

@@ -154,8 +154,9 @@ class FolderCatalog:
     def secrets(self, record: WorkspaceRecord) -> Sealer:
         if record.catalog_url:
             return self.linked(record.catalog_url).secrets(record)
-        legacy = self.folder(record.name) / LEGACY_KEY_FILE
-        return self.ring.sealer(legacy if legacy.is_file() else None)
+        folder = self.folder(record.name)
+        legacy = folder / LEGACY_KEY_FILE  # not a leftover of an interrupted create: a workspace's
+        return self.ring.sealer(legacy if legacy.is_file() and (folder / WORKSPACE_FILE).is_file() else None)
 
     def check_key(self) -> None:
         self.ring.check()
