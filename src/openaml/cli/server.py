@@ -84,7 +84,11 @@ def start(host, port, database_url, secret_key_file, storage, certfile, keyfile,
     except ModuleNotFoundError as exc:
         raise MissingExtraError(f"the server needs {exc.name}: pip install 'openaml[server]'") from None
     app.state.openaml.workspaces.check_key()  # a wrong key: one message now, not an error per request
-    click.echo(f"openaml server: workspaces under {settings.workspace_settings.home}, on "
+    where = f"under {settings.workspace_settings.home}"
+    if settings.database_url:
+        from openaml.store._db import safe_url
+        where = f"of the database {safe_url(settings.database_url)}"
+    click.echo(f"openaml server: workspaces {where}, on "
                f"{settings.scheme}://{host}:{port} (no authentication: this machine only)", err=True)
     uvicorn.run(app, host=host, port=port, ssl_certfile=certfile, ssl_keyfile=keyfile, log_level=log_level)
 
@@ -136,6 +140,7 @@ def rotate_key(new_key_file, database_url, secret_key_file):
     done = rotate(settings, new_keys[:1])
     click.echo(f"{done.resealed} secret(s) sealed with the new key", err=True)
     if done.key_file is not None:
-        click.echo(f"{done.key_file} now holds the new key (the old one on its second line)", err=True)
+        kept = " (the old one on its second line, to read only)" if done.kept_previous else ""
+        click.echo(f"{done.key_file} now holds the new key{kept}", err=True)
     else:
         click.echo(f"the key comes from {KEY_ENV}: set it to the new key before starting servers again", err=True)

@@ -31,10 +31,12 @@ NEW_KEY_ENV = "OPENAML_NEW_SECRET_KEY"
 @dataclass(frozen=True)
 class KeyRotation:
     """What a rotation did: how many sealed values it resealed, and the key file now holding
-    the new key (None: the key comes from ``OPENAML_SECRET_KEY``, which its owner must change)."""
+    the new key (None: the key comes from ``OPENAML_SECRET_KEY``, which its owner must change),
+    and whether the key before it stays there to read."""
 
     resealed: int
     key_file: Path | None
+    kept_previous: bool = False
 
 
 def rotate_key(settings: Settings, new_keys: Sequence[bytes]) -> KeyRotation:
@@ -54,4 +56,4 @@ def rotate_key(settings: Settings, new_keys: Sequence[bytes]) -> KeyRotation:
         return KeyRotation(resealed, None)
     kept = [k for k in old if k not in new_keys][:1]  # the one current before, read only
     source.store([*new_keys, *kept])
-    return KeyRotation(resealed, source.file)
+    return KeyRotation(resealed, source.file, kept_previous=bool(kept))
