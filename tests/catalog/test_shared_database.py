@@ -220,3 +220,31 @@ def test_without_a_database_url_the_folder_layout_is_unchanged(home_a: Home):
         assert not (folder / "secret.key").exists()  # the key is the home's now
     finally:
         service.close()
+
+
+def test_two_servers_on_one_database_put_one_workspace(db_url: str, home_a: Home, home_b: Home, monkeypatch):
+    import httpx
+
+    from openaml.rest.paths import WorkspaceScope
+    from openaml.server import ServerSettings, create_app
+    from openaml.server.testing import InMemoryTransport
+
+    apps = [create_app(ServerSettings(workspace_settings=h.settings(db_url))) for h in (home_a, home_b)]
+    transports = [InMemoryTransport(app) for app in apps]
+    a, b = (httpx.Client(base_url="http://openaml.test", transport=t) for t in transports)
+    url = WorkspaceScope(workspace="team").base
+    try:
+        assert a.put(url, json={"properties": {"description": "one"}}).status_code == 201
+        assert b.put(url, json={"properties": {"description": "one"}}, headers={"If-None-Match": "*"}).status_code == 409
+        # B's look found nothing (A created it just after): the create loses, and the PUT updates.
+        monkeypatch.setattr(apps[1].state.openaml.workspaces, "exists", lambda name: False)
+        answer = b.put(url, json={"properties": {"description": "two"}})
+        assert answer.status_code == 200, answer.text
+        assert a.get(url).json()["properties"]["description"] == "two"
+        raced = b.put(url, json={"properties": {}}, headers={"If-None-Match": "*"})
+        assert raced.status_code == 409 and raced.json()["error"]["code"] == "AlreadyExists"
+    finally:
+        for client, transport, app in zip((a, b), transports, apps):
+            client.close()
+            transport.close()
+            app.state.openaml.close()
