@@ -34,6 +34,26 @@ def _no_pool(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPENAML_POOL", "off")
 
 
+@pytest.fixture(scope="session")
+def session_key_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One secret key file for the session (the worker's): the tests' homes share its
+    PostgreSQL database, whose secrets are all sealed with one key."""
+    from openaml.store.secrets import new_key, write_key_file
+
+    path = tmp_path_factory.mktemp("secret-key") / "secret.key"
+    write_key_file(path, [new_key()], replace=False)
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _secret_key(monkeypatch: pytest.MonkeyPatch, session_key_file: Path) -> None:
+    """Every home uses the session's key file unless a test says otherwise (the tests of the key
+    itself unset the variable to get ``<home>/secret.key``)."""
+    monkeypatch.setenv("OPENAML_SECRET_KEY_FILE", str(session_key_file))
+    monkeypatch.delenv("OPENAML_SECRET_KEY", raising=False)
+    monkeypatch.delenv("OPENAML_DATABASE_URL", raising=False)
+
+
 @pytest.fixture(params=["cold", "pool"])
 def launch_mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch):
     """Each test that takes it runs with cold agents and with agents forked by the warm pool.

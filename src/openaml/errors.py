@@ -57,6 +57,7 @@ class ErrorCode(str, enum.Enum):
     DATASTORE_ACCESS = "DatastoreAccess"
     PAYLOAD_TOO_LARGE = "PayloadTooLarge"
     FORBIDDEN = "AuthorizationFailed"  # Azure's code for a 403
+    SECRET_KEY = "SecretKey"
 
 
 _HTTP_STATUS = {
@@ -80,6 +81,7 @@ _HTTP_STATUS = {
     ErrorCode.DATASTORE_ACCESS: 400,
     ErrorCode.PAYLOAD_TOO_LARGE: 413,
     ErrorCode.FORBIDDEN: 403,
+    ErrorCode.SECRET_KEY: 500,
 }
 
 
@@ -241,6 +243,14 @@ class IntegrityError(OpenAMLError):
     code = ErrorCode.INTEGRITY
 
 
+class SecretKeyError(IntegrityError):
+    """The configured secret key is missing, malformed, or not the key that sealed the stored
+    secrets; the message names the setting to fix (``OPENAML_SECRET_KEY``, the key file) and
+    never holds a key."""
+
+    code = ErrorCode.SECRET_KEY
+
+
 class InvalidTransitionError(UserError, HttpResponseError):
     """A job (or other lifecycle) cannot move from its current status to the requested one."""
 
@@ -309,4 +319,5 @@ _BY_CODE: dict[ErrorCode, type[OpenAMLError]] = {
     ErrorCode.DATASTORE_ACCESS: DatastoreAccessError,
     ErrorCode.PAYLOAD_TOO_LARGE: PayloadTooLargeError,
     ErrorCode.FORBIDDEN: ForbiddenError,
+    ErrorCode.SECRET_KEY: SecretKeyError,
 }

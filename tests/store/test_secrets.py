@@ -6,8 +6,8 @@ import stat
 
 import pytest
 
-from openaml.errors import AlreadyExistsError, IntegrityError, NotFoundError
-from openaml.store.secrets import SecretBox
+from openaml.errors import AlreadyExistsError, IntegrityError, NotFoundError, SecretKeyError
+from openaml.store.secrets import SecretBox, parse_keys
 
 SECRET = {"account_key": "s3cr3t-VALUE", "sas_token": None}
 
@@ -52,3 +52,42 @@ def test_missing_and_malformed_keys(tmp_path):
 def test_repr_shows_no_key(tmp_path):
     box = SecretBox.create(tmp_path / "k")
     assert (tmp_path / "k").read_text().strip() not in repr(box)
+
+
+def test_several_keys_the_first_seals_and_any_opens(tmp_path):
+    from openaml.store.secrets import new_key
+
+    old, new = new_key(), new_key()
+    sealed_old = SecretBox(old).encrypt(SECRET)
+    ring = SecretBox([new, old])
+    assert ring.decrypt(sealed_old) == SECRET
+    resealed = ring.rotate(sealed_old)
+    assert SecretBox(new).decrypt(resealed) == SECRET and not SecretBox(old).opens(resealed)
+    assert ring.rotate(resealed) != resealed and SecretBox(new).opens(ring.rotate(resealed))  # again: harmless
+    assert SecretBox(new).opens(ring.encrypt(SECRET)) and not SecretBox(old).opens(ring.encrypt(SECRET))
+    with pytest.raises(SecretKeyError):
+        SecretBox(new_key()).rotate(sealed_old)
+
+
+@pytest.mark.parametrize("text", ["", "  \n", "nearly-a-key-SECRET", "A" * 42 + "==", "A" * 43 + "=,x"])
+def test_malformed_keys_are_refused_without_showing_them(text):
+    with pytest.raises(SecretKeyError) as info:
+        parse_keys(text, origin="OPENAML_SECRET_KEY")
+    assert "OPENAML_SECRET_KEY" in info.value.message
+    assert "SECRET" not in info.value.message.replace("OPENAML_SECRET_KEY", "")
+    if text.strip():
+        assert text.strip() not in info.value.message
+
+
+def test_key_files_hold_one_key_a_line(tmp_path):
+    from openaml.store.secrets import KeySource, new_key
+
+    source = KeySource(file=tmp_path / "k")
+    assert source.load() is None
+    first = source.create()
+    assert source.create() == first  # never replaced by a second first use
+    second = new_key()
+    source.store([second, *first])
+    assert source.load() == [second, *first]
+    assert stat.S_IMODE((tmp_path / "k").stat().st_mode) == 0o600
+    assert second.decode() not in repr(KeySource(file=tmp_path / "k", value=second.decode()))

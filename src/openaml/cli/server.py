@@ -16,18 +16,45 @@ def server() -> None:
     pass
 
 
-def _settings(host: str, port: int, database_url: str | None, storage: str | None, certfile: str | None,
-              keyfile: str | None, no_auth: bool, public_url: str | None = None):
-    from openaml.server.settings import ServerSettings
+def _workspace_settings(home: str | None, database_url: str | None, secret_key_file: str | None):
+    """The environment's settings (``OPENAML_HOME``, ``OPENAML_DATABASE_URL``, the key...), with
+    what the options say instead."""
+    import dataclasses
+
     from openaml.services.settings import Settings
+
+    settings = Settings.from_env(home=home)
+    changes: dict[str, object] = {}
+    if database_url:
+        changes["database_url"] = database_url
+    if secret_key_file:
+        changes["secret_key_file"] = Path(secret_key_file).expanduser().resolve()
+    return dataclasses.replace(settings, **changes) if changes else settings
+
+
+def _settings(host: str, port: int, database_url: str | None, storage: str | None, certfile: str | None,
+              keyfile: str | None, no_auth: bool, secret_key_file: str | None = None,
+              public_url: str | None = None):
+    from openaml.server.settings import ServerSettings
 
     home = None
     if storage and "://" not in storage:  # a folder: the server's home
         home, storage = str(Path(storage).expanduser().resolve()), None
-    return ServerSettings(workspace_settings=Settings.from_env(home=home), host=host, port=port,
-                          database_url=database_url, storage=storage,
+    return ServerSettings(workspace_settings=_workspace_settings(home, database_url, secret_key_file),
+                          host=host, port=port, storage=storage,
                           certfile=Path(certfile) if certfile else None, keyfile=Path(keyfile) if keyfile else None,
                           no_auth=no_auth, public_url=public_url)
+
+
+_database_url = click.option(
+    "--database-url", help="The database whose catalog holds the workspaces, shared by every server and home "
+                           "that names it, e.g. postgresql+psycopg://user@host/db (default: $OPENAML_DATABASE_URL; "
+                           "none: the folders under $OPENAML_HOME).")
+_secret_key_file = click.option(
+    "--secret-key-file", type=click.Path(dir_okay=False),
+    help="The file holding the key that seals the workspaces' secrets (default: $OPENAML_SECRET_KEY_FILE, else "
+         "$OPENAML_HOME/secret.key, created on first use with mode 0600). $OPENAML_SECRET_KEY, when set, is the "
+         "key itself and wins. Every server and home on one database needs the same key.")
 
 
 @server.command("start", help="Serve the workspaces under $OPENAML_HOME (or --storage FOLDER) until stopped. "
@@ -35,8 +62,8 @@ def _settings(host: str, port: int, database_url: str | None, storage: str | Non
                               "to a loopback address.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind: a loopback one for now.")
 @click.option("--port", default=8080, show_default=True, type=int, help="Port (0: any free port).")
-@click.option("--database-url", help="Workspaces created through the server keep their metadata in this "
-                                     "database, e.g. postgresql+psycopg://user@host/db.")
+@_database_url
+@_secret_key_file
 @click.option("--storage", help="A folder: where the workspaces live (instead of $OPENAML_HOME); or "
                                 "azure://<account>/<container>[/<prefix>] or s3://<bucket>[/<prefix>]: where "
                                 "workspaces created through the server keep their bytes (credentials from the "
@@ -50,8 +77,8 @@ def _settings(host: str, port: int, database_url: str | None, storage: str | Non
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["critical", "error", "warning", "info", "debug"]))
 @handle_errors
-def start(host, port, database_url, storage, certfile, keyfile, no_auth, public_url, log_level):
-    settings = _settings(host, port, database_url, storage, certfile, keyfile, no_auth, public_url)
+def start(host, port, database_url, secret_key_file, storage, certfile, keyfile, no_auth, public_url, log_level):
+    settings = _settings(host, port, database_url, storage, certfile, keyfile, no_auth, secret_key_file, public_url)
     settings.check()
     try:
         import uvicorn
@@ -60,27 +87,64 @@ def start(host, port, database_url, storage, certfile, keyfile, no_auth, public_
         app = create_app(settings)
     except ModuleNotFoundError as exc:
         raise MissingExtraError(f"the server needs {exc.name}: pip install 'openaml[server]'") from None
-    click.echo(f"openaml server: workspaces under {settings.workspace_settings.home}, on "
+    app.state.openaml.workspaces.check_key()  # a wrong key: one message now, not an error per request
+    where = f"under {settings.workspace_settings.home}"
+    if settings.database_url:
+        from openaml.store._db import safe_url
+        where = f"of the database {safe_url(settings.database_url)}"
+    click.echo(f"openaml server: workspaces {where}, on "
                f"{settings.scheme}://{host}:{port} (no authentication: this machine only)", err=True)
     uvicorn.run(app, host=host, port=port, ssl_certfile=certfile, ssl_keyfile=keyfile, log_level=log_level)
 
 
-@server.command("upgrade-db", help="Bring every workspace's metadata database (and --database-url's) to the "
-                                   "current schema. The server does this at start too.")
-@click.option("--database-url", help="Also upgrade this database.")
+@server.command("upgrade-db", help="Bring the database of the workspace catalog (--database-url, "
+                                   "$OPENAML_DATABASE_URL) and every workspace's metadata database to the current "
+                                   "schema. The server does this at start too.")
+@_database_url
 @handle_errors
 def upgrade_db(database_url):
-    from openaml.services.settings import Settings
     from openaml.services.workspaces import WorkspaceService
-    from openaml.store.metadata import MetadataStore
 
-    workspaces = WorkspaceService(Settings.from_env())
-    upgraded = 0
-    if database_url:
-        MetadataStore(database_url).close()  # opening runs the migrations
-        upgraded += 1
-    for ws in workspaces.list():
-        workspaces.open(ws.name)
-        upgraded += 1
-    workspaces.close()
-    click.echo(f"{upgraded} database(s) at the current schema", err=True)
+    workspaces = WorkspaceService(_workspace_settings(None, database_url, None))
+    try:
+        names = [ws.name for ws in workspaces.list()]  # opening the catalog migrates its database
+        for name in names:
+            workspaces.open(name)
+    finally:
+        workspaces.close()
+    click.echo(f"the catalog and {len(names)} workspace(s) at the current schema", err=True)
+
+
+@server.command("rotate-key", help="Seal every secret of every workspace (datastore credentials, compute passwords, "
+                                   "storage credentials) with a new key, then make it the current key. In a database "
+                                   "this is one transaction; running it again after a crash is safe. The key file "
+                                   "then holds the new key, and the old one on its second line (read only, dropped "
+                                   "by the next rotation). Restart the servers on the database afterwards.")
+@click.option("--new-key-file", type=click.Path(dir_okay=False, exists=True),
+              help="A file holding the new key (default: $OPENAML_NEW_SECRET_KEY; neither: a new random key).")
+@_database_url
+@_secret_key_file
+@handle_errors
+def rotate_key(new_key_file, database_url, secret_key_file):
+    import os
+
+    from openaml.services.key_rotation import NEW_KEY_ENV
+    from openaml.services.key_rotation import rotate_key as rotate
+    from openaml.store.secrets import KEY_ENV, new_key, parse_keys
+
+    settings = _workspace_settings(None, database_url, secret_key_file)
+    if new_key_file:
+        new_keys = parse_keys(Path(new_key_file).read_bytes(), origin=f"the key file {new_key_file}")
+    elif os.environ.get(NEW_KEY_ENV, "").strip():
+        new_keys = parse_keys(os.environ[NEW_KEY_ENV], origin=NEW_KEY_ENV)
+    elif settings.key_source.value:  # a random key nobody could ever set there: every secret lost
+        raise click.UsageError(f"the key comes from {KEY_ENV}: give the new one with --new-key-file or {NEW_KEY_ENV}")
+    else:
+        new_keys = [new_key()]
+    done = rotate(settings, new_keys[:1])
+    click.echo(f"{done.resealed} secret(s) sealed with the new key", err=True)
+    if done.key_file is not None:
+        kept = " (the old one on its second line, to read only)" if done.kept_previous else ""
+        click.echo(f"{done.key_file} now holds the new key{kept}", err=True)
+    else:
+        click.echo(f"the key comes from {KEY_ENV}: set it to the new key before starting servers again", err=True)

@@ -17,7 +17,8 @@ _output = click.option("-o", "--output", type=click.Choice(FORMATS), default="js
 
 
 @click.group(help="Workspaces: each keeps its assets, datastores, compute and job history in a "
-                  "folder under $OPENAML_HOME (default ~/.openaml).")
+                  "folder under $OPENAML_HOME (default ~/.openaml), or, with $OPENAML_DATABASE_URL, in that "
+                  "database, shared by every home and server on it.")
 def workspace() -> None:
     pass
 
@@ -52,8 +53,9 @@ _storage_identity = click.option(
 @click.option("--description")
 @click.option("--display-name")
 @click.option("-l", "--location", help="Accepted and kept; 'local' by default.")
-@click.option("--database-url", help="Keep metadata in this database instead of SQLite, "
-                                     "e.g. postgresql+psycopg://user@host/db.")
+@click.option("--database-url", help="Put the workspace in this database's catalog (its metadata there too), "
+                                     "shared by every home and server on it, e.g. postgresql+psycopg://user@host/db; "
+                                     "this home remembers where it is. With $OPENAML_DATABASE_URL set, only that one.")
 @click.option("--storage", help="Keep the default datastore and the artifact store on object storage: "
                                 "azure://<account>/<container>[/<prefix>] or s3://<bucket>[/<prefix>] "
                                 "(no credentials in it). Credentials: --storage-credentials, else the "
@@ -108,7 +110,7 @@ def show(name, output):
     emit(client.workspaces.get(client.workspace_name), output)
 
 
-@workspace.command("list", help="List local workspaces.")
+@workspace.command("list", help="List the workspaces (of $OPENAML_HOME, or of $OPENAML_DATABASE_URL's catalog).")
 @_output
 @server_option
 @handle_errors

@@ -206,7 +206,10 @@ class WorkspaceOperations(OperationGroup):
 
     def begin_create(self, workspace: Workspace, update_dependent_resources: bool = False, *,
                      database_url: str | None = None) -> LROPoller[Workspace]:
-        """Create a workspace; ``database_url`` (ours) keeps its metadata in PostgreSQL.
+        """Create a workspace; ``database_url`` (ours) puts it in that database's catalog (its
+        metadata there too), shared by every home and server on it (a home whose settings name a
+        database, ``OPENAML_DATABASE_URL``, puts it there anyway). An existing workspace is
+        :class:`~openaml.errors.AlreadyExistsError` and is left untouched.
 
         ``workspace.storage`` (ours: a :class:`~openaml.entities.WorkspaceStorage`, or just its
         URI, ``azure://<account>/<container>[/<prefix>]`` or ``s3://<bucket>[/<prefix>]``) puts the

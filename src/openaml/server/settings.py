@@ -25,8 +25,8 @@ AUTH_NOT_AVAILABLE = ("authentication is not available yet (tokens and roles com
 class ServerSettings:
     """What a server serves and how.
 
-    ``workspace_settings``: where workspaces live (``OPENAML_HOME``) and how jobs run.
-    ``database_url``: workspaces created through the server keep their metadata there.
+    ``workspace_settings``: where workspaces live (``OPENAML_HOME``, or the catalog of its
+    ``database_url``: a server's ``--database-url``), the secret key, and how jobs run.
     ``storage``: workspaces created through the server without storage of their own keep their
     bytes there (``azure://...`` or ``s3://...``).
     ``subscription``/``resource_group``: the ids the server's resource paths carry by default
@@ -39,7 +39,6 @@ class ServerSettings:
     workspace_settings: Settings
     host: str = "127.0.0.1"
     port: int = 8080
-    database_url: str | None = None
     storage: str | None = None
     certfile: Path | None = None
     keyfile: Path | None = None
@@ -65,6 +64,11 @@ class ServerSettings:
             raise ValidationError(f"port {self.port} is not between 0 and 65535", field="port")
         if self.public_url is not None:
             check_base_url(self.public_url, field="public_url")
+
+    @property
+    def database_url(self) -> str | None:
+        """The database whose catalog holds the served workspaces (None: ``OPENAML_HOME``'s folders)."""
+        return self.workspace_settings.database_url
 
     @property
     def scheme(self) -> str:

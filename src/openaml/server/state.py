@@ -63,11 +63,11 @@ class ServerState:
             return cached[1]
 
     def create_workspace(self, workspace: Workspace) -> Workspace:
-        """Create a workspace with the server's database and default storage unless it names its own."""
+        """Create a workspace in the server's catalog, with its default storage unless it names its own."""
         if workspace.storage is None and self.settings.storage:
             storage = WorkspaceStorage(uri=self.settings.storage)
             workspace = workspace.model_copy(update={"storage": storage.with_environment_credentials(os.environ)})
-        return self.workspaces.create(workspace, database_url=self.settings.database_url)
+        return self.workspaces.create(workspace)
 
     def delete_workspace(self, name: str) -> None:
         """Delete a workspace with everything in it, and forget its MLflow tracking context."""

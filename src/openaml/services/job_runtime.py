@@ -31,6 +31,7 @@ from openaml.services.process_tracking import TOKEN_ENV, ProcessTracker, open_tr
 from openaml.services.settings import Settings
 from openaml.services.workspaces import WorkspaceContext, workspace_arm_id
 from openaml.store.folders import copy_tree_keeping_links, remove_tree
+from openaml.store.secrets import KEY_ENV
 
 # The entities and the registry are imported inside the methods that use them: every job's
 # agent imports this module, and importing them here would add ~100 ms to each job's start.
@@ -332,7 +333,10 @@ class JobRuntime:
     def _host_env(plan: "Plan", job_vars: dict[str, str]) -> dict[str, str]:
         """On this machine the command also inherits the agent's environment, with the
         environment's ``bin`` first on ``PATH``."""
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAML_AGENT_", "VIRTUAL_ENV"))}
+        # Never the secret key itself: a job that prints its environment would log it (a job that
+        # opens the workspace in-process reads the key file that OPENAML_SECRET_KEY_FILE names).
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith(("OPENAML_AGENT_", "VIRTUAL_ENV")) and k != KEY_ENV}
         if plan.env.bin_dir:
             env["PATH"] = f"{plan.env.bin_dir}{os.pathsep}{env.get('PATH', '')}"
         env.update(job_vars)

@@ -4,13 +4,14 @@ environment at import time."""
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
 from openaml.paths import safe_join
 from openaml.errors import ValidationError
 from openaml.services.containers import CONTAINER_RUNTIMES
+from openaml.store.secrets import KEY_ENV, KEY_FILE_ENV, KeySource
 
 DEFAULT_WORKSPACE = "default"
 #: Values of ``OPENAML_PROCESS_TRACKING``.
@@ -19,6 +20,10 @@ PROCESS_TRACKING = ("auto", "token")
 FUSE_MOUNTS = ("auto", "off")
 #: Values of ``OPENAML_POOL``.
 POOL_MODES = ("auto", "off")
+#: The variable naming the database whose catalog holds the workspaces.
+DATABASE_URL_ENV = "OPENAML_DATABASE_URL"
+#: The key file's name under the home, when ``OPENAML_SECRET_KEY_FILE`` names none.
+SECRET_KEY_FILE = "secret.key"
 _TRUE = ("1", "true", "yes")
 
 
@@ -45,6 +50,12 @@ class Settings:
     first use, on Linux) or ``off`` (every agent is a new interpreter) (``OPENAML_POOL``).
     ``pool_idle_seconds``: a pool with no launch for this long leaves
     (``OPENAML_POOL_IDLE_SECONDS``, default 300).
+    ``database_url``: the database whose catalog holds the workspaces, shared by every home
+    and server that names it (``OPENAML_DATABASE_URL``; a server's ``--database-url``); None:
+    the workspaces are folders under the home.
+    ``secret_key``: the key that seals secrets (``OPENAML_SECRET_KEY``; several, comma-separated,
+    the first current); else ``secret_key_file`` (``OPENAML_SECRET_KEY_FILE``; a server's
+    ``--secret-key-file``; default ``<home>/secret.key``, created on first use).
     """
 
     home: Path
@@ -56,6 +67,9 @@ class Settings:
     fuse_mounts: str = "auto"
     pool: str = "auto"
     pool_idle_seconds: float = 300.0
+    database_url: str | None = field(default=None, repr=False)  # may hold a password
+    secret_key: str | None = field(default=None, repr=False)
+    secret_key_file: Path | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, home: str | Path | None = None) -> "Settings":
@@ -70,7 +84,10 @@ class Settings:
                    container_runtime=_choice(env, "OPENAML_CONTAINER_RUNTIME", CONTAINER_RUNTIMES),
                    fuse_mounts=_choice(env, "OPENAML_FUSE", FUSE_MOUNTS),
                    pool=_choice(env, "OPENAML_POOL", POOL_MODES),
-                   pool_idle_seconds=_positive(env, "OPENAML_POOL_IDLE_SECONDS", 300.0))
+                   pool_idle_seconds=_positive(env, "OPENAML_POOL_IDLE_SECONDS", 300.0),
+                   database_url=env.get(DATABASE_URL_ENV, "").strip() or None,
+                   secret_key=env.get(KEY_ENV, "").strip() or None,
+                   secret_key_file=_path(env.get(KEY_FILE_ENV, "")))
 
     def agent_env(self) -> dict[str, str]:
         """These settings as the variables a detached agent (or watchdog) rebuilds them from."""
@@ -82,7 +99,15 @@ class Settings:
                 "OPENAML_CONTAINER_RUNTIME": self.container_runtime,
                 "OPENAML_FUSE": self.fuse_mounts,
                 "OPENAML_POOL": self.pool,
-                "OPENAML_POOL_IDLE_SECONDS": repr(self.pool_idle_seconds)}
+                "OPENAML_POOL_IDLE_SECONDS": repr(self.pool_idle_seconds),
+                DATABASE_URL_ENV: self.database_url or "",
+                KEY_ENV: self.secret_key or "",
+                KEY_FILE_ENV: str(self.key_source.file)}
+
+    @property
+    def key_source(self) -> KeySource:
+        """Where the secret key comes from (see the class)."""
+        return KeySource(file=self.secret_key_file or self.home / SECRET_KEY_FILE, value=self.secret_key)
 
     @property
     def envs_dir(self) -> Path:
@@ -114,6 +139,11 @@ class Settings:
     def agent_log_file(self, workspace: str, job: str) -> Path:
         """Where a local job agent's own output goes."""
         return safe_join(self.runs_dir, "agent-logs", workspace, f"{job}.log", field="name", names=True)
+
+
+def _path(text: str) -> Path | None:
+    text = text.strip()
+    return Path(text).expanduser().resolve() if text else None
 
 
 def _choice(env: Mapping[str, str], name: str, allowed: tuple[str, ...]) -> str:

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from openaml.constants import ListViewType
 from openaml.errors import ArchivedError, NotFoundError, ValidationError, VersionConflictError
 from openaml.names import INT_VERSION_MAX, int_version
-from openaml.store import _db
+from openaml.store import _db, tables
 from openaml.store.records import (
     AssetRecord, ContainerRecord, ResourceRecord, as_utc, asset_from_row, resource_from_row,
 )
@@ -31,6 +31,7 @@ RESOURCE_KINDS = frozenset({"datastores", "computes", "workspaces"})
 
 __all__ = [
     "ASSET_KINDS", "RESOURCE_KINDS", "AssetRecord", "ContainerRecord", "MetadataStore", "ResourceRecord",
+    "delete_workspace_rows", "holds_workspace_rows", "workspace_tables",
 ]
 
 
@@ -329,7 +330,23 @@ class MetadataStore:
             return conn.execute(sa.delete(R).where(*self._resource_key(workspace, kind, name))).rowcount > 0
 
     def delete_workspace_rows(self, workspace: str) -> None:
-        """Delete every row of *workspace* (assets, containers, resources) in one transaction."""
+        """Delete every row of *workspace* (assets, resources, jobs, runs...) in one transaction."""
         with self._tx(write=True) as conn:
-            for table in (V, C, R):  # versions before containers: foreign key
-                conn.execute(sa.delete(table).where(table.c.workspace == workspace))
+            delete_workspace_rows(conn, workspace)
+
+
+def workspace_tables() -> list[sa.Table]:
+    """Every table holding rows of workspaces (a ``workspace`` column), children first."""
+    return [t for t in reversed(tables.metadata.sorted_tables) if "workspace" in t.c]
+
+
+def delete_workspace_rows(conn: sa.Connection, workspace: str) -> None:
+    """Delete every row of *workspace* in the transaction of *conn*."""
+    for table in workspace_tables():  # children first: asset versions before their containers
+        conn.execute(sa.delete(table).where(table.c.workspace == workspace))
+
+
+def holds_workspace_rows(conn: sa.Connection, workspace: str) -> bool:
+    """Whether any table holds a row of *workspace*."""
+    return any(conn.execute(sa.select(sa.literal(1)).select_from(t).where(t.c.workspace == workspace).limit(1))
+               .first() is not None for t in workspace_tables())

@@ -4,7 +4,9 @@ These objects describe the schema *as the migrations leave it*; the migrations i
 ``migrations/versions`` are the source of truth for creating it. A test checks that running
 the migrations yields exactly these tables, so the two cannot drift apart silently.
 
-Every table carries ``workspace`` so that one PostgreSQL database can hold many workspaces.
+Every table carries ``workspace`` so that one PostgreSQL database can hold many workspaces,
+except the catalog of those workspaces (``workspace_catalog``, keyed by ``name``) and the check
+of the key their secrets are sealed with (``secret_key_checks``).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import sqlalchemy as sa
 #: ``alembic_version`` with this in one query and skips Alembic entirely when they match
 #: (loading Alembic's script directory costs more than the rest of opening a store).
 #: A test fails when it differs from the script directory's head.
-HEAD_REVISION = "0008"
+HEAD_REVISION = "0009"
 
 
 class _JSONDocument(sa.types.TypeDecorator):
@@ -338,4 +340,34 @@ logged_model_metrics = sa.Table(
     sa.Column("dataset_name", sa.String(500), nullable=True),
     sa.Column("dataset_digest", sa.String(255), nullable=True),
     sa.Index("ix_logged_model_metrics_model", "workspace", "model_id"),
+)
+
+
+# ---- the workspace catalog (revision 0009) ------------------------------------------------------
+#: The workspaces of a database (when a home or a server names one): what a per-home
+#: ``workspace.json`` holds otherwise, so that every home and server on the database sees the
+#: same workspaces. ``name`` is the primary key: of two concurrent creates exactly one wins.
+workspace_catalog = sa.Table(
+    "workspace_catalog",
+    metadata,
+    sa.Column("name", sa.String(255), primary_key=True),
+    sa.Column("spec", JSONType, nullable=False),
+    sa.Column("default_datastore", sa.String(255), nullable=False),
+    # Where the files that are not on object storage live (artifacts/, datastores/): the folder
+    # the creating home made.
+    sa.Column("folder", sa.Text, nullable=True),
+    sa.Column("storage", JSONType, nullable=True),  # a WorkspaceStorage without its credentials
+    sa.Column("storage_secret", sa.LargeBinary, nullable=True),  # its credentials, sealed
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+#: A token of a fixed text sealed with the key of the database's secrets: a wrong key is found
+#: before anything is sealed with it (one row, ``name`` = "secrets").
+secret_key_checks = sa.Table(
+    "secret_key_checks",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("token", sa.LargeBinary, nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
 )

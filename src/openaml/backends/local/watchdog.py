@@ -56,8 +56,12 @@ class Watchdog:
         from openaml.services.job_leases import Reaper
 
         active = 0
-        for folder in sorted(self.settings.workspaces_dir.glob("*/workspace.json")):
-            name = folder.parent.name
+        try:
+            names = self._names()
+        except Exception as exc:  # noqa: BLE001 - a database down for a moment: look again next time
+            print(f"watchdog: the workspaces: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
+            return 0
+        for name in names:
             try:
                 ctx = self.workspaces.open(name)
                 active += Reaper(ctx, unleased_grace=self.settings.job_lease_seconds,
@@ -65,6 +69,13 @@ class Watchdog:
             except Exception as exc:  # noqa: BLE001 - one broken workspace must not blind the others
                 print(f"watchdog: workspace {name}: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
         return active
+
+    def _names(self) -> list[str]:
+        """The workspaces this home uses: those of its catalog it has a folder of (in a shared
+        database, the ones opened here; the others' homes have their own watchdogs)."""
+        root = self.settings.workspaces_dir
+        here = {p.name for p in root.iterdir() if p.is_dir()} if root.is_dir() else set()
+        return [ws.name for ws in self.workspaces.list() if ws.name in here]
 
     def run(self, lock: FileLock) -> None:
         """Loop until idle for IDLE_SECONDS (``lock`` held on entry; released on return)."""

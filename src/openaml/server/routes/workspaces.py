@@ -47,12 +47,20 @@ def put_workspace(request: Request, response: Response, subscriptionId: str, res
     state = state_of(request)
     scope = state.scope(subscriptionId, resourceGroupName, workspaceName)
     entity = workspace_from_body(body, workspaceName)
-    if state.workspaces.exists(workspaceName):
-        if request.headers.get("if-none-match") == "*":
-            raise AlreadyExistsError(f"Workspace '{workspaceName}' already exists.", name=workspaceName)
-        return _resource(request, state.workspaces.update(entity), scope)
-    response.status_code = 201
-    return _resource(request, state.create_workspace(entity), scope)
+    create_only = request.headers.get("if-none-match") == "*"
+    if not state.workspaces.exists(workspaceName):
+        try:
+            created = state.create_workspace(entity)
+        except AlreadyExistsError:
+            if create_only:
+                raise
+            # Another server on the database created it since: an update then, as for any PUT.
+        else:
+            response.status_code = 201
+            return _resource(request, created, scope)
+    elif create_only:
+        raise AlreadyExistsError(f"Workspace '{workspaceName}' already exists.", name=workspaceName)
+    return _resource(request, state.workspaces.update(entity), scope)
 
 
 @router.delete(WORKSPACE, summary="Delete a workspace and everything in it.", status_code=200)
