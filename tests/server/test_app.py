@@ -35,22 +35,38 @@ def test_health_and_readiness(http):
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "127.0.0.53", "::1", "[::1]", "localhost"])
-def test_loopback_addresses_may_serve(host: str):
-    ServerSettings(workspace_settings=Settings.from_env(home="/tmp/unused"), host=host, no_auth=True).check()
+def test_loopback_addresses_may_serve_without_auth(host: str):
+    settings = ServerSettings(workspace_settings=Settings.from_env(home="/tmp/unused"), host=host, no_auth=True)
+    settings.check()
+    assert settings.warnings() == []
 
 
 @pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.168.1.10", "10.0.0.1", "example.invalid", "127.0.0.1\x00x"])
-def test_anything_else_is_refused_until_tokens_exist(host: str):
+def test_no_auth_is_refused_anywhere_else(host: str):
     settings = ServerSettings(workspace_settings=Settings.from_env(home="/tmp/unused"), host=host, no_auth=True)
     assert not is_loopback(host)
     with pytest.raises(ValidationError) as err:
         settings.check()
-    assert "authentication is not available yet" in str(err.value) and err.value.details["field"] == "host"
+    assert "without authentication" in str(err.value) and err.value.details["field"] == "no_auth"
 
 
-def test_the_cli_refuses_a_public_address_and_half_a_tls_pair(tmp_path: Path):
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.168.1.10"])
+def test_other_addresses_serve_with_auth_and_warn_without_tls(host: str, tmp_path: Path):
+    settings = ServerSettings(workspace_settings=Settings.from_env(home="/tmp/unused"), host=host)
+    settings.check()
+    assert len(settings.warnings()) == 1 and "without TLS" in settings.warnings()[0]
+    cert, key = tmp_path / "c.pem", tmp_path / "k.pem"
+    cert.write_text("c")
+    key.write_text("k")
+    with_tls = ServerSettings(workspace_settings=Settings.from_env(home="/tmp/unused"), host=host,
+                              certfile=cert, keyfile=key)
+    with_tls.check()
+    assert with_tls.warnings() == []
+
+
+def test_the_cli_refuses_no_auth_on_a_public_address_and_half_a_tls_pair(tmp_path: Path):
     result = CliRunner().invoke(cli, ["server", "start", "--host", "0.0.0.0", "--no-auth"])
-    assert result.exit_code == 1 and "authentication is not available yet" in result.output
+    assert result.exit_code == 1 and "without authentication" in result.output
     cert = tmp_path / "c.pem"
     cert.write_text("x")
     result = CliRunner().invoke(cli, ["server", "start", "--certfile", str(cert)])

@@ -1,5 +1,6 @@
-"""What the server holds for its lifetime: the workspaces it serves, opened once each, and the
-launcher of their jobs. Request handlers reach services only through :class:`ServerState`."""
+"""What the server holds for its lifetime: the workspaces it serves, opened once each, its
+tokens (none under ``--no-auth``), and the launcher of their jobs. Request handlers reach
+services only through :class:`ServerState`."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from openaml.entities import Workspace, WorkspaceStorage
 from openaml.names import check_name
 from openaml.rest.paths import WorkspaceScope, check_segment
 from openaml.server.settings import ServerSettings
+from openaml.services.tokens import TokenService
 from openaml.services.workspaces import WorkspaceContext, WorkspaceService
 
 
@@ -29,6 +31,7 @@ class ServerState:
     def __init__(self, settings: ServerSettings) -> None:
         self.settings = settings
         self.workspaces = WorkspaceService(settings.workspace_settings)
+        self.tokens: TokenService | None = None if settings.no_auth else open_tokens(settings, self.workspaces)
         self._launcher: Any = None
         self._lock = threading.Lock()
 
@@ -52,6 +55,13 @@ class ServerState:
             workspace = workspace.model_copy(update={"storage": storage.with_environment_credentials(os.environ)})
         return self.workspaces.create(workspace, database_url=self.settings.database_url)
 
+    def delete_workspace(self, name: str) -> None:
+        """Delete a workspace and revoke its tokens (a workspace of that name created later is
+        another one: the old tokens must not reach it)."""
+        self.workspaces.delete(name)
+        if self.tokens is not None:
+            self.tokens.revoke_workspace(name)
+
     def job_service(self, ctx: WorkspaceContext) -> Any:
         """The job service of a workspace; its jobs run on this machine's local pool."""
         from openaml.backends.local import LocalLauncher
@@ -63,3 +73,12 @@ class ServerState:
 
     def close(self) -> None:
         self.workspaces.close()
+        if self.tokens is not None:
+            self.tokens.close()
+
+
+def open_tokens(settings: ServerSettings, workspaces: WorkspaceService) -> TokenService:
+    """The tokens of the server *settings* describe, in its database (:func:`~openaml.server.settings.server_database_url`),
+    checked against *workspaces*."""
+    from openaml.store.tokens import TokenStore
+    return TokenService(TokenStore(settings.database), workspaces.exists)

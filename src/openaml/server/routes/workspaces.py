@@ -9,17 +9,18 @@ from fastapi import APIRouter, Depends, Request, Response
 from openaml.errors import AlreadyExistsError
 from openaml.rest.envelope import collection
 from openaml.rest.resources import workspace_from_body, workspace_resource
-from openaml.server.routes._common import JSON_BODY, WORKSPACE, WORKSPACES, json_body, state_of
+from openaml.server.routes._common import JSON_BODY, WORKSPACE, WORKSPACES, json_body, principal_of, state_of
 
 router = APIRouter(tags=["workspaces"])
 
 
-@router.get(WORKSPACES, summary="List workspaces.")
+@router.get(WORKSPACES, summary="List the workspaces the caller may read.")
 def list_workspaces(request: Request, subscriptionId: str, resourceGroupName: str) -> dict[str, Any]:
     state = state_of(request)
     scope = state.scope(subscriptionId, resourceGroupName)
+    caller = principal_of(request)
     return collection(workspace_resource(ws, scope.__class__(scope.subscription, scope.resource_group, ws.name))
-                      for ws in state.workspaces.list())
+                      for ws in state.workspaces.list() if caller.may_see(ws.name))
 
 
 @router.get(WORKSPACE, summary="Get a workspace.")
@@ -46,12 +47,13 @@ def put_workspace(request: Request, response: Response, subscriptionId: str, res
     return workspace_resource(state.create_workspace(entity), scope)
 
 
-@router.delete(WORKSPACE, summary="Delete a workspace and everything in it.", status_code=200)
+@router.delete(WORKSPACE, summary="Delete a workspace and everything in it; its tokens are revoked.",
+               status_code=200)
 def delete_workspace(request: Request, subscriptionId: str, resourceGroupName: str, workspaceName: str
                      ) -> dict[str, Any]:
     state = state_of(request)
     state.scope(subscriptionId, resourceGroupName, workspaceName)
-    state.workspaces.delete(workspaceName)
+    state.delete_workspace(workspaceName)
     return {}
 
 
