@@ -32,10 +32,13 @@ class Scope(enum.Enum):
 
 @dataclass(frozen=True)
 class Rule:
-    """A route's needs: its :class:`Scope` and, in a workspace, the action."""
+    """A route's needs: its :class:`Scope` and, in a workspace, the action. ``creates``: the
+    route creates the workspace when it does not exist, which only the administrator may (a
+    workspace's token is answered 404 there, as for any workspace it cannot see)."""
 
     scope: Scope
     action: str | None = None
+    creates: bool = False
 
 
 def _ws(action: str) -> Rule:
@@ -99,8 +102,7 @@ def _server() -> dict[tuple[str, str], Rule]:
         ("GET", "/health"): PUBLIC, ("GET", "/ready"): PUBLIC,
         ("GET", WORKSPACES): ANY_TOKEN,  # answers the workspaces the token may read
         ("GET", WORKSPACE): _ws("workspaces/read"),
-        # creating one is the admin's: a workspace's token finds no workspace that does not exist
-        ("PUT", WORKSPACE): _ws("workspaces/write"),
+        ("PUT", WORKSPACE): Rule(Scope.WORKSPACE, "workspaces/write", creates=True),
         ("DELETE", WORKSPACE): _ws("workspaces/delete"),
         ("POST", WORKSPACE + "/updateStorageCredentials"): _ws("workspaces/write"),
         ("GET", f"{WORKSPACE}/tokens"): _ws(TOKENS_READ), ("POST", f"{WORKSPACE}/tokens"): _ws(TOKENS_WRITE),

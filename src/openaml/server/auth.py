@@ -115,8 +115,10 @@ class Gate:
         if rule.scope is not Scope.WORKSPACE or rule.action is None:
             return
         workspace = resolved.workspace or ""
-        if principal.workspace is not None and (workspace != principal.workspace or not self._exists(workspace)):
+        if principal.workspace is not None and workspace != principal.workspace:
             raise self._not_found(workspace)
+        if rule.creates and not principal.role.is_admin and not self._exists(workspace):
+            raise self._not_found(workspace)  # creating a workspace is the administrator's
         if not principal.authenticated and rule.action == LIST_SECRETS:
             raise ForbiddenError("this server runs with --no-auth: it cannot tell the workspace's owner from any "
                                  "other user of the machine, so it does not hand out datastore secrets. Read them "

@@ -93,6 +93,7 @@ ROLES: dict[Role, RoleDefinition] = {
 }
 
 
+@functools.lru_cache(maxsize=4096)
 def allows(role: Role, action: str) -> bool:
     """Whether *role* may perform *action* (in its workspace; the whole server for ``admin``)."""
     return ROLES[role].allows(action)

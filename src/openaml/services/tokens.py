@@ -4,7 +4,9 @@ A token reads ``oaml_<id>_<secret>``: 16 hex digits of id (public: lists and log
 by it) and 32 random bytes of secret (43 characters of base64url). It is shown once, when
 created; the store keeps the sha256 of the whole token. Checking one parses it strictly, finds
 its id and compares the hashes in constant time, so that neither a malformed nor a wrong token
-costs more than one indexed read, and no message ever repeats what was presented.
+costs more than one indexed read, and no message ever repeats what was presented. A valid token
+is remembered for :data:`CACHE_SECONDS` (by its hash), so a busy client costs one read per
+token every few seconds, not one per request.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import hashlib
 import hmac
 import re
 import secrets
+import time
 from datetime import datetime, timedelta, timezone
 from typing import Callable
 
@@ -30,6 +33,10 @@ MAX_NAME_CHARS = 255
 MAX_DESCRIPTION_CHARS = 1024
 #: ``last_used_at`` is written when the stored time is older than this, not on every request.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
+#: A token found valid is believed for this long without reading the store again (a revocation
+#: through the same service takes effect at once; one by another process within this time).
+CACHE_SECONDS = 2.0
+_CACHE_ENTRIES = 10_000
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
@@ -65,10 +72,12 @@ class TokenService:
     created only for one that does)."""
 
     def __init__(self, store: TokenStore, workspace_exists: Callable[[str], bool], *,
-                 clock: Callable[[], datetime] = _now) -> None:
+                 clock: Callable[[], datetime] = _now, cache_seconds: float = CACHE_SECONDS) -> None:
         self.store = store
         self._exists = workspace_exists
         self._clock = clock
+        self._cache_seconds = cache_seconds
+        self._valid: dict[str, tuple[TokenInfo, float]] = {}  # token digest -> (record, believed until)
 
     def create(self, role: Role | str, workspace: str | None = None, *, name: str | None = None,
                description: str | None = None) -> IssuedToken:
@@ -109,11 +118,14 @@ class TokenService:
         """Revoke a token (of *workspace*, when given): it is refused from now on."""
         self.get(token_id, workspace=workspace)
         self.store.revoke(token_id, self._clock())
+        self._valid.clear()
         return self.get(token_id)
 
     def revoke_workspace(self, workspace: str) -> int:
         """Revoke every token of a workspace (it is being deleted); how many were valid."""
-        return self.store.revoke_workspace(workspace, self._clock())
+        count = self.store.revoke_workspace(workspace, self._clock())
+        self._valid.clear()
+        return count
 
     def authenticate(self, token: str) -> TokenInfo:
         """The token's record if *token* is a valid token, else :class:`AuthenticationError`
@@ -121,8 +133,12 @@ class TokenService:
         match = _FORMAT.fullmatch(token) if isinstance(token, str) and len(token) <= MAX_TOKEN_CHARS else None
         if match is None:
             raise AuthenticationError("the bearer token is not an openaml token (oaml_<id>_<secret>)")
+        digest = token_digest(token)
+        cached = self._valid.get(digest)
+        if cached is not None and cached[1] > time.monotonic():
+            return cached[0]
         stored = self.store.find(match[1])
-        if stored is None or not hmac.compare_digest(stored.secret_sha256, token_digest(token)):
+        if stored is None or not hmac.compare_digest(stored.secret_sha256, digest):
             raise AuthenticationError("the bearer token is not one this server issued")
         info = stored.info
         if info.revoked:
@@ -130,6 +146,10 @@ class TokenService:
         now = self._clock()
         if info.last_used_at is None or now - info.last_used_at >= LAST_USED_RESOLUTION:
             self.store.touch(info.id, now)
+        if self._cache_seconds > 0:
+            if len(self._valid) >= _CACHE_ENTRIES:
+                self._valid.clear()
+            self._valid[digest] = (info, time.monotonic() + self._cache_seconds)
         return info
 
     def close(self) -> None:
