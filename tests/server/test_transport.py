@@ -113,7 +113,7 @@ def test_no_auth_serves_everything_but_datastore_secrets(home: Path, ws, monkeyp
 
 
 def test_list_secrets_wire_shape_round_trips():
-    """What ``listSecrets`` will carry once roles gate it, and how the client puts it back."""
+    """What ``listSecrets`` carries, and how the client puts it back."""
     key, sas = "S3cr3t-account-key==", "sv=2024&sig=abc"
     for creds in (AccountKeyConfiguration(account_key=key), SasTokenConfiguration(sas_token=sas)):
         full = AzureBlobDatastore(name="blob", account_name="acct", container_name="c", credentials=creds)

@@ -11,6 +11,7 @@ token every few seconds, not one per request.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
 import re
@@ -146,6 +147,7 @@ class TokenService:
         now = self._clock()
         if info.last_used_at is None or now - info.last_used_at >= LAST_USED_RESOLUTION:
             self.store.touch(info.id, now)
+            info = dataclasses.replace(info, last_used_at=now)
         if self._cache_seconds > 0:
             if len(self._valid) >= _CACHE_ENTRIES:
                 self._valid.clear()
