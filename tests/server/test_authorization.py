@@ -103,6 +103,9 @@ def test_every_route_has_a_rule_and_every_rule_a_route():
     ActionTable(ROUTES)  # what create_app does: it would refuse a route without a rule
     with pytest.raises(RuntimeError, match="without an authorization rule.*GET /new"):
         ActionTable([*ROUTES, ("GET", "/new")])
+    mlflow = ("/mlflow/v2.0/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/"
+              "Microsoft.MachineLearningServices/workspaces/{workspaceName}/api/2.0/mlflow/runs/search")
+    ActionTable([*ROUTES, ("POST", mlflow)])  # MLflow's routes: ruled by method and path
 
 
 def test_action_names_are_azures_shape():

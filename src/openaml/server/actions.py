@@ -172,7 +172,8 @@ class ActionTable:
     path and method both match. A path that matches none is :data:`None` (no such route)."""
 
     def __init__(self, routes: Iterable[tuple[str, str]], rules: dict[tuple[str, str], Rule] = ROUTE_RULES) -> None:
-        missing = [f"{m} {p}" for m, p in routes if (m, p) not in rules]
+        # MLflow's routes are ruled by method and path (mlflow_rule), wherever they are mounted below its prefix
+        missing = [f"{m} {p}" for m, p in routes if (m, p) not in rules and not p.startswith(MLFLOW_PREFIX)]
         if missing:
             raise RuntimeError(f"routes without an authorization rule (openaml.server.actions): {missing}")
         by_method: dict[str, list[tuple[re.Pattern[str], Rule]]] = {}
