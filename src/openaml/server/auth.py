@@ -129,10 +129,26 @@ class Gate:
                                  f"'{qualified(rule.action)}' over scope '{_scope(path, workspace)}'",
                                  action=qualified(rule.action))
 
+    def admit_now(self, resolved: Resolved | None, path: str, headers: list[tuple[bytes, bytes]]) -> Principal | None:
+        """:meth:`admit` when it can decide without blocking (no token store read, no disk):
+        the caller, or the error raised; None when :meth:`admit` must run in a thread."""
+        if self.tokens is None:
+            principal = NO_AUTH
+        else:
+            info = self.tokens.recently_valid(bearer_token(headers))
+            if info is None:
+                return None
+            principal = Principal(info.role, info.workspace, info)
+        if resolved is not None and resolved.rule.creates:
+            return None  # may look at the disk
+        return self._decide(principal, resolved, path)
+
     def admit(self, resolved: Resolved | None, path: str, headers: list[tuple[bytes, bytes]]) -> Principal:
         """The caller of a request whose rule is *resolved* (None: no route serves its path) if
         it may proceed, else the error to answer. Blocking: it reads the token store."""
-        principal = self.authenticate(headers)
+        return self._decide(self.authenticate(headers), resolved, path)
+
+    def _decide(self, principal: Principal, resolved: Resolved | None, path: str) -> Principal:
         if resolved is None:  # no route serves it: the app says so to the admin, 404 to others
             if not principal.role.is_admin:
                 raise NotFoundError("no such route; see /openapi.json for what is served")
@@ -168,7 +184,9 @@ class AuthMiddleware:
             await self.app(scope, receive, send)
             return
         try:
-            principal = await anyio.to_thread.run_sync(self.gate.admit, resolved, scope["path"], scope["headers"])
+            principal = self.gate.admit_now(resolved, scope["path"], scope["headers"])
+            if principal is None:  # the token store (or the disk) must be read: not on the event loop
+                principal = await anyio.to_thread.run_sync(self.gate.admit, resolved, scope["path"], scope["headers"])
         except OpenAMLError as error:
             await _refusal(error)(scope, receive, send)
             return

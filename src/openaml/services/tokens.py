@@ -128,17 +128,24 @@ class TokenService:
         self._valid.clear()
         return count
 
-    def authenticate(self, token: str) -> TokenInfo:
-        """The token's record if *token* is a valid token, else :class:`AuthenticationError`
-        (whose message never holds what was presented)."""
+    def recently_valid(self, token: str) -> TokenInfo | None:
+        """The token's record if it was found valid within the last :data:`CACHE_SECONDS`, else
+        None (then :meth:`authenticate` reads the store); never blocks. A malformed token is an
+        :class:`AuthenticationError` at once."""
         match = _FORMAT.fullmatch(token) if isinstance(token, str) and len(token) <= MAX_TOKEN_CHARS else None
         if match is None:
             raise AuthenticationError("the bearer token is not an openaml token (oaml_<id>_<secret>)")
+        cached = self._valid.get(token_digest(token))
+        return cached[0] if cached is not None and cached[1] > time.monotonic() else None
+
+    def authenticate(self, token: str) -> TokenInfo:
+        """The token's record if *token* is a valid token, else :class:`AuthenticationError`
+        (whose message never holds what was presented)."""
+        cached = self.recently_valid(token)
+        if cached is not None:
+            return cached
         digest = token_digest(token)
-        cached = self._valid.get(digest)
-        if cached is not None and cached[1] > time.monotonic():
-            return cached[0]
-        stored = self.store.find(match[1])
+        stored = self.store.find(token[len(PREFIX):len(PREFIX) + 16])
         if stored is None or not hmac.compare_digest(stored.secret_sha256, digest):
             raise AuthenticationError("the bearer token is not one this server issued")
         info = stored.info
