@@ -68,7 +68,8 @@ def issue_token(home: Path, role: str, workspace: str | None = None) -> str:
 
 
 #: The ways a client reaches its workspace: this process, the server app in memory, a real server
-#: on a loopback port (see :func:`client_over`). Paired with the workspace's folder only when a
+#: on a loopback port (see :func:`client_over`); over a server, with an Owner's token. The
+#: registry suite also runs on ``in-memory-no-auth`` (the app with ``--no-auth``). Paired with the workspace's folder only when a
 #: test is parametrised over storages too (tests/conftest.py says why).
 TRANSPORTS = ("in-process", "in-memory", "http")
 
@@ -87,9 +88,10 @@ def client_over(transport: str, workspace: str) -> Iterator[MLClient]:
     from openaml.services.settings import Settings
 
     settings = Settings.from_env()
-    app = create_app(ServerSettings(workspace_settings=settings))
-    owner = StaticToken(issue_token(settings.home, "owner", workspace))
-    if transport == "in-memory":
+    no_auth = transport == "in-memory-no-auth"
+    app = create_app(ServerSettings(workspace_settings=settings, no_auth=no_auth))
+    owner = None if no_auth else StaticToken(issue_token(settings.home, "owner", workspace))
+    if transport in ("in-memory", "in-memory-no-auth"):
         memory = InMemoryTransport(app)
         client = MLClient(owner, workspace_name=workspace, server="http://openaml.test", transport=memory)
         yield client

@@ -96,3 +96,34 @@ def test_tls_with_a_certificate_the_client_trusts(app, tmp_path: Path, monkeypat
         monkeypatch.delenv("SSL_CERT_FILE")
         monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(cafile))
         assert [m.name for m in MLClient(workspace_name="ws", server=url).models.list()] == ["tls"]
+
+
+def test_the_start_message_says_how_callers_get_in(home: Path, monkeypatch: pytest.MonkeyPatch):
+    import uvicorn
+
+    served: list[dict] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kwargs: served.append(kwargs))
+    monkeypatch.delenv("OPENAML_TOKEN", raising=False)
+    result = CliRunner().invoke(cli, ["server", "start", "--port", "0"])
+    assert result.exit_code == 0 and served, result.output
+    assert "none exists yet" in result.stderr and "openaml server token create --role admin" in result.stderr
+    assert (home / "server.db").exists()
+    CliRunner().invoke(cli, ["server", "token", "create", "--role", "admin"])
+    result = CliRunner().invoke(cli, ["server", "start", "--port", "0", "--host", "0.0.0.0"])
+    assert result.exit_code == 0 and "tokens required" in result.stderr and "without TLS" in result.stderr
+    result = CliRunner().invoke(cli, ["server", "start", "--port", "0", "--no-auth"])
+    assert result.exit_code == 0 and "no authentication (--no-auth)" in result.stderr
+
+
+@pytest.mark.slow
+def test_oversized_and_raw_headers_over_a_socket_are_refused_not_500(app):
+    import socket
+
+    with serve_in_thread(app) as url:
+        host, port = url.rsplit("/", 1)[1].split(":")
+        for value in (b"Bearer " + b"A" * 200_000, b"Bearer oaml_\x01\x02", "Bearer \u00e9t\u00e9".encode("latin-1")):
+            with socket.create_connection((host, int(port)), timeout=10) as sock:
+                sock.sendall(b"GET /openaml/whoami HTTP/1.1\r\nHost: x\r\nAuthorization: " + value + b"\r\n\r\n")
+                status_line = sock.recv(200).split(b"\r\n", 1)[0]
+            status = int(status_line.split()[1])
+            assert 400 <= status < 500, status_line
