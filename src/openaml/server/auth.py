@@ -4,8 +4,8 @@ The middleware finds the request's rule (:mod:`openaml.server.actions`: the rout
 MLflow's API by method and path), reads ``Authorization: Bearer <token>``, and lets the request
 through only when the token may: a missing, malformed, unknown or revoked token is a 401 with
 ``WWW-Authenticate: Bearer``; a token whose role does not allow the action a 403
-``AuthorizationFailed``; a workspace's token asking for another workspace (or for its own once it
-is gone) the same 404 as a workspace that does not exist. Errors are Azure's envelope, and no
+``AuthorizationFailed``; a workspace's token asking for another workspace, or to create one, the
+same 404 as a workspace that does not exist. Errors are Azure's envelope, and no
 answer or log line repeats a presented token. Routes read the caller with
 :func:`~openaml.server.routes._common.principal_of`.
 
