@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from openaml.cli.common import handle_errors
+from openaml.cli.tokens import token
 from openaml.errors import MissingExtraError
 
 
@@ -58,9 +59,11 @@ _secret_key_file = click.option(
 
 
 @server.command("start", help="Serve the workspaces under $OPENAML_HOME (or --storage FOLDER) until stopped. "
-                              "Without authentication (tokens and roles come in a later release) it binds only "
-                              "to a loopback address.")
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind: a loopback one for now.")
+                              "Every request needs a token (openaml server token create; clients: openaml login "
+                              "or OPENAML_TOKEN) whose role allows it, unless --no-auth, which only a loopback "
+                              "address accepts.")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to bind (0.0.0.0: every interface; give --certfile/--keyfile there).")
 @click.option("--port", default=8080, show_default=True, type=int, help="Port (0: any free port).")
 @_database_url
 @_secret_key_file
@@ -70,7 +73,8 @@ _secret_key_file = click.option(
                                 "standard variables).")
 @click.option("--certfile", type=click.Path(dir_okay=False, exists=True), help="TLS certificate (PEM).")
 @click.option("--keyfile", type=click.Path(dir_okay=False, exists=True), help="TLS private key (PEM).")
-@click.option("--no-auth", is_flag=True, help="Serve without authentication (accepted on a loopback address).")
+@click.option("--no-auth", is_flag=True, help="Serve without tokens: anyone who can connect may do anything but "
+                                             "read datastore secrets. Only on a loopback address.")
 @click.option("--public-url", help="The server's address as clients reach it, when that is not the address they "
                                    "ask for (behind a reverse proxy), e.g. https://ml.example.com: the URLs the "
                                    "server publishes (a workspace's mlflow_tracking_uri) start with it.")
@@ -80,6 +84,8 @@ _secret_key_file = click.option(
 def start(host, port, database_url, secret_key_file, storage, certfile, keyfile, no_auth, public_url, log_level):
     settings = _settings(host, port, database_url, storage, certfile, keyfile, no_auth, secret_key_file, public_url)
     settings.check()
+    for warning in settings.warnings():
+        click.echo(f"Warning: {warning}", err=True)
     try:
         import uvicorn
 
@@ -93,19 +99,38 @@ def start(host, port, database_url, secret_key_file, storage, certfile, keyfile,
         from openaml.store._db import safe_url
         where = f"of the database {safe_url(settings.database_url)}"
     click.echo(f"openaml server: workspaces {where}, on "
-               f"{settings.scheme}://{host}:{port} (no authentication: this machine only)", err=True)
+               f"{settings.scheme}://{host}:{port}; {_auth_line(app)}", err=True)
     uvicorn.run(app, host=host, port=port, ssl_certfile=certfile, ssl_keyfile=keyfile, log_level=log_level)
 
 
+def _auth_line(app) -> str:
+    tokens = app.state.openaml.tokens
+    if tokens is None:
+        return "no authentication (--no-auth): anyone who can connect to this machine's loopback may use it"
+    where = tokens.store.url
+    if not any(not t.revoked for t in tokens.list()):
+        return (f"tokens required, and none exists yet in {where}: create one with "
+                "openaml server token create --role admin (or --workspace W --role owner)")
+    return f"tokens required (in {where})"
+
+
+server.add_command(token)
+
+
 @server.command("upgrade-db", help="Bring the database of the workspace catalog (--database-url, "
-                                   "$OPENAML_DATABASE_URL) and every workspace's metadata database to the current "
-                                   "schema. The server does this at start too.")
+                                   "$OPENAML_DATABASE_URL), the server's own (its tokens: that database, else "
+                                   "server.db under $OPENAML_HOME) and every workspace's metadata database to the "
+                                   "current schema. The server does this at start too.")
 @_database_url
 @handle_errors
 def upgrade_db(database_url):
+    from openaml.server.settings import server_database_url
     from openaml.services.workspaces import WorkspaceService
+    from openaml.store.metadata import MetadataStore
 
-    workspaces = WorkspaceService(_workspace_settings(None, database_url, None))
+    settings = _workspace_settings(None, database_url, None)
+    MetadataStore(server_database_url(settings.home, settings.database_url)).close()  # opening migrates it
+    workspaces = WorkspaceService(settings)
     try:
         names = [ws.name for ws in workspaces.list()]  # opening the catalog migrates its database
         for name in names:

@@ -137,6 +137,15 @@ class WorkspaceService:
     def list(self) -> list[Workspace]:
         return [self._to_entity(r) for r in self.catalog.list()]
 
+    def not_found(self, name: str) -> WorkspaceNotFoundError:
+        """The error a missing workspace *name* raises (also what the server answers a token of
+        another workspace, so that it cannot tell a missing workspace from one it may not see)."""
+        where = (f"in the database {DATABASE_URL_ENV} names" if self.settings.database_url
+                 else f"under {self.settings.workspaces_dir}")
+        return WorkspaceNotFoundError(
+            f"No workspace named '{name}' {where}. Create it with: openaml workspace create -n {name}",
+            workspace=name)
+
     # -- commands ------------------------------------------------------------------------------
     def create(self, workspace: Workspace, *, database_url: str | None = None,
                exist_ok: bool = False) -> Workspace:
@@ -332,11 +341,7 @@ class WorkspaceService:
     def _record(self, name: str) -> WorkspaceRecord:
         record = self.catalog.get(name)
         if record is None:
-            where = (f"in the database {DATABASE_URL_ENV} names" if self.settings.database_url
-                     else f"under {self.settings.workspaces_dir}")
-            raise WorkspaceNotFoundError(
-                f"No workspace named '{name}' {where}. Create it with: openaml workspace create -n {name}",
-                workspace=name)
+            raise self.not_found(name)
         return record
 
     @staticmethod

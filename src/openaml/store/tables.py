@@ -19,7 +19,7 @@ import sqlalchemy as sa
 #: ``alembic_version`` with this in one query and skips Alembic entirely when they match
 #: (loading Alembic's script directory costs more than the rest of opening a store).
 #: A test fails when it differs from the script directory's head.
-HEAD_REVISION = "0009"
+HEAD_REVISION = "0010"
 
 
 class _JSONDocument(sa.types.TypeDecorator):
@@ -370,4 +370,24 @@ secret_key_checks = sa.Table(
     sa.Column("name", sa.String(64), primary_key=True),
     sa.Column("token", sa.LargeBinary, nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+# ---- The server's access tokens (revision 0010) ---------------------------------------------
+#: One row per token an openaml server issued, in the server's own database: its id (public,
+#: in the token itself), the sha256 of its secret (never the secret), its role and workspace
+#: (NULL for a server administrator), when it was created, last used and revoked. ``workspace``
+#: is the token's workspace, not a tenant key: an admin token has none.
+api_tokens = sa.Table(
+    "api_tokens",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("secret_sha256", sa.String(64), nullable=False),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("description", sa.Text, nullable=True),
+    sa.Column("role", sa.String(32), nullable=False),
+    sa.Column("workspace", sa.String(255), nullable=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("last_used_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Index("ix_api_tokens_workspace", "workspace"),
 )
