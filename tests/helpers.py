@@ -54,13 +54,14 @@ class StaticToken:
         return AccessToken(self._token, int(time.time()) + 3600)
 
 
-def issue_token(home: Path, role: str, workspace: str | None = None) -> str:
-    """A new token of *role* (in *workspace*) in the database of the server whose home is *home*."""
+def issue_token(home: Path, role: str, workspace: str | None = None, database_url: str | None = None) -> str:
+    """A new token of *role* (in *workspace*) in the database of the server whose home is *home*
+    (or whose ``--database-url`` is *database_url*)."""
     from openaml.server.settings import server_database_url
     from openaml.services.tokens import TokenService
     from openaml.store.tokens import TokenStore
 
-    store = TokenStore(server_database_url(home))
+    store = TokenStore(server_database_url(home, database_url))
     try:
         return TokenService(store, lambda name: True).create(role, workspace).token
     finally:

@@ -21,7 +21,7 @@ from openaml.errors import AlreadyExistsError, ValidationError, WorkspaceNotFoun
 from openaml.services.workspaces import WorkspaceService
 
 from tests.catalog.conftest import Home
-from tests.helpers import write
+from tests.helpers import StaticToken, issue_token, write
 
 ACCOUNT_KEY = "QUNDT1VOVC1LRVktbm90LWZvci15b3VyLWV5ZXM="  # base64 of a made-up key
 PASSWORD = "Pa55-w0rd-N0t-F0r-Y0ur-Eyes"
@@ -132,7 +132,8 @@ def test_server_and_local_cli_on_one_database(db_url: str, home_a: Home, home_b:
     app = create_app(ServerSettings(workspace_settings=home_a.settings(db_url)))
     assert app.state.openaml.settings.database_url == db_url
     memory = InMemoryTransport(app)
-    remote = MLClient(workspace_name="team", server="http://openaml.test", transport=memory)
+    admin = StaticToken(issue_token(home_a.root, "admin", database_url=db_url))  # the tokens: in the database too
+    remote = MLClient(admin, workspace_name="team", server="http://openaml.test", transport=memory)
     try:
         remote.workspaces.begin_create(Workspace(name="team")).result()
         remote.datastores.create_or_update(_blob())
@@ -231,7 +232,8 @@ def test_two_servers_on_one_database_put_one_workspace(db_url: str, home_a: Home
 
     apps = [create_app(ServerSettings(workspace_settings=h.settings(db_url))) for h in (home_a, home_b)]
     transports = [InMemoryTransport(app) for app in apps]
-    a, b = (httpx.Client(base_url="http://openaml.test", transport=t) for t in transports)
+    admin = {"Authorization": f"Bearer {issue_token(home_a.root, 'admin', database_url=db_url)}"}
+    a, b = (httpx.Client(base_url="http://openaml.test", transport=t, headers=admin) for t in transports)
     url = WorkspaceScope(workspace="team").base
     try:
         assert a.put(url, json={"properties": {"description": "one"}}).status_code == 201
