@@ -48,8 +48,11 @@ SECOND=$(run_pipeline second)
 printf '\n\033[1mPipeline: first run %s s, second run %s s (every step reused)\033[0m\n' "$FIRST" "$SECOND"
 
 # The same workspace through an openaml server, as a team would share it: the CLI talks to it
-# over HTTP (Azure ML's REST layout), the job's code is uploaded, and the job runs on the
-# server's machine. Until tokens and roles land the server binds to loopback only.
+# over HTTP (Azure ML's REST layout) with a token of the workspace's Owner, the job's code is
+# uploaded, and the job runs on the server's machine.
+printf '\n\033[1m$ export OPENAML_TOKEN=$(openaml server token create -w demo --role owner -n demo)\033[0m\n'
+OPENAML_TOKEN=$(openaml server token create -w demo --role owner -n demo)
+export OPENAML_TOKEN
 PORT=$(python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 SERVER="http://127.0.0.1:$PORT"
 SERVER_LOG="${TMPDIR:-/tmp}/openaml-demo-server.log"

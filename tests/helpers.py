@@ -43,15 +43,41 @@ def use_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *, host_python: bo
     return root
 
 
+class StaticToken:
+    """A credential as azure-identity's are (``get_token(*scopes)``), holding one openaml token."""
+
+    def __init__(self, token: str) -> None:
+        self._token = token
+
+    def get_token(self, *scopes: str, **kwargs):
+        from azure.core.credentials import AccessToken
+        return AccessToken(self._token, int(time.time()) + 3600)
+
+
+def issue_token(home: Path, role: str, workspace: str | None = None) -> str:
+    """A new token of *role* (in *workspace*) in the database of the server whose home is *home*."""
+    from openaml.server.settings import server_database_url
+    from openaml.services.tokens import TokenService
+    from openaml.store.tokens import TokenStore
+
+    store = TokenStore(server_database_url(home))
+    try:
+        return TokenService(store, lambda name: True).create(role, workspace).token
+    finally:
+        store.close()
+
+
 #: The ways a client reaches its workspace: this process, the server app in memory, a real server
-#: on a loopback port (see :func:`client_over`). Paired with the workspace's folder only when a
+#: on a loopback port (see :func:`client_over`); over a server, with an Owner's token. The
+#: registry suite also runs on ``in-memory-no-auth`` (the app with ``--no-auth``). Paired with the workspace's folder only when a
 #: test is parametrised over storages too (tests/conftest.py says why).
 TRANSPORTS = ("in-process", "in-memory", "http")
 
 
 @contextlib.contextmanager
 def client_over(transport: str, workspace: str) -> Iterator[MLClient]:
-    """A client on *workspace* (under the current ``OPENAML_HOME``) through *transport*."""
+    """A client on *workspace* (under the current ``OPENAML_HOME``) through *transport*; over a
+    server, with authentication on and an Owner token of the workspace."""
     if transport == "in-process":
         client = MLClient(workspace_name=workspace)
         yield client
@@ -61,17 +87,20 @@ def client_over(transport: str, workspace: str) -> Iterator[MLClient]:
     from openaml.server.testing import InMemoryTransport, serve_in_thread
     from openaml.services.settings import Settings
 
-    app = create_app(ServerSettings(workspace_settings=Settings.from_env()))
-    if transport == "in-memory":
+    settings = Settings.from_env()
+    no_auth = transport == "in-memory-no-auth"
+    app = create_app(ServerSettings(workspace_settings=settings, no_auth=no_auth))
+    owner = None if no_auth else StaticToken(issue_token(settings.home, "owner", workspace))
+    if transport in ("in-memory", "in-memory-no-auth"):
         memory = InMemoryTransport(app)
-        client = MLClient(workspace_name=workspace, server="http://openaml.test", transport=memory)
+        client = MLClient(owner, workspace_name=workspace, server="http://openaml.test", transport=memory)
         yield client
         client.close()
         memory.close()
         app.state.openaml.close()
         return
     with serve_in_thread(app) as url:
-        client = MLClient(workspace_name=workspace, server=url)
+        client = MLClient(owner, workspace_name=workspace, server=url)
         yield client
         client.close()
     app.state.openaml.close()

@@ -7,8 +7,9 @@ as the file, the field path and the line). Code never detects an error by matchi
 The classes are also azure-core's exceptions where they correspond, so code written for Azure
 catches them unchanged: every error is an ``azure.core.exceptions.AzureError``; not-found errors
 are ``ResourceNotFoundError``, already-exists and version conflicts ``ResourceExistsError``, other
-refusals a service would answer with a 4xx ``HttpResponseError`` (with ``status_code``), and an
-unreachable store ``ServiceRequestError``. azure-ai-ml's own names (``ValidationException``,
+refusals a service would answer with a 4xx ``HttpResponseError`` (with ``status_code``), a token
+the server does not accept ``ClientAuthenticationError``, and an unreachable store
+``ServiceRequestError``. azure-ai-ml's own names (``ValidationException``,
 ``JobException``...) are in :mod:`openaml.exceptions`. ``str(error)`` stays the one-line message.
 """
 
@@ -20,8 +21,8 @@ from typing import Any
 
 # Costs ~20-25 ms on a process's first import (azure.core's package init loads its HTTP pipeline);
 # measured and accepted for the job agent too: see docs/architecture.md, "Azure's exceptions".
-from azure.core.exceptions import (AzureError, HttpResponseError, ODataV4Format, ResourceExistsError,
-                                   ResourceNotFoundError, ServiceRequestError)
+from azure.core.exceptions import (AzureError, ClientAuthenticationError, HttpResponseError, ODataV4Format,
+                                   ResourceExistsError, ResourceNotFoundError, ServiceRequestError)
 
 
 class ErrorCategory(str, enum.Enum):
@@ -57,6 +58,7 @@ class ErrorCode(str, enum.Enum):
     DATASTORE_ACCESS = "DatastoreAccess"
     PAYLOAD_TOO_LARGE = "PayloadTooLarge"
     FORBIDDEN = "AuthorizationFailed"  # Azure's code for a 403
+    AUTHENTICATION = "AuthenticationFailed"  # Azure's code for a 401
 
 
 _HTTP_STATUS = {
@@ -80,6 +82,7 @@ _HTTP_STATUS = {
     ErrorCode.DATASTORE_ACCESS: 400,
     ErrorCode.PAYLOAD_TOO_LARGE: 413,
     ErrorCode.FORBIDDEN: 403,
+    ErrorCode.AUTHENTICATION: 401,
 }
 
 
@@ -288,6 +291,13 @@ class ForbiddenError(UserError, HttpResponseError):
     code = ErrorCode.FORBIDDEN
 
 
+class AuthenticationError(UserError, ClientAuthenticationError):
+    """The server does not know the caller (a 401: no token, or one that is malformed, unknown or
+    revoked); azure-core's ``ClientAuthenticationError``. The message never holds the token."""
+
+    code = ErrorCode.AUTHENTICATION
+
+
 _BY_CODE: dict[ErrorCode, type[OpenAMLError]] = {
     ErrorCode.INTERNAL: OpenAMLError,
     ErrorCode.VALIDATION: ValidationError,
@@ -309,4 +319,5 @@ _BY_CODE: dict[ErrorCode, type[OpenAMLError]] = {
     ErrorCode.DATASTORE_ACCESS: DatastoreAccessError,
     ErrorCode.PAYLOAD_TOO_LARGE: PayloadTooLargeError,
     ErrorCode.FORBIDDEN: ForbiddenError,
+    ErrorCode.AUTHENTICATION: AuthenticationError,
 }

@@ -17,8 +17,9 @@ from tests.helpers import TRANSPORTS, on_every_storage
 
 from .conftest import write
 
-# The same suite in this process, against the server app in memory, and over a loopback socket.
-pytestmark = pytest.mark.parametrize("transport", TRANSPORTS, indirect=True)
+# The same suite in this process, against the server app in memory, and over a loopback socket
+# (with an Owner's token), and against the app in memory without authentication (--no-auth).
+pytestmark = pytest.mark.parametrize("transport", [*TRANSPORTS, "in-memory-no-auth"], indirect=True)
 
 
 def _local_context(ml_client):

@@ -27,7 +27,7 @@ from openaml.entities import Workspace
 from openaml.services.job_leases import AGENT_MODULE, HUNG_AFTER_LEASES, Reaper, command_words
 from openaml.services.settings import Settings
 
-from tests.helpers import new_workspace_client, start_pool, stop_pool
+from tests.helpers import StaticToken, issue_token, new_workspace_client, start_pool, stop_pool
 from tests.safety.procs import poll
 
 from .conftest import HOST_ENV, std_log, wait
@@ -323,7 +323,8 @@ def test_jobs_submitted_to_the_server_run_through_the_pool(pooled: Settings, hom
     pool = start_pool(home)
     app = create_app(ServerSettings(workspace_settings=Settings.from_env()))
     try:
-        client = MLClient(workspace_name="jobs", server="http://openaml.test", transport=InMemoryTransport(app))
+        owner = StaticToken(issue_token(home, "owner", "jobs"))
+        client = MLClient(owner, workspace_name="jobs", server="http://openaml.test", transport=InMemoryTransport(app))
         job = client.jobs.create_or_update(command(command="echo remote hello", environment=HOST_ENV))
         poll(lambda: client.jobs.get(job.name).status == "Completed", 60, "the remote job to complete")
         assert f"{FORKED} (pid {pool.pid})" in agent_log(home, job.name)

@@ -1,5 +1,6 @@
-"""Fixtures for the REST server's tests: a fresh home with one workspace, the app, and a raw
-httpx client on it in memory."""
+"""Fixtures for the REST server's tests: a fresh home with one workspace, the app (with
+authentication on), an Owner token of the workspace (also in ``OPENAML_TOKEN``, so SDK and CLI
+calls carry it), and a raw httpx client on the app in memory that sends it."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from openaml.server.testing import InMemoryTransport
 from openaml.services.settings import Settings
 from openaml.services.workspaces import WorkspaceService
 
-from tests.helpers import use_home
+from tests.helpers import issue_token, use_home
 
 
 @pytest.fixture
@@ -28,7 +29,15 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
-def app(home: Path):
+def owner_token(home: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """An Owner token of workspace ``ws``, which SDK and CLI calls send (``OPENAML_TOKEN``)."""
+    token = issue_token(home, "owner", "ws")
+    monkeypatch.setenv("OPENAML_TOKEN", token)
+    return token
+
+
+@pytest.fixture
+def app(home: Path, owner_token: str):
     app = create_app(ServerSettings(workspace_settings=Settings.from_env(), max_json_bytes=64 * 1024,
                                     max_blob_bytes=1024 * 1024))
     yield app
@@ -36,12 +45,19 @@ def app(home: Path):
 
 
 @pytest.fixture
-def http(app):
-    """A raw client of the app, in memory."""
+def http(app, owner_token: str):
+    """A raw client of the app, in memory, with the Owner token."""
     transport = InMemoryTransport(app)
-    with httpx.Client(base_url="http://openaml.test", transport=transport) as client:
+    with httpx.Client(base_url="http://openaml.test", transport=transport,
+                      headers={"Authorization": f"Bearer {owner_token}"}) as client:
         yield client
     transport.close()
+
+
+@pytest.fixture
+def admin_token(home: Path) -> str:
+    """A server administrator's token."""
+    return issue_token(home, "admin")
 
 
 @pytest.fixture

@@ -35,22 +35,38 @@ def test_health_and_readiness(http):
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "127.0.0.53", "::1", "[::1]", "localhost"])
-def test_loopback_addresses_may_serve(host: str):
-    ServerSettings(workspace_settings=Settings.from_env(home="/tmp/unused"), host=host, no_auth=True).check()
+def test_loopback_addresses_may_serve_without_auth(host: str):
+    settings = ServerSettings(workspace_settings=Settings.from_env(home="/tmp/unused"), host=host, no_auth=True)
+    settings.check()
+    assert settings.warnings() == []
 
 
 @pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.168.1.10", "10.0.0.1", "example.invalid", "127.0.0.1\x00x"])
-def test_anything_else_is_refused_until_tokens_exist(host: str):
+def test_no_auth_is_refused_anywhere_else(host: str):
     settings = ServerSettings(workspace_settings=Settings.from_env(home="/tmp/unused"), host=host, no_auth=True)
     assert not is_loopback(host)
     with pytest.raises(ValidationError) as err:
         settings.check()
-    assert "authentication is not available yet" in str(err.value) and err.value.details["field"] == "host"
+    assert "without authentication" in str(err.value) and err.value.details["field"] == "no_auth"
 
 
-def test_the_cli_refuses_a_public_address_and_half_a_tls_pair(tmp_path: Path):
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.168.1.10"])
+def test_other_addresses_serve_with_auth_and_warn_without_tls(host: str, tmp_path: Path):
+    settings = ServerSettings(workspace_settings=Settings.from_env(home="/tmp/unused"), host=host)
+    settings.check()
+    assert len(settings.warnings()) == 1 and "without TLS" in settings.warnings()[0]
+    cert, key = tmp_path / "c.pem", tmp_path / "k.pem"
+    cert.write_text("c")
+    key.write_text("k")
+    with_tls = ServerSettings(workspace_settings=Settings.from_env(home="/tmp/unused"), host=host,
+                              certfile=cert, keyfile=key)
+    with_tls.check()
+    assert with_tls.warnings() == []
+
+
+def test_the_cli_refuses_no_auth_on_a_public_address_and_half_a_tls_pair(tmp_path: Path):
     result = CliRunner().invoke(cli, ["server", "start", "--host", "0.0.0.0", "--no-auth"])
-    assert result.exit_code == 1 and "authentication is not available yet" in result.output
+    assert result.exit_code == 1 and "without authentication" in result.output
     cert = tmp_path / "c.pem"
     cert.write_text("x")
     result = CliRunner().invoke(cli, ["server", "start", "--certfile", str(cert)])
@@ -80,3 +96,34 @@ def test_tls_with_a_certificate_the_client_trusts(app, tmp_path: Path, monkeypat
         monkeypatch.delenv("SSL_CERT_FILE")
         monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(cafile))
         assert [m.name for m in MLClient(workspace_name="ws", server=url).models.list()] == ["tls"]
+
+
+def test_the_start_message_says_how_callers_get_in(home: Path, monkeypatch: pytest.MonkeyPatch):
+    import uvicorn
+
+    served: list[dict] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kwargs: served.append(kwargs))
+    monkeypatch.delenv("OPENAML_TOKEN", raising=False)
+    result = CliRunner().invoke(cli, ["server", "start", "--port", "0"])
+    assert result.exit_code == 0 and served, result.output
+    assert "none exists yet" in result.stderr and "openaml server token create --role admin" in result.stderr
+    assert (home / "server.db").exists()
+    CliRunner().invoke(cli, ["server", "token", "create", "--role", "admin"])
+    result = CliRunner().invoke(cli, ["server", "start", "--port", "0", "--host", "0.0.0.0"])
+    assert result.exit_code == 0 and "tokens required" in result.stderr and "without TLS" in result.stderr
+    result = CliRunner().invoke(cli, ["server", "start", "--port", "0", "--no-auth"])
+    assert result.exit_code == 0 and "no authentication (--no-auth)" in result.stderr
+
+
+@pytest.mark.slow
+def test_oversized_and_raw_headers_over_a_socket_are_refused_not_500(app):
+    import socket
+
+    with serve_in_thread(app) as url:
+        host, port = url.rsplit("/", 1)[1].split(":")
+        for value in (b"Bearer " + b"A" * 200_000, b"Bearer oaml_\x01\x02", "Bearer \u00e9t\u00e9".encode("latin-1")):
+            with socket.create_connection((host, int(port)), timeout=10) as sock:
+                sock.sendall(b"GET /openaml/whoami HTTP/1.1\r\nHost: x\r\nAuthorization: " + value + b"\r\n\r\n")
+                status_line = sock.recv(200).split(b"\r\n", 1)[0]
+            status = int(status_line.split()[1])
+            assert 400 <= status < 500, status_line

@@ -18,7 +18,11 @@ from openaml.errors import ForbiddenError, NotFoundError, StoreUnavailableError,
 from openaml.rest.envelope import camel, snake
 from openaml.rest.paths import WorkspaceScope
 from openaml.rest.resources import datastore_from_body, datastore_resource, secrets_body, with_secrets
+from openaml.server import ServerSettings, create_app
 from openaml.server.testing import InMemoryTransport, serve_in_thread
+from openaml.services.settings import Settings
+
+from tests.helpers import StaticToken, issue_token
 
 
 @pytest.mark.parametrize("credential", ["http://host:8080", "team", b"x", Path("/tmp"), 42, object()])
@@ -71,7 +75,7 @@ def test_a_broken_config_json_does_not_matter_when_the_workspace_is_named(home: 
         MLClient()  # the config is what names the workspace here: its error is the answer
 
 
-def test_datastore_secrets_never_travel_in_get_or_list(app, http, ws):
+def test_datastore_secrets_never_travel_in_get_or_list(app, http, ws, home: Path):
     client = MLClient(workspace_name="ws", server="http://openaml.test", transport=InMemoryTransport(app))
     key = "S3cr3t-account-key=="
     client.datastores.create_or_update(AzureBlobDatastore(name="blob", account_name="acct", container_name="c",
@@ -80,16 +84,36 @@ def test_datastore_secrets_never_travel_in_get_or_list(app, http, ws):
         assert key not in http.get(url).text
     assert client.datastores.get("blob").credentials is None or \
         getattr(client.datastores.get("blob").credentials, "account_key", None) is None
-    # Until tokens with roles exist, any user of the machine can reach the server: no secrets.
-    with pytest.raises(ForbiddenError, match="datastore 'blob'.*does not hand out datastore secrets"):
-        client.datastores.get("blob", include_secrets=True)
+    # listSecrets: an Owner (the client's token) reads them; a Reader may not
+    assert client.datastores.get("blob", include_secrets=True).credentials.account_key == key
+    reader = MLClient(StaticToken(issue_token(home, "reader", "ws")), workspace_name="ws",
+                      server="http://openaml.test", transport=InMemoryTransport(app))
+    with pytest.raises(ForbiddenError, match="Reader.*does not have authorization.*listSecrets/action"):
+        reader.datastores.get("blob", include_secrets=True)
     answer = http.post(ws.of("datastores", "blob", "listSecrets"))
-    assert answer.status_code == 403 and key not in answer.text
+    assert answer.status_code == 200 and answer.json()["key"] == key
     assert http.post(ws.of("datastores", "ghost", "listSecrets")).status_code == 404
 
 
+def test_no_auth_serves_everything_but_datastore_secrets(home: Path, ws, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.delenv("OPENAML_TOKEN", raising=False)
+    app = create_app(ServerSettings(workspace_settings=Settings.from_env(), no_auth=True))
+    try:
+        client = MLClient(workspace_name="ws", server="http://openaml.test", transport=InMemoryTransport(app))
+        key = "S3cr3t-account-key=="
+        client.datastores.create_or_update(AzureBlobDatastore(name="blob", account_name="acct", container_name="c",
+                                                              credentials=AccountKeyConfiguration(account_key=key)))
+        assert [w.name for w in client.workspaces.list()] == ["ws"]
+        with pytest.raises(ForbiddenError, match="--no-auth.*does not hand out datastore secrets") as err:
+            client.datastores.get("blob", include_secrets=True)
+        assert key not in str(err.value)
+        assert not (home / "server.db").exists()  # no tokens, no database of them
+    finally:
+        app.state.openaml.close()
+
+
 def test_list_secrets_wire_shape_round_trips():
-    """What ``listSecrets`` will carry once roles gate it, and how the client puts it back."""
+    """What ``listSecrets`` carries, and how the client puts it back."""
     key, sas = "S3cr3t-account-key==", "sv=2024&sig=abc"
     for creds in (AccountKeyConfiguration(account_key=key), SasTokenConfiguration(sas_token=sas)):
         full = AzureBlobDatastore(name="blob", account_name="acct", container_name="c", credentials=creds)

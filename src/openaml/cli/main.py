@@ -7,6 +7,7 @@ import click
 from openaml import __version__
 from openaml.cli.assets import GROUPS, build_group
 from openaml.cli.jobs import job
+from openaml.cli.login import login, logout
 from openaml.cli.resources import compute, datastore
 from openaml.cli.server import server
 from openaml.cli.workspace import workspace
@@ -21,7 +22,8 @@ def cli() -> None:
     components, manage datastores and compute, in a workspace on this machine.
     The workspace comes from -w/--workspace-name, else a config.json found walking up
     from the current folder, else the 'default' workspace under $OPENAML_HOME. With
-    --server URL (or OPENAML_SERVER) it is on an openaml server (openaml server start).
+    --server URL (or OPENAML_SERVER) it is on an openaml server (openaml server start),
+    reached with the token of openaml login (or OPENAML_TOKEN).
     """
 
 
@@ -32,6 +34,8 @@ cli.add_command(compute)
 cli.add_command(workspace)
 cli.add_command(job)
 cli.add_command(server)
+cli.add_command(login)
+cli.add_command(logout)
 
 
 def main() -> None:

@@ -38,7 +38,9 @@ class MLClient:
     it on an openaml server (``openaml server start``) over HTTP; otherwise this process opens
     it under ``$OPENAML_HOME``. ``credential`` is a credential object (an azure-identity
     credential, anything with ``get_token``) or None; anything else is refused. On a server,
-    ``subscription_id`` and ``resource_group_name`` go into the resource paths.
+    ``subscription_id`` and ``resource_group_name`` go into the resource paths, and requests
+    carry the token of ``credential`` (its ``get_token(...).token``; an ``AzureKeyCredential``'s
+    key), else of ``OPENAML_TOKEN``, else the one ``openaml login`` saved for that server.
 
     Keyword arguments of our own: ``openaml_home`` (where local workspaces live), ``server``,
     ``transport`` (an httpx transport to reach the server through, e.g. the app in memory in
@@ -72,7 +74,8 @@ class MLClient:
             from openaml.rest.paths import DEFAULT_RESOURCE_GROUP, DEFAULT_SUBSCRIPTION, WorkspaceScope
             scope = WorkspaceScope(subscription_id or DEFAULT_SUBSCRIPTION, resource_group_name or DEFAULT_RESOURCE_GROUP,
                                    workspace_name)
-            self._backend = HttpBackend(server, scope, transport=transport)
+            self._backend = HttpBackend(server, scope, home=self._settings.home, transport=transport,
+                                        credential=credential)
         else:
             self._backend = LocalBackend(self._settings, workspace_name)
         self.workspaces = WorkspaceOperations(self)

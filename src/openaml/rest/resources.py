@@ -77,7 +77,7 @@ def datastore_from_body(body: Any, name: str) -> Datastore:
 
 
 def secrets_body(ds: Datastore) -> dict[str, Any]:
-    """``listSecrets`` (served once tokens with roles exist; refused until then): the secret fields of a datastore's credentials (``{}`` when it has none)."""
+    """``listSecrets``: the secret fields of a datastore's credentials (``{}`` when it has none)."""
     from openaml.entities.secrets import split_secrets
     _, secrets = split_secrets(ds)
     creds = (secrets or {}).get("credentials") or {}

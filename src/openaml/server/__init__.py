@@ -1,6 +1,7 @@
 """The REST server: Azure ML's resource paths over the same services the in-process SDK calls.
 
-``create_app(settings)`` builds the ASGI app (FastAPI; install ``openaml[server]``);
+``create_app(settings)`` builds the ASGI app (FastAPI; install ``openaml[server]``), every
+request of which needs a token whose role allows it (unless ``no_auth``, on loopback only);
 ``openaml server start`` serves it with uvicorn. See docs/server.md.
 """
 

@@ -1,5 +1,6 @@
 """``create_app(settings)``: the ASGI app. One route module per resource under
-:mod:`openaml.server.routes`, each a thin edge over the services the in-process SDK calls.
+:mod:`openaml.server.routes`, each a thin edge over the services the in-process SDK calls;
+every request passes :class:`~openaml.server.auth.AuthMiddleware` first (tokens and roles).
 
 Errors leave as Azure's ``{"error": {...}}`` with the status of their code
 (:mod:`openaml.rest.errors`); anything unexpected is a 500 whose body names only its class,
@@ -21,6 +22,8 @@ from openaml.server.settings import VERSION as __version__
 from openaml.entities._base import error_message, loc_to_path
 from openaml.errors import ErrorCode, NotFoundError, OpenAMLError, ValidationError
 from openaml.rest.errors import to_body
+from openaml.server.actions import ActionTable
+from openaml.server.auth import AuthMiddleware, Gate
 from openaml.server.routes import ROUTERS
 from openaml.server.routes.mlflow import is_mlflow_path, mlflow_http_error
 from openaml.server.settings import ServerSettings
@@ -88,6 +91,11 @@ def create_app(settings: ServerSettings) -> FastAPI:
 
     for router in ROUTERS:
         app.include_router(router)
+    # What each route needs is checked when the app is built: a route without a rule stops the start.
+    table = ActionTable((method, route.path) for router in ROUTERS for route in router.routes  # type: ignore[attr-defined]
+                        for method in route.methods)  # type: ignore[attr-defined]
+    app.add_middleware(AuthMiddleware, gate=Gate(table, state.tokens, state.workspaces.exists,
+                                                 state.workspaces.not_found))
     return app
 
 

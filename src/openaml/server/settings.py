@@ -7,6 +7,8 @@ import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import sqlalchemy as sa
+
 from openaml.errors import ValidationError
 from openaml.rest.paths import DEFAULT_RESOURCE_GROUP, DEFAULT_SUBSCRIPTION, check_base_url
 from openaml.services.settings import Settings
@@ -16,9 +18,21 @@ MAX_JSON_BYTES = 16 * 1024 * 1024
 #: One blob upload (a file of an asset, a code snapshot, a job input) at most this many bytes.
 MAX_BLOB_BYTES = 64 * 1024 * 1024 * 1024
 
-AUTH_NOT_AVAILABLE = ("authentication is not available yet (tokens and roles come in a later release), so "
-                      "the server serves only this machine: bind it to a loopback address (127.0.0.1, ::1 or "
-                      "localhost); --no-auth is accepted there")
+NO_AUTH_LOOPBACK_ONLY = ("--no-auth serves anyone who can connect, so it is accepted only on a loopback address "
+                         "(127.0.0.1, ::1 or localhost); elsewhere the server serves with tokens (openaml server "
+                         "token create)")
+#: The file name of the server's own database under its home, when no --database-url is given.
+SERVER_DB_FILE = "server.db"
+
+
+def server_database_url(home: Path, database_url: str | None = None) -> sa.URL:
+    """Where the server's own database is (its tokens; the one rule every caller uses):
+    *database_url* when given (``--database-url``), else the SQLite file ``server.db`` under the
+    server's *home* (``OPENAML_HOME``, or ``--storage FOLDER``), in WAL mode as every store is."""
+    if database_url:
+        return sa.make_url(database_url)
+    # URL.create, not an f-string: a '?' or '#' in the path must not become URL syntax.
+    return sa.URL.create("sqlite", database=str(Path(home).expanduser().absolute() / SERVER_DB_FILE))
 
 
 @dataclass(frozen=True)
@@ -29,6 +43,8 @@ class ServerSettings:
     ``database_url``: workspaces created through the server keep their metadata there.
     ``storage``: workspaces created through the server without storage of their own keep their
     bytes there (``azure://...`` or ``s3://...``).
+    ``no_auth``: serve without tokens (anyone who connects may do anything but read datastore
+    secrets): only on a loopback address.
     ``subscription``/``resource_group``: the ids the server's resource paths carry by default
     (any are accepted in requests and echoed in ids).
     ``public_url``: the server's address as its clients reach it (behind a proxy), which the
@@ -52,10 +68,11 @@ class ServerSettings:
     extra: dict[str, str] = field(default_factory=dict)
 
     def check(self) -> None:
-        """Refuse what cannot be served safely: until tokens exist, anything but loopback;
-        half a TLS pair."""
-        if not is_loopback(self.host):
-            raise ValidationError(f"cannot serve on {self.host}: {AUTH_NOT_AVAILABLE}", field="host")
+        """Refuse what cannot be served safely: ``--no-auth`` anywhere but on loopback; half a
+        TLS pair."""
+        if self.no_auth and not is_loopback(self.host):
+            raise ValidationError(f"cannot serve on {self.host} without authentication: {NO_AUTH_LOOPBACK_ONLY}",
+                                  field="no_auth")
         if (self.certfile is None) != (self.keyfile is None):
             raise ValidationError("TLS needs both --certfile and --keyfile", field="certfile")
         for name, path in (("certfile", self.certfile), ("keyfile", self.keyfile)):
@@ -66,9 +83,21 @@ class ServerSettings:
         if self.public_url is not None:
             check_base_url(self.public_url, field="public_url")
 
+    def warnings(self) -> list[str]:
+        """What is allowed but unwise: tokens sent in clear to an address others can reach."""
+        if self.certfile is None and not is_loopback(self.host):
+            return [f"serving on {self.host} without TLS: tokens and data cross the network in clear; give "
+                    "--certfile and --keyfile, or put a TLS proxy in front"]
+        return []
+
     @property
     def scheme(self) -> str:
         return "https" if self.certfile else "http"
+
+    @property
+    def database(self) -> sa.URL:
+        """The server's own database (see :func:`server_database_url`)."""
+        return server_database_url(self.workspace_settings.home, self.database_url)
 
 
 def is_loopback(host: str) -> bool:

@@ -1,5 +1,6 @@
-"""What the server holds for its lifetime: the workspaces it serves, opened once each, and the
-launcher of their jobs. Request handlers reach services only through :class:`ServerState`."""
+"""What the server holds for its lifetime: the workspaces it serves, opened once each, its
+tokens (none under ``--no-auth``), and the launcher of their jobs. Request handlers reach
+services only through :class:`ServerState`."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from openaml.entities import Workspace, WorkspaceStorage
 from openaml.names import check_name
 from openaml.rest.paths import WorkspaceScope, check_segment
 from openaml.server.settings import ServerSettings
+from openaml.services.tokens import TokenService
 from openaml.services.workspaces import WorkspaceContext, WorkspaceService
 from openaml.tracking.context import TrackingContext
 from openaml.tracking.workspace import workspace_tracking_context
@@ -31,6 +33,7 @@ class ServerState:
     def __init__(self, settings: ServerSettings) -> None:
         self.settings = settings
         self.workspaces = WorkspaceService(settings.workspace_settings)
+        self.tokens: TokenService | None = None if settings.no_auth else open_tokens(settings, self.workspaces)
         self._launcher: Any = None
         self._lock = threading.Lock()
         # The MLflow mount's context per workspace, with the workspace context it was built on:
@@ -70,10 +73,14 @@ class ServerState:
         return self.workspaces.create(workspace, database_url=self.settings.database_url)
 
     def delete_workspace(self, name: str) -> None:
-        """Delete a workspace with everything in it, and forget its MLflow tracking context."""
+        """Delete a workspace with everything in it, forget its MLflow tracking context, and revoke
+        its tokens (a workspace of that name created later is another one: the old tokens must not
+        reach it)."""
         self.workspaces.delete(name)
         with self._lock:
             self._tracking.pop(name, None)
+        if self.tokens is not None:
+            self.tokens.revoke_workspace(name)
 
     def job_service(self, ctx: WorkspaceContext) -> Any:
         """The job service of a workspace; its jobs run on this machine's local pool."""
@@ -88,3 +95,12 @@ class ServerState:
         with self._lock:
             self._tracking.clear()
         self.workspaces.close()
+        if self.tokens is not None:
+            self.tokens.close()
+
+
+def open_tokens(settings: ServerSettings, workspaces: WorkspaceService) -> TokenService:
+    """The tokens of the server *settings* describe, in its database (:func:`~openaml.server.settings.server_database_url`),
+    checked against *workspaces*."""
+    from openaml.store.tokens import TokenStore
+    return TokenService(TokenStore(settings.database), workspaces.exists)

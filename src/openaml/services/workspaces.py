@@ -122,6 +122,12 @@ class WorkspaceService:
         names = sorted(p.name for p in root.iterdir() if (p / WORKSPACE_FILE).is_file())
         return [self.get(n) for n in names]
 
+    def not_found(self, name: str) -> WorkspaceNotFoundError:
+        """The error a missing workspace *name* raises (also what the server answers a token of
+        another workspace, so that it cannot tell a missing workspace from one it may not see)."""
+        return WorkspaceNotFoundError(f"No workspace named '{name}' under {self.settings.workspaces_dir}. "
+                                      f"Create it with: openaml workspace create -n {name}", workspace=name)
+
     # -- commands ------------------------------------------------------------------------------
     def create(self, workspace: Workspace, *, database_url: str | None = None,
                exist_ok: bool = False) -> Workspace:
@@ -304,9 +310,7 @@ class WorkspaceService:
         try:
             return json.loads(path.read_text())
         except FileNotFoundError:
-            raise WorkspaceNotFoundError(
-                f"No workspace named '{name}' under {self.settings.workspaces_dir}. "
-                f"Create it with: openaml workspace create -n {name}", workspace=name) from None
+            raise self.not_found(name) from None
 
     def _to_entity(self, config: dict[str, Any]) -> Workspace:
         spec = dict(config.get("spec", {}))

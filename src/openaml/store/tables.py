@@ -17,7 +17,7 @@ import sqlalchemy as sa
 #: ``alembic_version`` with this in one query and skips Alembic entirely when they match
 #: (loading Alembic's script directory costs more than the rest of opening a store).
 #: A test fails when it differs from the script directory's head.
-HEAD_REVISION = "0008"
+HEAD_REVISION = "0009"
 
 
 class _JSONDocument(sa.types.TypeDecorator):
@@ -338,4 +338,25 @@ logged_model_metrics = sa.Table(
     sa.Column("dataset_name", sa.String(500), nullable=True),
     sa.Column("dataset_digest", sa.String(255), nullable=True),
     sa.Index("ix_logged_model_metrics_model", "workspace", "model_id"),
+)
+
+
+# ---- The server's access tokens (revision 0009) ---------------------------------------------
+#: One row per token an openaml server issued, in the server's own database: its id (public,
+#: in the token itself), the sha256 of its secret (never the secret), its role and workspace
+#: (NULL for a server administrator), when it was created, last used and revoked. ``workspace``
+#: is the token's workspace, not a tenant key: an admin token has none.
+api_tokens = sa.Table(
+    "api_tokens",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("secret_sha256", sa.String(64), nullable=False),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("description", sa.Text, nullable=True),
+    sa.Column("role", sa.String(32), nullable=False),
+    sa.Column("workspace", sa.String(255), nullable=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("last_used_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Index("ix_api_tokens_workspace", "workspace"),
 )

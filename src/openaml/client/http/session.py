@@ -1,5 +1,6 @@
 """One httpx client per :class:`~openaml.MLClient` talking to a server: requests with Azure's
-``api-version``, errors rebuilt as the exception class the server raised."""
+``api-version`` and the client's bearer token (:mod:`openaml.client.credentials`), errors
+rebuilt as the exception class the server raised."""
 
 from __future__ import annotations
 
@@ -34,11 +35,12 @@ def _verify() -> ssl.SSLContext | bool:
 class HttpSession:
     """Requests to one server for one workspace scope."""
 
-    def __init__(self, server: str, scope: WorkspaceScope, *, transport: httpx.BaseTransport | None = None) -> None:
+    def __init__(self, server: str, scope: WorkspaceScope, *, transport: httpx.BaseTransport | None = None,
+                 auth: httpx.Auth | None = None) -> None:
         self.server = check_server_url(server)
         self.scope = scope
         self.client = httpx.Client(base_url=self.server, transport=transport, verify=_verify(), timeout=TIMEOUT,
-                                   headers={"User-Agent": f"openaml/{__version__}"})
+                                   headers={"User-Agent": f"openaml/{__version__}"}, auth=auth)
 
     def request(self, method: str, path: str, *, json: Any = None, params: dict[str, Any] | None = None,
                 headers: dict[str, str] | None = None, content: Any = None) -> httpx.Response:
@@ -46,6 +48,8 @@ class HttpSession:
         query = {"api-version": API_VERSION, **{k: v for k, v in (params or {}).items() if v is not None}}
         try:
             response = self.client.request(method, path, json=json, params=query, headers=headers, content=content)
+        except httpx.LocalProtocolError as exc:  # its text may quote a header: the token
+            raise StoreUnavailableError(f"cannot send the request to {self.server}: {type(exc).__name__}") from None
         except httpx.TransportError as exc:
             raise StoreUnavailableError(f"cannot reach the openaml server at {self.server}: "
                                         f"{type(exc).__name__}: {exc}") from None
@@ -65,3 +69,6 @@ class HttpSession:
 
     def close(self) -> None:
         self.client.close()
+
+    def __repr__(self) -> str:
+        return f"HttpSession({self.server!r})"

@@ -1,22 +1,29 @@
-"""What every route module shares: the workspace prefix, the request's workspace, and a JSON
-body read with a size cap."""
+"""What every route module shares: the workspace prefix, the request's workspace and caller,
+and a JSON body read with a size cap."""
 
 from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import Request
 
 from openaml.constants import ListViewType
-from openaml.errors import PayloadTooLargeError, ValidationError
+from openaml.errors import ForbiddenError, PayloadTooLargeError, ValidationError
 from openaml.rest.paths import PROVIDER
 from openaml.server.state import Scoped, ServerState
+
+if TYPE_CHECKING:
+    from openaml.server.auth import Principal
 
 SCOPE = "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}"
 WORKSPACES = f"{SCOPE}/providers/{PROVIDER}/workspaces"
 WORKSPACE = f"{WORKSPACES}/{{workspaceName}}"
+#: Where the server's own routes live (openaml's, not Azure's): the caller, the tokens.
+OPENAML = "/openaml"
+#: Where :class:`~openaml.server.auth.AuthMiddleware` leaves the caller in the ASGI scope.
+PRINCIPAL_KEY = "openaml.principal"
 #: The request body a route reads itself (openapi: any JSON object).
 JSON_BODY = {"requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}}}
 
@@ -41,6 +48,14 @@ def public_base(request: Request) -> str:
         address, port = request.scope.get("server") or (settings.host, settings.port)
         host = f"[{address}]:{port}" if ":" in str(address) else f"{address}:{port}"
     return f"{request.scope.get('scheme', 'http')}://{host}{request.scope.get('root_path', '')}"
+
+
+def principal_of(request: Request) -> "Principal":
+    """The caller of a request, as :class:`~openaml.server.auth.AuthMiddleware` admitted it."""
+    principal = request.scope.get(PRINCIPAL_KEY)
+    if principal is None:  # a public route, or an app built without the middleware: no caller
+        raise ForbiddenError("this route needs a caller, and the request has none")
+    return principal
 
 
 def workspace(request: Request, subscriptionId: str, resourceGroupName: str, workspaceName: str) -> Scoped:

@@ -1,6 +1,6 @@
-"""``.../workspaces/{ws}/datastores``: datastores. ``GET`` never returns a secret. ``POST
-.../listSecrets`` (Azure's) is refused until tokens with roles exist: without them every user
-of the machine can reach the loopback port, and a datastore's keys are the owner's alone."""
+"""``.../workspaces/{ws}/datastores``: datastores. ``GET`` never returns a secret; ``POST
+.../listSecrets`` (Azure's) does, to the roles allowed its action (Owner, Contributor, the
+server administrator), and never under ``--no-auth`` (:mod:`openaml.server.auth` decides)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,8 @@ from typing import Any
 
 from fastapi import APIRouter, Depends
 
-from openaml.errors import ForbiddenError
 from openaml.rest.envelope import collection
-from openaml.rest.resources import datastore_from_body, datastore_resource
+from openaml.rest.resources import datastore_from_body, datastore_resource, secrets_body
 from openaml.server.routes._common import JSON_BODY, WORKSPACE, json_body, workspace
 from openaml.server.state import Scoped
 from openaml.services.datastores import DatastoreService
@@ -48,10 +47,6 @@ def delete_datastore(name: str, ws: Scoped = Depends(workspace)) -> dict[str, An
 
 
 @router.post(BASE + "/{name}/listSecrets",
-             summary="A datastore's secrets (Azure's listSecrets): refused until the server has tokens with roles.")
+             summary="A datastore's secrets (Azure's listSecrets): for Owners and Contributors; never with --no-auth.")
 def list_secrets(name: str, ws: Scoped = Depends(workspace)) -> dict[str, Any]:
-    DatastoreService(ws.ctx).get(name)  # an unknown datastore is still a 404
-    raise ForbiddenError(f"datastore '{name}': this server does not hand out datastore secrets: it has no "
-                         "tokens or roles yet, so it cannot tell the workspace's owner from any other user of "
-                         "the machine. Read them where the workspace lives (without --server).",
-                         field="include_secrets")
+    return secrets_body(DatastoreService(ws.ctx).get(name, include_secrets=True))

@@ -11,7 +11,7 @@ from openaml.entities import Workspace
 from openaml.rest.envelope import collection
 from openaml.rest.paths import WorkspaceScope
 from openaml.rest.resources import workspace_from_body, workspace_resource
-from openaml.server.routes._common import JSON_BODY, WORKSPACE, WORKSPACES, json_body, state_of
+from openaml.server.routes._common import JSON_BODY, WORKSPACE, WORKSPACES, json_body, principal_of, state_of
 from openaml.server.routes.mlflow import mlflow_tracking_uri
 
 router = APIRouter(tags=["workspaces"])
@@ -23,12 +23,13 @@ def _resource(request: Request, ws: Workspace, scope: WorkspaceScope) -> dict[st
     return workspace_resource(served, scope)
 
 
-@router.get(WORKSPACES, summary="List workspaces.")
+@router.get(WORKSPACES, summary="List the workspaces the caller may read.")
 def list_workspaces(request: Request, subscriptionId: str, resourceGroupName: str) -> dict[str, Any]:
     state = state_of(request)
     scope = state.scope(subscriptionId, resourceGroupName)
+    caller = principal_of(request)
     return collection(_resource(request, ws, WorkspaceScope(scope.subscription, scope.resource_group, ws.name))
-                      for ws in state.workspaces.list())
+                      for ws in state.workspaces.list() if caller.may_see(ws.name))
 
 
 @router.get(WORKSPACE, summary="Get a workspace.")
@@ -55,7 +56,8 @@ def put_workspace(request: Request, response: Response, subscriptionId: str, res
     return _resource(request, state.create_workspace(entity), scope)
 
 
-@router.delete(WORKSPACE, summary="Delete a workspace and everything in it.", status_code=200)
+@router.delete(WORKSPACE, summary="Delete a workspace and everything in it; its tokens are revoked.",
+               status_code=200)
 def delete_workspace(request: Request, subscriptionId: str, resourceGroupName: str, workspaceName: str
                      ) -> dict[str, Any]:
     state = state_of(request)
