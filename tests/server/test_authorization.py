@@ -316,16 +316,24 @@ def test_mlflow_routes_map_to_reads_and_writes(method: str, rest: str, action: s
 
 
 def test_mlflow_requests_are_admitted_by_role(world):
-    """MLflow is not mounted in this branch: an allowed request reaches the app (404: no route),
-    a refused one stops at the gate, whatever mounts there later."""
+    """The gate decides by method and path before the mount's handlers run, and answers its
+    refusals in MLflow's error shape (what MLflow's clients print); an admitted request reaches
+    the handlers (an empty log-metric is then MLflow's 400, not the gate's)."""
     client, tokens, _ = world
     base = ("/mlflow/v2.0/subscriptions/s/resourceGroups/rg/providers/Microsoft.MachineLearningServices/"
             "workspaces/ws/api/2.0/mlflow")
     reader = {"Authorization": f"Bearer {tokens['reader']}"}
-    assert client.post(f"{base}/runs/search", json={}, headers=reader).status_code == 404
-    assert client.post(f"{base}/runs/log-metric", json={}, headers=reader).status_code == 403
-    assert client.post(f"{base}/runs/search", json={}).status_code == 401
+    found = client.post(f"{base}/runs/search", json={"experiment_ids": ["0"]}, headers=reader)
+    assert found.status_code == 200 and "error_code" not in found.json(), found.text
+    refused = client.post(f"{base}/runs/log-metric", json={}, headers=reader)
+    assert refused.status_code == 403 and refused.json()["error_code"] == "PERMISSION_DENIED"
+    assert "workspaces/experiments/runs/write" in refused.json()["message"] and tokens["reader"] not in refused.text
+    anonymous = client.post(f"{base}/runs/search", json={})
+    assert anonymous.status_code == 401 and anonymous.json()["error_code"] == "UNAUTHENTICATED"
+    assert anonymous.headers["www-authenticate"].startswith("Bearer")
     other = {"Authorization": f"Bearer {tokens['other-owner']}"}
-    assert client.post(f"{base}/runs/search", json={}, headers=other).json()["error"]["code"] == "WorkspaceNotFound"
-    ds = {"Authorization": f"Bearer {tokens['data-scientist']}"}
-    assert client.post(f"{base}/runs/log-metric", json={}, headers=ds).status_code == 404  # allowed
+    hidden = client.post(f"{base}/runs/search", json={}, headers=other)
+    assert hidden.status_code == 404 and hidden.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
+    for role in ("data-scientist", "contributor", "owner"):  # allowed: the handler's own validation answers
+        answer = client.post(f"{base}/runs/log-metric", json={}, headers={"Authorization": f"Bearer {tokens[role]}"})
+        assert answer.status_code == 400 and answer.json()["error_code"] == "INVALID_PARAMETER_VALUE", (role, answer.text)

@@ -18,6 +18,7 @@ from typing import Iterable
 from starlette.routing import compile_path
 
 from openaml.server.routes._common import OPENAML, WORKSPACE, WORKSPACES
+from openaml.server.routes.mlflow import MLFLOW_ROOT
 from openaml.services.roles import LIST_SECRETS, TOKENS_DELETE, TOKENS_READ, TOKENS_WRITE
 from openaml.tracking.routes import reads_only
 
@@ -122,7 +123,8 @@ ROUTE_RULES: dict[tuple[str, str], Rule] = {
 
 
 # ---- MLflow's REST API, mounted under the workspace's path ----------------------------------
-MLFLOW_PREFIX = "/mlflow/v2.0"
+#: Where MLflow's mount starts (the MLflow route module's root).
+MLFLOW_PREFIX = MLFLOW_ROOT
 _MLFLOW = re.compile(r"/mlflow/v2\.0/subscriptions/[^/]+/resourceGroups/[^/]+/providers/"
                      r"Microsoft\.MachineLearningServices/workspaces/(?P<workspaceName>[^/]+)/(?P<rest>.*)")
 _MLFLOW_API = re.compile(r"(?:api|ajax-api)/[23]\.0/mlflow/(?P<endpoint>.*)")
@@ -182,7 +184,7 @@ class ActionTable:
 
     def resolve(self, method: str, path: str) -> Resolved | None:
         """The rule of ``method path``, or None when no route serves it."""
-        if path.startswith(MLFLOW_PREFIX):
+        if path.startswith(MLFLOW_PREFIX + "/"):
             found = mlflow_rule(method, path)
             return Resolved(*found) if found else None
         for regex, rule in self._by_method.get(method, ()):
