@@ -219,9 +219,13 @@ def test_deleting_a_workspace_revokes_its_tokens(tmp_path: Path):
 
 
 # ---- hostile tokens: 401, never 500, never echoed -------------------------------------------------
-def _asgi_status(app, headers: list[tuple[bytes, bytes]]) -> tuple[int, bytes]:
-    """Send one GET to *app* with raw header bytes, past any client's checks."""
-    path = WorkspaceScope(workspace="ws").of("models")
+MLFLOW_RUNS_GET = MLFLOW_PREFIX + WorkspaceScope(workspace="ws").base + "/api/2.0/mlflow/runs/get"
+
+
+def _asgi_status(app, headers: list[tuple[bytes, bytes]], path: str | None = None) -> tuple[int, bytes]:
+    """Send one GET to *app* (the models of ``ws``, unless *path*) with raw header bytes, past
+    any client's checks."""
+    path = path or WorkspaceScope(workspace="ws").of("models")
     scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET", "scheme": "http",
              "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "", "headers": headers,
              "client": ("127.0.0.1", 1), "server": ("openaml.test", 80)}
@@ -251,10 +255,11 @@ HOSTILE = [b"Bearer " + b"A" * 1_000_000, b"Bearer " + b"a" * 5000, b"Bearer oam
 
 @pytest.mark.parametrize("value", HOSTILE, ids=range(len(HOSTILE)))
 def test_hostile_authorization_headers_are_401(bare_app, value: bytes):
-    status, body = _asgi_status(bare_app, [(b"authorization", value)])
-    assert status == 401, body[:200]
-    presented = value[7:50].strip()
-    assert len(presented) < 4 or presented not in body
+    for path, code in ((None, b'"AuthenticationFailed"'), (MLFLOW_RUNS_GET, b'"UNAUTHENTICATED"')):
+        status, body = _asgi_status(bare_app, [(b"authorization", value)], path)
+        assert status == 401 and code in body, body[:200]
+        presented = value[7:50].strip()
+        assert len(presented) < 4 or presented not in body
 
 
 def test_two_authorization_headers_are_401(bare_app, world):

@@ -410,6 +410,20 @@ def test_a_token_of_another_workspace_is_answered_as_for_a_missing_one(world):
                     headers=other).json()["experiment"]["experiment_id"] == "0"
 
 
+def test_with_no_auth_the_mount_needs_no_token(home: Path):
+    """``--no-auth`` (loopback only): MLflow clients need no ``MLFLOW_TRACKING_TOKEN``."""
+    app = create_app(ServerSettings(workspace_settings=Settings.from_env(), no_auth=True))
+    transport = InMemoryTransport(app)
+    base = MLFLOW_ROOT + WorkspaceScope(workspace="ws").base
+    with httpx.Client(base_url="http://openaml.test", transport=transport) as client:
+        created = client.post(base + f"{API}/experiments/create", json={"name": "open"})
+        assert created.status_code == 200 and "experiment_id" in created.json(), created.text
+        missing = client.get(base.replace("/ws", "/ghost") + f"{API}/runs/get", params={"run_id": "x"})
+        assert missing.status_code == 404 and missing.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
+    transport.close()
+    app.state.openaml.close()
+
+
 # -- off the event loop, streamed ----------------------------------------------------------------------
 def test_a_blocking_handler_does_not_hold_up_other_requests(app, owner_token: str, monkeypatch: pytest.MonkeyPatch):
     release, entered = threading.Event(), threading.Event()
