@@ -60,12 +60,14 @@ class Observation:
 
 @dataclass
 class Side:
-    """One server under test: ``name`` is "mlflow" or "openaml"."""
+    """One server under test: ``name`` is "mlflow" or "openaml"; ``token``, when given, is sent
+    as ``Authorization: Bearer`` (an openaml server's MLflow mount checks tokens)."""
 
     name: str
     url: str
     observations: list[Observation] = field(default_factory=list)
     prefix: str = "/api/2.0/mlflow"
+    token: str | None = field(default=None, repr=False)
 
     def unique(self, stem: str) -> str:
         """A name no earlier scenario used on this server (servers live for the whole session)."""
@@ -81,6 +83,8 @@ class Side:
         request = urllib.request.Request(self.url + full, data=data, method=method)
         if data is not None:
             request.add_header("Content-Type", content_type)
+        if self.token is not None:
+            request.add_header("Authorization", f"Bearer {self.token}")
         try:
             with urllib.request.urlopen(request, timeout=30) as response:
                 status, payload = response.status, response.read()

@@ -23,9 +23,13 @@ def _clients() -> list[tuple[str, str | None]]:
     return [("newest", sys.executable), ("oldest-2.x", old if Path(old).is_file() else None)]
 
 
-def _run(python: str, uri: str, workdir: Path) -> dict:
+def _run(python: str, uri: str, workdir: Path, token: str | None = None) -> dict:
+    """The client session's result against *uri*; with *token*, the client sends it as stock
+    clients do (``MLFLOW_TRACKING_TOKEN``)."""
     workdir.mkdir(parents=True, exist_ok=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    if token is not None:
+        env["MLFLOW_TRACKING_TOKEN"] = token
     done = subprocess.run([python, str(SCRIPT), uri, str(workdir)], capture_output=True, text=True, env=env,
                           timeout=300, cwd=workdir)
     assert done.returncode == 0, f"client scenario failed against {uri}:\n{done.stderr[-3000:]}"

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from openaml.entities import Workspace
 from openaml.rest.paths import WorkspaceScope
 from openaml.server import ServerSettings, create_app
-from openaml.server.actions import DOC_PATHS, ROUTE_RULES, ActionTable, Scope, mlflow_action
+from openaml.server.actions import DOC_PATHS, MLFLOW_PREFIX, ROUTE_RULES, ActionTable, Scope, mlflow_action
 from openaml.server.routes import ROUTERS
 from openaml.server.testing import InMemoryTransport
 from openaml.services.settings import Settings
@@ -34,7 +34,9 @@ ROLES = ("owner", "contributor", "data-scientist", "reader", "admin")
 BLOB = b"some bytes"
 _FILL = {"subscriptionId": "sub", "resourceGroupName": "rg", "name": "x", "version": "1", "label": "latest",
          "digest": hashlib.sha256(BLOB).hexdigest(), "path:path": "user_logs/std_log.txt", "tokenId": "0" * 16}
-ROUTES = sorted({(m, r.path) for router in ROUTERS for r in router.routes for m in r.methods})
+# MLflow's mount is ruled by method and path below its prefix (test_mlflow_routes_map_to_reads_and_writes)
+ROUTES = sorted({(m, r.path) for router in ROUTERS for r in router.routes for m in r.methods
+                 if not r.path.startswith(MLFLOW_PREFIX)})
 
 
 def _url(path: str, workspace: str) -> str:
@@ -217,9 +219,13 @@ def test_deleting_a_workspace_revokes_its_tokens(tmp_path: Path):
 
 
 # ---- hostile tokens: 401, never 500, never echoed -------------------------------------------------
-def _asgi_status(app, headers: list[tuple[bytes, bytes]]) -> tuple[int, bytes]:
-    """Send one GET to *app* with raw header bytes, past any client's checks."""
-    path = WorkspaceScope(workspace="ws").of("models")
+MLFLOW_RUNS_GET = MLFLOW_PREFIX + WorkspaceScope(workspace="ws").base + "/api/2.0/mlflow/runs/get"
+
+
+def _asgi_status(app, headers: list[tuple[bytes, bytes]], path: str | None = None) -> tuple[int, bytes]:
+    """Send one GET to *app* (the models of ``ws``, unless *path*) with raw header bytes, past
+    any client's checks."""
+    path = path or WorkspaceScope(workspace="ws").of("models")
     scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET", "scheme": "http",
              "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "", "headers": headers,
              "client": ("127.0.0.1", 1), "server": ("openaml.test", 80)}
@@ -249,10 +255,11 @@ HOSTILE = [b"Bearer " + b"A" * 1_000_000, b"Bearer " + b"a" * 5000, b"Bearer oam
 
 @pytest.mark.parametrize("value", HOSTILE, ids=range(len(HOSTILE)))
 def test_hostile_authorization_headers_are_401(bare_app, value: bytes):
-    status, body = _asgi_status(bare_app, [(b"authorization", value)])
-    assert status == 401, body[:200]
-    presented = value[7:50].strip()
-    assert len(presented) < 4 or presented not in body
+    for path, code in ((None, b'"AuthenticationFailed"'), (MLFLOW_RUNS_GET, b'"UNAUTHENTICATED"')):
+        status, body = _asgi_status(bare_app, [(b"authorization", value)], path)
+        assert status == 401 and code in body, body[:200]
+        presented = value[7:50].strip()
+        assert len(presented) < 4 or presented not in body
 
 
 def test_two_authorization_headers_are_401(bare_app, world):
@@ -280,16 +287,18 @@ MLFLOW = [
     ("POST", "api/2.0/mlflow/runs/log-batch", "workspaces/experiments/runs/write"),
     ("POST", "api/2.0/mlflow/runs/delete", "workspaces/experiments/runs/write"),
     ("GET", "api/2.0/mlflow/metrics/get-history", "workspaces/experiments/runs/read"),
-    ("POST", "api/2.0/mlflow/metrics/get-history-bulk-interval", "workspaces/experiments/runs/read"),
+    ("POST", "api/2.0/mlflow/metrics/get-history-bulk-interval", "workspaces/experiments/runs/write"),  # GET only in MLflow
     ("GET", "ajax-api/2.0/mlflow/metrics/get-history-bulk", "workspaces/experiments/runs/read"),
     ("POST", "api/2.0/mlflow/experiments/search", "workspaces/experiments/read"),
     ("GET", "api/2.0/mlflow/experiments/get-by-name", "workspaces/experiments/read"),
     ("POST", "api/2.0/mlflow/experiments/create", "workspaces/experiments/write"),
     ("POST", "api/2.0/mlflow/experiments/get", "workspaces/experiments/write"),  # not a read POST: stricter
-    ("POST", "api/2.0/mlflow/registered-models/search", "workspaces/models/read"),
+    ("GET", "api/2.0/mlflow/registered-models/search", "workspaces/models/read"),
+    ("POST", "api/2.0/mlflow/registered-models/search", "workspaces/models/write"),  # GET in MLflow
     ("GET", "api/2.0/mlflow/registered-models/get", "workspaces/models/read"),
     ("POST", "api/2.0/mlflow/registered-models/create", "workspaces/models/write"),
-    ("POST", "api/2.0/mlflow/model-versions/search", "workspaces/models/read"),
+    ("GET", "api/2.0/mlflow/model-versions/search", "workspaces/models/read"),
+    ("POST", "api/3.0/mlflow/runs/search", "workspaces/experiments/runs/read"),
     ("PATCH", "api/2.0/mlflow/model-versions/update", "workspaces/models/write"),
     ("DELETE", "api/2.0/mlflow/registered-models/delete", "workspaces/models/write"),
     ("POST", "api/2.0/mlflow/logged-models/search", "workspaces/experiments/runs/read"),
@@ -312,16 +321,24 @@ def test_mlflow_routes_map_to_reads_and_writes(method: str, rest: str, action: s
 
 
 def test_mlflow_requests_are_admitted_by_role(world):
-    """MLflow is not mounted in this branch: an allowed request reaches the app (404: no route),
-    a refused one stops at the gate, whatever mounts there later."""
+    """The gate decides by method and path before the mount's handlers run, and answers its
+    refusals in MLflow's error shape (what MLflow's clients print); an admitted request reaches
+    the handlers (an empty log-metric is then MLflow's 400, not the gate's)."""
     client, tokens, _ = world
     base = ("/mlflow/v2.0/subscriptions/s/resourceGroups/rg/providers/Microsoft.MachineLearningServices/"
             "workspaces/ws/api/2.0/mlflow")
     reader = {"Authorization": f"Bearer {tokens['reader']}"}
-    assert client.post(f"{base}/runs/search", json={}, headers=reader).status_code == 404
-    assert client.post(f"{base}/runs/log-metric", json={}, headers=reader).status_code == 403
-    assert client.post(f"{base}/runs/search", json={}).status_code == 401
+    found = client.post(f"{base}/runs/search", json={"experiment_ids": ["0"]}, headers=reader)
+    assert found.status_code == 200 and "error_code" not in found.json(), found.text
+    refused = client.post(f"{base}/runs/log-metric", json={}, headers=reader)
+    assert refused.status_code == 403 and refused.json()["error_code"] == "PERMISSION_DENIED"
+    assert "workspaces/experiments/runs/write" in refused.json()["message"] and tokens["reader"] not in refused.text
+    anonymous = client.post(f"{base}/runs/search", json={})
+    assert anonymous.status_code == 401 and anonymous.json()["error_code"] == "UNAUTHENTICATED"
+    assert anonymous.headers["www-authenticate"].startswith("Bearer")
     other = {"Authorization": f"Bearer {tokens['other-owner']}"}
-    assert client.post(f"{base}/runs/search", json={}, headers=other).json()["error"]["code"] == "WorkspaceNotFound"
-    ds = {"Authorization": f"Bearer {tokens['data-scientist']}"}
-    assert client.post(f"{base}/runs/log-metric", json={}, headers=ds).status_code == 404  # allowed
+    hidden = client.post(f"{base}/runs/search", json={}, headers=other)
+    assert hidden.status_code == 404 and hidden.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
+    for role in ("data-scientist", "contributor", "owner"):  # allowed: the handler's own validation answers
+        answer = client.post(f"{base}/runs/log-metric", json={}, headers={"Authorization": f"Bearer {tokens[role]}"})
+        assert answer.status_code == 400 and answer.json()["error_code"] == "INVALID_PARAMETER_VALUE", (role, answer.text)

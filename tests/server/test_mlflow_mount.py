@@ -1,7 +1,8 @@
 """MLflow's REST API mounted per workspace in the server's app: the URI a workspace publishes,
 the same route table and answers as a job's endpoint, errors in MLflow's shape, hostile paths,
-streamed artifacts, handlers off the event loop, and the headers (``Authorization``) reaching
-both an app-wide middleware and the handlers."""
+streamed artifacts, handlers off the event loop, and tokens and roles over the mount (the app's
+token check, answered in MLflow's error shape). Requests carry the Owner token of ``ws`` (the
+``http`` fixture), or the administrator's where a test needs what only it may do."""
 
 from __future__ import annotations
 
@@ -27,6 +28,8 @@ from openaml.server.testing import InMemoryTransport, serve_in_thread
 from openaml.services.settings import Settings
 from openaml.tracking import routes
 from openaml.tracking.context import TextResponse
+
+from tests.helpers import issue_token
 
 API = "/api/2.0/mlflow"
 MLMODEL = b"flavors:\n  python_function:\n    loader_module: mlflow.pyfunc.model\n"
@@ -58,6 +61,19 @@ def mlflow_api(http, ws):
     return Api()
 
 
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def admin(app, admin_token: str):
+    """A raw client of the app, in memory, with the server administrator's token."""
+    transport = InMemoryTransport(app)
+    with httpx.Client(base_url="http://openaml.test", transport=transport, headers=bearer(admin_token)) as client:
+        yield client
+    transport.close()
+
+
 def _run(api) -> tuple[str, str]:
     experiment = api.post(f"{API}/experiments/create", {"name": "mount"}).json()["experiment_id"]
     run = api.post(f"{API}/runs/create", {"experiment_id": experiment, "start_time": 1}).json()["run"]["info"]
@@ -65,22 +81,22 @@ def _run(api) -> tuple[str, str]:
 
 
 # -- the URI a workspace publishes -----------------------------------------------------------------
-def test_the_workspace_publishes_its_mount_as_mlflow_tracking_uri(http, ws):
+def test_the_workspace_publishes_its_mount_as_mlflow_tracking_uri(http, admin, ws):
     got = http.get(ws.base).json()["properties"]["mlFlowTrackingUri"]
     assert got == f"http://openaml.test{MLFLOW_ROOT}{ws.base}"
     listed = http.get(ws.workspaces).json()["value"]
     assert [w["properties"]["mlFlowTrackingUri"] for w in listed] == [got]
     other = WorkspaceScope("sub-2", "rg-2", "ws")  # the ids of the request are the URI's
     assert http.get(other.base).json()["properties"]["mlFlowTrackingUri"].endswith(MLFLOW_ROOT + other.base)
-    created = http.put(WorkspaceScope(workspace="fresh").base, json={"properties": {}})
+    created = admin.put(WorkspaceScope(workspace="fresh").base, json={"properties": {}})
     assert created.status_code == 201
     assert created.json()["properties"]["mlFlowTrackingUri"] == (
         f"http://openaml.test{MLFLOW_ROOT}{WorkspaceScope(workspace='fresh').base}")
 
 
-def test_the_uri_follows_the_host_the_client_asked_for_and_public_url_wins(app, home: Path):
+def test_the_uri_follows_the_host_the_client_asked_for_and_public_url_wins(app, home: Path, owner_token: str):
     transport = InMemoryTransport(app)
-    with httpx.Client(base_url="http://127.0.0.1:8123", transport=transport) as client:
+    with httpx.Client(base_url="http://127.0.0.1:8123", transport=transport, headers=bearer(owner_token)) as client:
         ws = WorkspaceScope(workspace="ws")
         assert client.get(ws.base).json()["properties"]["mlFlowTrackingUri"].startswith("http://127.0.0.1:8123/mlflow/")
         for bad in ("evil.example/path", "a b", "x\x7fy", "[::1", "h:99999999"):  # not a host: the socket's
@@ -89,7 +105,7 @@ def test_the_uri_follows_the_host_the_client_asked_for_and_public_url_wins(app, 
     transport.close()
     proxied = create_app(ServerSettings(workspace_settings=Settings.from_env(), public_url="https://ml.example.com/"))
     transport = InMemoryTransport(proxied)
-    with httpx.Client(base_url="http://127.0.0.1:8123", transport=transport) as client:
+    with httpx.Client(base_url="http://127.0.0.1:8123", transport=transport, headers=bearer(owner_token)) as client:
         uri = client.get(WorkspaceScope(workspace="ws").base).json()["properties"]["mlFlowTrackingUri"]
     assert uri == f"https://ml.example.com{MLFLOW_ROOT}{WorkspaceScope(workspace='ws').base}"
     transport.close()
@@ -105,7 +121,7 @@ def test_public_url_is_checked(url: str):
     assert err.value.details["field"] == "public_url"
 
 
-def test_the_sdk_and_the_cli_see_the_uri(app, home: Path):
+def test_the_sdk_and_the_cli_see_the_uri(app, home: Path, owner_token: str):
     with serve_in_thread(app) as url:
         client = MLClient(workspace_name="ws", server=url)
         got = client.workspaces.get("ws").mlflow_tracking_uri
@@ -114,7 +130,7 @@ def test_the_sdk_and_the_cli_see_the_uri(app, home: Path):
         shown = CliRunner().invoke(cli, ["workspace", "show", "-n", "ws", "--server", url, "-o", "json"])
         assert shown.exit_code == 0, shown.output
         assert json.loads(shown.output)["mlflow_tracking_uri"] == got
-        assert httpx.get(got + "/health").text == "OK"  # the URI is served
+        assert httpx.get(got + "/health", headers=bearer(owner_token)).text == "OK"  # the URI is served
 
 
 def test_the_local_mode_publishes_no_uri(home: Path):
@@ -148,7 +164,7 @@ def test_the_mount_and_a_jobs_endpoint_share_one_route_table(mlflow_api, monkeyp
     assert mlflow_api.get("/probe").text == "probed" and seen == ["/probe"]
 
 
-def test_errors_are_mlflows(mlflow_api, http, ws):
+def test_errors_are_mlflows(mlflow_api, http, admin, ws):
     def error(answer, status: int, code: str) -> None:
         assert answer.status_code == status, answer.text
         assert answer.headers["content-type"] == "application/json"
@@ -161,10 +177,12 @@ def test_errors_are_mlflows(mlflow_api, http, ws):
     error(mlflow_api.get("/elsewhere"), 404, "ENDPOINT_NOT_FOUND")
     error(http.request("OPTIONS", mount(ws) + f"{API}/runs/get"), 405, "BAD_REQUEST")
     error(http.get(f"{MLFLOW_ROOT}/subscriptions/s"), 404, "ENDPOINT_NOT_FOUND")
-    missing = http.get(MLFLOW_ROOT + WorkspaceScope(workspace="ghost").base + f"{API}/experiments/get",
-                       params={"experiment_id": "0"})
-    error(missing, 404, "RESOURCE_DOES_NOT_EXIST")
-    assert "ghost" in missing.json()["message"]
+    ghost = MLFLOW_ROOT + WorkspaceScope(workspace="ghost").base + f"{API}/experiments/get"
+    for client in (http, admin):  # refused by the token check (not its workspace); answered by the handler
+        missing = client.get(ghost, params={"experiment_id": "0"})
+        error(missing, 404, "RESOURCE_DOES_NOT_EXIST")
+        assert "ghost" in missing.json()["message"]
+    error(admin.get(f"{MLFLOW_ROOT}/subscriptions/s"), 404, "ENDPOINT_NOT_FOUND")
     assert http.get(ws.of("models", "m")).json()["error"]["code"] == "NotFound"  # Azure's routes keep Azure's shape
 
 
@@ -179,13 +197,16 @@ def test_an_unexpected_failure_names_only_its_class(mlflow_api, monkeypatch: pyt
     assert "s3cret" in caplog.text  # the server's log keeps it
 
 
-def test_a_workspace_deleted_and_created_again_is_served_afresh(http, mlflow_api, ws, app):
+def test_a_workspace_deleted_and_created_again_is_served_afresh(http, mlflow_api, admin, ws, app):
     _, run_id = _run(mlflow_api)
-    assert mlflow_api.get(f"{API}/runs/get", run_id=run_id).status_code == 200
-    assert http.delete(ws.base).status_code == 200
-    assert mlflow_api.get(f"{API}/runs/get", run_id=run_id).json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
-    assert http.put(ws.base, json={"properties": {}}).status_code == 201
-    answer = mlflow_api.get(f"{ARTIFACTS}/1/{run_id}/artifacts/a.txt")  # its run cache did not survive
+    base = mount(ws)
+    assert admin.get(base + f"{API}/runs/get", params={"run_id": run_id}).status_code == 200
+    assert admin.delete(ws.base).status_code == 200  # the administrator's; it revokes the Owner's token
+    answer = admin.get(base + f"{API}/runs/get", params={"run_id": run_id})
+    assert answer.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
+    assert mlflow_api.get(f"{API}/runs/get", run_id=run_id).json()["error_code"] == "UNAUTHENTICATED"
+    assert admin.put(ws.base, json={"properties": {}}).status_code == 201
+    answer = admin.get(base + f"{ARTIFACTS}/1/{run_id}/artifacts/a.txt")  # its run cache did not survive
     assert answer.status_code == 404 and answer.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
 
 
@@ -209,27 +230,32 @@ def test_the_registry_is_the_workspaces_models(mlflow_api, app, home: Path):
 # -- hostile input ----------------------------------------------------------------------------------
 @pytest.mark.parametrize("segment", ["..", "../ws", "a%2Fb", "ws%2F..%2F..", "x\x01", "x\x00y", "-lead",
                                      "%2e%2e", "ws\n", "w" * 300])
-def test_hostile_workspace_segments(http, home: Path, segment: str):
+def test_hostile_workspace_segments(http, admin, home: Path, segment: str):
+    """Refused by the token check for the workspace's Owner (not its workspace), and past it, for
+    the administrator, by the mount's own checks."""
     before = set(home.rglob("*"))
     quoted = quote(segment, safe="%")
     url = f"{MLFLOW_ROOT}/subscriptions/s/resourceGroups/rg/providers/{PROVIDER}/workspaces/{quoted}{API}/runs/search"
-    answer = http.post(url, json={"experiment_ids": ["0"]})
-    assert answer.status_code in (400, 404), answer.text
-    assert answer.json()["error_code"] in ("INVALID_PARAMETER_VALUE", "RESOURCE_DOES_NOT_EXIST", "ENDPOINT_NOT_FOUND")
-    assert "runs" not in answer.json()
+    for client in (http, admin):
+        answer = client.post(url, json={"experiment_ids": ["0"]})
+        assert answer.status_code in (400, 404), answer.text
+        assert answer.json()["error_code"] in ("INVALID_PARAMETER_VALUE", "RESOURCE_DOES_NOT_EXIST",
+                                               "ENDPOINT_NOT_FOUND")
+        assert "runs" not in answer.json()
     assert {p for p in set(home.rglob("*")) - before if not p.name.startswith("metadata.db")} == set()
 
 
-def raw_request(app, method: str, raw_path: str, body: bytes = b"") -> tuple[int, bytes]:
-    """One request handed to the ASGI app as a server receives it: the path percent-decoded
-    once, dot segments left as they are (an HTTP client library would remove them)."""
+def raw_request(app, method: str, raw_path: str, token: str, body: bytes = b"") -> tuple[int, bytes]:
+    """One request handed to the ASGI app as a server receives it, with *token*: the path
+    percent-decoded once, dot segments left as they are (an HTTP client library would remove them)."""
     import anyio
     from urllib.parse import unquote
 
     path, _, query = raw_path.partition("?")
     scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method,
              "scheme": "http", "path": unquote(path), "raw_path": path.encode(), "query_string": query.encode(),
-             "root_path": "", "headers": [(b"host", b"openaml.test"), (b"content-length", str(len(body)).encode())],
+             "root_path": "", "headers": [(b"host", b"openaml.test"), (b"content-length", str(len(body)).encode()),
+                                          (b"authorization", f"Bearer {token}".encode())],
              "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80), "state": {}}
     sent: list[dict] = []
     messages = [{"type": "http.request", "body": body, "more_body": False}]
@@ -245,7 +271,7 @@ def raw_request(app, method: str, raw_path: str, body: bytes = b"") -> tuple[int
     return status, b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
 
 
-def test_raw_dot_segments_in_the_path_stay_inside(app, home: Path):
+def test_raw_dot_segments_in_the_path_stay_inside(app, home: Path, owner_token: str, admin_token: str):
     scope = WorkspaceScope(workspace="ws")
     for path in (f"{MLFLOW_ROOT}{scope.workspaces}/ws/../ws{API}/experiments/search?max_results=5",
                  f"{MLFLOW_ROOT}{scope.workspaces}/..{API}/experiments/search?max_results=5",
@@ -253,25 +279,26 @@ def test_raw_dot_segments_in_the_path_stay_inside(app, home: Path):
                  f"{MLFLOW_ROOT}{scope.base}{ARTIFACTS}/../../../../etc/passwd",
                  f"{MLFLOW_ROOT}{scope.base}{ARTIFACTS}/0/x/artifacts/..%2F..%2F..%2F..%2Fetc%2Fpasswd",
                  f"{MLFLOW_ROOT}{scope.base}{API}/../../../../../etc/passwd"):
-        status, body = raw_request(app, "GET", path)
-        answer = json.loads(body)
-        assert status in (400, 404, 501), (path, body)
-        assert answer["error_code"] in ("INVALID_PARAMETER_VALUE", "RESOURCE_DOES_NOT_EXIST", "ENDPOINT_NOT_FOUND",
-                                        "NOT_IMPLEMENTED"), (path, body)
-        assert b"root:" not in body and "experiments" not in answer
+        for token in (owner_token, admin_token):  # the admin's passes the token check for any workspace
+            status, body = raw_request(app, "GET", path, token)
+            answer = json.loads(body)
+            assert status in (400, 404, 501), (path, body)
+            assert answer["error_code"] in ("INVALID_PARAMETER_VALUE", "RESOURCE_DOES_NOT_EXIST", "ENDPOINT_NOT_FOUND",
+                                            "NOT_IMPLEMENTED"), (path, body)
+            assert b"root:" not in body and "experiments" not in answer
 
 
 @pytest.mark.parametrize("path", ["../../../../etc/passwd", "1/{run}/artifacts/../../../x", "1/{run}/artifacts/%2e%2e/x",
                                   "1/{run}/artifacts/a\x00b", "1/{run}/artifacts/a\x85b",
                                   "1/{run}/artifacts/x/../../../../y", "1/{run}/artifacts/a\\..\\..\\x",
                                   "1/{run}/artifacts//etc/passwd/../../../x"])
-def test_artifact_paths_cannot_leave_the_run(mlflow_api, app, home: Path, path: str):
+def test_artifact_paths_cannot_leave_the_run(mlflow_api, app, home: Path, owner_token: str, path: str):
     _, run_id = _run(mlflow_api)
     target = quote(path.format(run=run_id), safe="/%.")
     base = MLFLOW_ROOT + WorkspaceScope(workspace="ws").base + ARTIFACTS
     before = set(home.rglob("*"))
     for method, body in (("PUT", b"escaped"), ("GET", b""), ("DELETE", b"")):
-        status, answer = raw_request(app, method, f"{base}/{target}", body)
+        status, answer = raw_request(app, method, f"{base}/{target}", owner_token, body)
         assert status in (400, 404), (method, answer)
         assert json.loads(answer)["error_code"] in ("INVALID_PARAMETER_VALUE", "RESOURCE_DOES_NOT_EXIST")
     assert not [p for p in set(home.rglob("*")) - before if p.is_file() and p.read_bytes() == b"escaped"]
@@ -288,35 +315,117 @@ def test_a_symbolic_link_in_a_run_leads_nowhere(mlflow_api, home: Path, tmp_path
     assert answer.status_code == 400 and "do not serve" not in answer.text
 
 
-# -- the request's headers ----------------------------------------------------------------------------
-def test_the_authorization_header_reaches_an_app_wide_check_and_the_handlers(home: Path,
-                                                                            monkeypatch: pytest.MonkeyPatch):
-    """The seam for tokens: a middleware on the app sees every MLflow request with its header,
-    and so does the handler the request is dispatched to."""
-    app = create_app(ServerSettings(workspace_settings=Settings.from_env()))
-    seen_by_middleware: list[tuple[str, str | None]] = []
+# -- tokens and roles over the mount -------------------------------------------------------------------
+@pytest.fixture
+def world(app, http, home: Path, ws):
+    """A run of ``ws`` with a metric and an artifact (logged by the Owner), a Reader of ``ws``,
+    and an Owner of another workspace, ``other``; raw clients of the app without a token."""
+    from openaml.services.workspaces import WorkspaceService
+    service = WorkspaceService(Settings.from_env())
+    service.create(Workspace(name="other"))
+    service.close()
+    base = mount(ws)
+    experiment = http.post(base + f"{API}/experiments/create", json={"name": "roles"}).json()["experiment_id"]
+    run_id = http.post(base + f"{API}/runs/create", json={"experiment_id": experiment}).json()["run"]["info"]["run_id"]
+    assert http.post(base + f"{API}/runs/log-metric",
+                     json={"run_id": run_id, "key": "loss", "value": 0.5, "timestamp": 1, "step": 0}).json() == {}
+    assert http.put(base + f"{ARTIFACTS}/{experiment}/{run_id}/artifacts/a.txt", content=b"a").status_code == 200
+    transport = InMemoryTransport(app)
+    with httpx.Client(base_url="http://openaml.test", transport=transport) as bare:
+        yield {"base": base, "experiment": experiment, "run": run_id, "bare": bare,
+               "reader": issue_token(home, "reader", "ws"), "other-owner": issue_token(home, "owner", "other")}
+    transport.close()
 
-    @app.middleware("http")
-    async def record(request, call_next):
-        seen_by_middleware.append((request.url.path, request.headers.get("authorization")))
-        return await call_next(request)
 
-    monkeypatch.setitem(routes.OTHER, ("GET", "/echo"),
-                        lambda ctx, req: TextResponse(req.headers.get("Authorization") or ""))
+def mlflow_error(answer: httpx.Response, status: int, code: str) -> str:
+    """The message of MLflow's error JSON, once its status and code are checked."""
+    assert answer.status_code == status, answer.text
+    assert answer.headers["content-type"] == "application/json"
+    body = answer.json()
+    assert set(body) == {"error_code", "message"} and body["error_code"] == code, body
+    return body["message"]
+
+
+def test_without_a_valid_token_the_mount_answers_401_in_mlflows_shape(world):
+    """401 UNAUTHENTICATED with Bearer's challenge: what MLflow clients print, naming the way
+    they send a token; a presented token is never repeated."""
+    bare, base, run_id = world["bare"], world["base"], world["run"]
+    for method, path in (("GET", f"{API}/runs/get?run_id={run_id}"), ("POST", f"{API}/runs/search"),
+                         ("GET", f"{ARTIFACTS}/{world['experiment']}/{run_id}/artifacts/a.txt"),
+                         ("PUT", f"{ARTIFACTS}/{world['experiment']}/{run_id}/artifacts/b.txt"),
+                         ("GET", "/health"), ("GET", "/nowhere")):
+        answer = bare.request(method, base + path, content=b"{}" if method != "GET" else None)
+        assert "MLFLOW_TRACKING_TOKEN" in mlflow_error(answer, 401, "UNAUTHENTICATED")
+        assert answer.headers["www-authenticate"] == 'Bearer realm="openaml"'
+    for token in ("oaml_0123456789abcdef_" + "A" * 43, "not-a-token", world["reader"][:-2] + "xx"):
+        answer = bare.get(base + f"{API}/runs/get", params={"run_id": run_id}, headers=bearer(token))
+        mlflow_error(answer, 401, "UNAUTHENTICATED")
+        assert answer.headers["www-authenticate"] == 'Bearer realm="openaml", error="invalid_token"'
+        assert token not in answer.text and "oaml_0123" not in answer.text
+
+
+def test_a_reader_searches_and_reads_but_does_not_write(world):
+    bare, base, run_id, experiment = world["bare"], world["base"], world["run"], world["experiment"]
+    reader = bearer(world["reader"])
+    found = bare.post(base + f"{API}/runs/search", json={"experiment_ids": [experiment]}, headers=reader)
+    assert [r["info"]["run_id"] for r in found.json()["runs"]] == [run_id]
+    history = bare.get(base + f"{API}/metrics/get-history", params={"run_id": run_id, "metric_key": "loss"},
+                       headers=reader)
+    assert [m["value"] for m in history.json()["metrics"]] == [0.5]
+    assert bare.post(base + f"{API}/experiments/search", json={"max_results": 10}, headers=reader).status_code == 200
+    assert bare.get(base + f"{API}/runs/get", params={"run_id": run_id}, headers=reader).status_code == 200
+    assert bare.get(base + f"{ARTIFACTS}/{experiment}/{run_id}/artifacts/a.txt", headers=reader).content == b"a"
+    writes = [("POST", f"{API}/runs/log-metric", {"run_id": run_id, "key": "loss", "value": 9.0, "timestamp": 2}),
+              ("POST", f"{API}/runs/log-batch", {"run_id": run_id, "metrics": []}),
+              ("POST", f"{API}/runs/create", {"experiment_id": experiment}),
+              ("POST", f"{API}/experiments/create", {"name": "mine"}),
+              ("POST", f"{API}/registered-models/create", {"name": "clf"}),
+              ("PUT", f"{ARTIFACTS}/{experiment}/{run_id}/artifacts/b.txt", None),
+              ("DELETE", f"{ARTIFACTS}/{experiment}/{run_id}/artifacts/a.txt", None)]
+    for method, path, body in writes:
+        answer = bare.request(method, base + path, json=body, headers=reader) if body is not None else \
+            bare.request(method, base + path, content=b"written", headers=reader)
+        message = mlflow_error(answer, 403, "PERMISSION_DENIED")
+        assert "Reader" in message and "does not have authorization to perform action" in message, message
+        assert f"over scope '{WorkspaceScope(workspace='ws').base}'" in message, message
+        assert world["reader"] not in answer.text
+    history = bare.get(base + f"{API}/metrics/get-history", params={"run_id": run_id, "metric_key": "loss"},
+                       headers=reader)
+    assert [m["value"] for m in history.json()["metrics"]] == [0.5]  # nothing was written
+    assert bare.get(base + f"{ARTIFACTS}/{experiment}/{run_id}/artifacts/b.txt", headers=reader).status_code == 404
+
+
+def test_a_token_of_another_workspace_is_answered_as_for_a_missing_one(world):
+    bare, base, run_id = world["bare"], world["base"], world["run"]
+    other = bearer(world["other-owner"])
+    seen = bare.get(base + f"{API}/runs/get", params={"run_id": run_id}, headers=other)
+    ghost = MLFLOW_ROOT + WorkspaceScope(workspace="ghost").base + f"{API}/runs/get"
+    missing = bare.get(ghost, params={"run_id": run_id}, headers=other)
+    assert mlflow_error(seen, 404, "RESOURCE_DOES_NOT_EXIST").replace("'ws'", "'?'").replace(" ws", " ?") == \
+        mlflow_error(missing, 404, "RESOURCE_DOES_NOT_EXIST").replace("'ghost'", "'?'").replace(" ghost", " ?")
+    for method, path in (("POST", f"{API}/runs/search"), ("POST", f"{API}/runs/log-metric")):
+        mlflow_error(bare.request(method, base + path, json={}, headers=other), 404, "RESOURCE_DOES_NOT_EXIST")
+    own = MLFLOW_ROOT + WorkspaceScope(workspace="other").base  # its own workspace: served
+    assert bare.get(own + f"{API}/experiments/get-by-name", params={"experiment_name": "Default"},
+                    headers=other).json()["experiment"]["experiment_id"] == "0"
+
+
+def test_with_no_auth_the_mount_needs_no_token(home: Path):
+    """``--no-auth`` (loopback only): MLflow clients need no ``MLFLOW_TRACKING_TOKEN``."""
+    app = create_app(ServerSettings(workspace_settings=Settings.from_env(), no_auth=True))
     transport = InMemoryTransport(app)
     base = MLFLOW_ROOT + WorkspaceScope(workspace="ws").base
     with httpx.Client(base_url="http://openaml.test", transport=transport) as client:
-        headers = {"Authorization": "Bearer tok-123"}
-        assert client.get(base + "/echo", headers=headers).text == "Bearer tok-123"
-        assert client.post(base + f"{API}/experiments/create", json={"name": "h"}, headers=headers).status_code == 200
+        created = client.post(base + f"{API}/experiments/create", json={"name": "open"})
+        assert created.status_code == 200 and "experiment_id" in created.json(), created.text
+        missing = client.get(base.replace("/ws", "/ghost") + f"{API}/runs/get", params={"run_id": "x"})
+        assert missing.status_code == 404 and missing.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
     transport.close()
     app.state.openaml.close()
-    assert seen_by_middleware == [(base + "/echo", "Bearer tok-123"),
-                                  (base + f"{API}/experiments/create", "Bearer tok-123")]
 
 
 # -- off the event loop, streamed ----------------------------------------------------------------------
-def test_a_blocking_handler_does_not_hold_up_other_requests(app, monkeypatch: pytest.MonkeyPatch):
+def test_a_blocking_handler_does_not_hold_up_other_requests(app, owner_token: str, monkeypatch: pytest.MonkeyPatch):
     release, entered = threading.Event(), threading.Event()
 
     def slow(ctx, req):
@@ -328,10 +437,12 @@ def test_a_blocking_handler_does_not_hold_up_other_requests(app, monkeypatch: py
     base = MLFLOW_ROOT + WorkspaceScope(workspace="ws").base
     with serve_in_thread(app) as url:
         answers: list[str] = []
-        blocked = threading.Thread(target=lambda: answers.append(httpx.get(url + base + "/slow", timeout=30).text))
+        auth = bearer(owner_token)
+        blocked = threading.Thread(
+            target=lambda: answers.append(httpx.get(url + base + "/slow", headers=auth, timeout=30).text))
         blocked.start()
         assert entered.wait(30)
-        assert httpx.get(url + base + "/health", timeout=10).text == "OK"  # served while /slow blocks
+        assert httpx.get(url + base + "/health", headers=auth, timeout=10).text == "OK"  # served while /slow blocks
         assert httpx.get(url + "/health", timeout=10).status_code == 200
         release.set()
         blocked.join(30)
@@ -339,7 +450,7 @@ def test_a_blocking_handler_does_not_hold_up_other_requests(app, monkeypatch: py
 
 
 @pytest.mark.slow
-def test_artifacts_stream_both_ways_in_bounded_memory(app, home: Path, tmp_path: Path):
+def test_artifacts_stream_both_ways_in_bounded_memory(app, home: Path, owner_token: str, tmp_path: Path):
     """96 MiB up (chunked, and with a declared length) and down, with Python's allocations
     under 24 MiB at their peak: nothing holds a whole file."""
     size, chunk = 96 * 2**20, 2**20
@@ -348,7 +459,8 @@ def test_artifacts_stream_both_ways_in_bounded_memory(app, home: Path, tmp_path:
         for i in range(size // chunk):
             out.write(bytes([i % 251]) * chunk)
     base = MLFLOW_ROOT + WorkspaceScope(workspace="ws").base
-    with serve_in_thread(app) as url, httpx.Client(base_url=url + base, timeout=120) as client:
+    with serve_in_thread(app) as url, httpx.Client(base_url=url + base, timeout=120,
+                                                   headers=bearer(owner_token)) as client:
         experiment = client.post(f"{API}/experiments/create", json={"name": "big"}).json()["experiment_id"]
         run_id = client.post(f"{API}/runs/create", json={"experiment_id": experiment}).json()["run"]["info"]["run_id"]
         path = f"{ARTIFACTS}/{experiment}/{run_id}/artifacts/big.bin"
@@ -390,7 +502,8 @@ def test_a_workspace_created_in_process_is_served(home: Path):
     service.close()
     app = create_app(ServerSettings(workspace_settings=Settings.from_env()))
     transport = InMemoryTransport(app)
-    with httpx.Client(base_url="http://openaml.test", transport=transport) as client:
+    token = issue_token(home, "owner", "later")
+    with httpx.Client(base_url="http://openaml.test", transport=transport, headers=bearer(token)) as client:
         base = MLFLOW_ROOT + WorkspaceScope(workspace="later").base
         answer = client.get(base + f"{API}/experiments/get-by-name", params={"experiment_name": "Default"})
         assert answer.json()["experiment"]["experiment_id"] == "0"

@@ -1,8 +1,10 @@
-"""A stock MLflow client outside any job, against a real ``openaml server start`` on loopback:
-a job submitted with ``MLClient(server=...)`` logs to its own endpoint; the newest 3.x client
-and the oldest supported 2.x client then read it through the workspace's ``mlflow_tracking_uri``
-(``mlflow.get_run(<job name>)``, search, metric histories, artifact downloads), and register its
-model, which the workspace then lists."""
+"""A stock MLflow client outside any job, against a real ``openaml server start`` on loopback,
+which checks tokens (its default): a job submitted with ``MLClient(server=...)`` and an Owner's
+token logs to its own endpoint (inside the agent, no token needed); the newest 3.x client and the
+oldest supported 2.x client then read it through the workspace's ``mlflow_tracking_uri`` with the
+Owner's token in ``MLFLOW_TRACKING_TOKEN`` (``mlflow.get_run(<job name>)``, search, metric
+histories, artifact downloads), and register its model, which the workspace then lists. And what
+the stock clients do, and print, with a Reader's token, another workspace's, or none."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -23,10 +26,12 @@ from openaml.rest.paths import WorkspaceScope
 
 from tests.conformance.test_clients import _clients
 from tests.emulators import free_port, tethered
+from tests.helpers import StaticToken, issue_token
 
 pytestmark = pytest.mark.slow
 
 SCRIPT = Path(__file__).with_name("mlflow_outside_client.py")
+TOKEN_SCRIPT = Path(__file__).with_name("mlflow_token_client.py")
 TRAIN = """
 import os, mlflow
 mlflow.log_param("alpha", 0.5)
@@ -41,11 +46,21 @@ mlflow.log_artifacts("model", artifact_path="model")
 """
 
 
+@dataclass(frozen=True)
+class Served:
+    """A running server: its URL and its home (where tests issue tokens, as ``openaml server token
+    create`` on the server's machine does)."""
+
+    url: str
+    home: Path
+
+
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[str]:
-    """``openaml server start`` in a process of its own, on a free loopback port."""
+def server(tmp_path: Path) -> Iterator[Served]:
+    """``openaml server start`` in a process of its own, on a free loopback port, with tokens."""
     port = free_port()
-    env = {**os.environ, "OPENAML_HOME": str(tmp_path / "home"), "OPENAML_ALLOW_HOST_PYTHON": "1",
+    home = tmp_path / "home"
+    env = {**os.environ, "OPENAML_HOME": str(home), "OPENAML_ALLOW_HOST_PYTHON": "1",
            "OPENAML_CONTAINER_RUNTIME": "none", "OPENAML_POOL": "off"}
     log = tmp_path / "server.log"
     cli = [sys.executable, "-c", "from openaml.cli.main import main; main()"]
@@ -64,25 +79,36 @@ def server(tmp_path: Path) -> Iterator[str]:
                 pass
             assert time.monotonic() < deadline, f"the server did not start:\n{log.read_text()}"
             time.sleep(0.1)
-        yield url
+        yield Served(url, home)
     finally:
         process.terminate()  # the tether stops the server, then itself
         process.wait(timeout=30)
 
 
-def _client_reads(python: str, uri: str, job: str, model: str, workdir: Path) -> dict:
-    workdir.mkdir(parents=True)
+def _client_env(uri: str, token: str | None) -> dict[str, str]:
+    """A stock client's environment: the tracking URI and, when given, the token it sends."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "OPENAML_"))}
-    env.update(MLFLOW_TRACKING_URI=uri, MLFLOW_TRACKING_TOKEN="not-checked-yet")
+    env.update(MLFLOW_TRACKING_URI=uri, MLFLOW_DISABLE_TELEMETRY="true")
+    if token is not None:
+        env["MLFLOW_TRACKING_TOKEN"] = token
+    return env
+
+
+def _client_reads(python: str, uri: str, token: str, job: str, model: str, workdir: Path) -> dict:
+    workdir.mkdir(parents=True)
+    env = _client_env(uri, token)
     done = subprocess.run([python, str(SCRIPT), job, model, str(workdir)], capture_output=True, text=True,
                           env=env, timeout=300, cwd=workdir)
     assert done.returncode == 0, f"the stock client failed against {uri}:\n{done.stderr[-4000:]}"
     return json.loads((workdir / "result.json").read_text())
 
 
-def test_stock_clients_read_a_jobs_run_and_register_its_model(server: str, tmp_path: Path):
-    client = MLClient(workspace_name="team", server=server)
-    client.workspaces.begin_create(Workspace(name="team")).result()
+def test_stock_clients_read_a_jobs_run_and_register_its_model(server: Served, tmp_path: Path):
+    admin = MLClient(StaticToken(issue_token(server.home, "admin")), workspace_name="team", server=server.url)
+    admin.workspaces.begin_create(Workspace(name="team")).result()  # the administrator's
+    admin.close()
+    owner = issue_token(server.home, "owner", "team")
+    client = MLClient(StaticToken(owner), workspace_name="team", server=server.url)
     (tmp_path / "src").mkdir()
     (tmp_path / "src" / "train.py").write_text(TRAIN)
     job = client.jobs.create_or_update(command(code=str(tmp_path / "src"), command=f"{sys.executable} train.py",
@@ -92,13 +118,13 @@ def test_stock_clients_read_a_jobs_run_and_register_its_model(server: str, tmp_p
     done = client.jobs.get(job.name)
     assert done.status == "Completed", done.error
     uri = client.workspaces.get("team").mlflow_tracking_uri
-    assert uri == f"{server}/mlflow/v2.0{WorkspaceScope(workspace='team').base}"
+    assert uri == f"{server.url}/mlflow/v2.0{WorkspaceScope(workspace='team').base}"
 
     clients = [(which, python) for which, python in _clients() if python is not None]
     assert [which for which, _ in clients][:1] == ["newest"]
     for which, python in clients:
         model = f"outside-{which}"
-        got = _client_reads(python, uri, job.name, model, tmp_path / which)
+        got = _client_reads(python, uri, owner, job.name, model, tmp_path / which)
         assert got["run"] == {"run_id": job.name, "status": "FINISHED", "experiment": "outside", "stage": "outside",
                               "metrics": {"loss": 0.25, "accuracy": 0.93}, "params": {"alpha": "0.5"}}, which
         assert got["search"] == [job.name] and got["search_none"] == 0
@@ -117,9 +143,19 @@ def test_stock_clients_read_a_jobs_run_and_register_its_model(server: str, tmp_p
     client.close()
 
 
-def test_a_stock_clients_token_arrives_as_a_bearer_header(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+def _token_client(python: str, uri: str, token: str | None, run_id: str, cwd: Path) -> dict:
+    done = subprocess.run([python, str(TOKEN_SCRIPT), run_id], capture_output=True, text=True,
+                          env=_client_env(uri, token), timeout=180, cwd=cwd)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_stock_clients_send_mlflow_tracking_token_and_roles_apply(tmp_path: Path):
     """``MLFLOW_TRACKING_TOKEN`` is what a stock client sends as ``Authorization: Bearer``, on
-    tracking and artifact requests alike, to the app-wide seam where tokens will be checked."""
+    tracking and artifact requests alike: an Owner logs and reads; a Reader searches, reads
+    histories and downloads artifacts, and is refused logging (PERMISSION_DENIED, printed as
+    such); without a token every call says UNAUTHENTICATED and names the variable; a token of
+    another workspace finds nothing there (RESOURCE_DOES_NOT_EXIST)."""
     from openaml.server import ServerSettings, create_app
     from openaml.server.testing import serve_in_thread
     from openaml.services.settings import Settings
@@ -127,33 +163,40 @@ def test_a_stock_clients_token_arrives_as_a_bearer_header(tmp_path: Path, monkey
 
     settings = Settings.from_env(home=str(tmp_path / "home"))
     service = WorkspaceService(settings)
-    service.create(Workspace(name="team"))
+    for name in ("team", "other"):
+        service.create(Workspace(name=name))
     service.close()
+    tokens = {"owner": issue_token(settings.home, "owner", "team"),
+              "reader": issue_token(settings.home, "reader", "team"),
+              "other-owner": issue_token(settings.home, "owner", "other")}
     app = create_app(ServerSettings(workspace_settings=settings))
-    seen: list[tuple[str, str | None]] = []
-
-    @app.middleware("http")
-    async def record(request, call_next):
-        seen.append((request.url.path, request.headers.get("authorization")))
-        return await call_next(request)
-
-    script = ("import mlflow\n"
-              "with mlflow.start_run() as run:\n"
-              "    mlflow.log_metric('m', 1.0)\n"
-              "    mlflow.log_text('hello', 'a.txt')\n"
-              "print(mlflow.artifacts.load_text(run.info.artifact_uri + '/a.txt'))\n")
+    clients = [(which, python) for which, python in _clients() if python is not None]
     with serve_in_thread(app) as url:
         uri = f"{url}/mlflow/v2.0{WorkspaceScope(workspace='team').base}"
-        for which, python in _clients():
-            if python is None:
-                continue
-            seen.clear()
-            env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
-            env.update(MLFLOW_TRACKING_URI=uri, MLFLOW_TRACKING_TOKEN=f"tok-{which}")
-            done = subprocess.run([python, "-c", script], capture_output=True, text=True, env=env, timeout=120,
-                                  cwd=tmp_path)
-            assert done.returncode == 0 and done.stdout.strip().endswith("hello"), done.stderr[-3000:]
-            paths = {path.split("/workspaces/team", 1)[1].split("/", 4)[-2] for path, _ in seen}
-            assert {"mlflow", "mlflow-artifacts"} <= paths, seen
-            assert {auth for _, auth in seen} == {f"Bearer tok-{which}"}, (which, seen)
+        for which, python in clients:
+            owner = _token_client(python, uri, tokens["owner"], "-", tmp_path)
+            assert all("ok" in step for step in owner.values()), (which, owner)
+            run_id = owner["log"]["ok"]
+            assert run_id in owner["search"]["ok"] and owner["history"]["ok"] == [1.0]
+            assert owner["artifact"]["ok"] == "hello", (which, owner)
+
+            reader = _token_client(python, uri, tokens["reader"], run_id, tmp_path)
+            assert run_id in reader["search"]["ok"], (which, reader)
+            assert reader["history"]["ok"] == [1.0, 2.0] and reader["artifact"]["ok"] == "hello", (which, reader)
+            for step in ("log", "log_metric"):  # MLflow's RestException, as the client prints it
+                assert "PERMISSION_DENIED: token" in reader[step]["error"], (which, step, reader[step])
+                assert "workspaces/experiments/runs/write" in reader[step]["error"]
+            assert "403" in reader["log_artifact"]["error"] and "PERMISSION_DENIED" in reader["log_artifact"]["error"]
+
+            anonymous = _token_client(python, uri, None, run_id, tmp_path)
+            for step, result in anonymous.items():
+                assert "UNAUTHENTICATED: Authentication failed" in result["error"], (which, step, result)
+                assert "MLFLOW_TRACKING_TOKEN" in result["error"], (which, step, result)
+
+            elsewhere = _token_client(python, uri, tokens["other-owner"], run_id, tmp_path)
+            for step, result in elsewhere.items():
+                assert "RESOURCE_DOES_NOT_EXIST: No workspace named 'team'" in result["error"], (which, step, result)
+            assert not any(token in json.dumps([owner, reader, anonymous, elsewhere]) for token in tokens.values())
     app.state.openaml.close()
+    if len(clients) < 2:
+        pytest.skip("only the newest client ran: scripts/test.sh puts mlflow-skinny 2.10 in .venv-mlflow-client-2")

@@ -234,6 +234,18 @@ def test_cli_tokens_on_the_servers_database(home: Path, monkeypatch: pytest.Monk
     assert code == 1 and "not found" in err
 
 
+def test_a_fresh_home_gets_its_server_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """The server's first start (and the first admin token) on a home that does not exist yet:
+    SQLite makes the file, the store its folder."""
+    home = tmp_path / "not" / "yet"
+    monkeypatch.setenv("OPENAML_HOME", str(home))
+    monkeypatch.delenv("OPENAML_SERVER", raising=False)
+    code, out, err = _run("server", "token", "create", "--role", "admin")
+    assert code == 0 and out.strip().startswith("oaml_"), err
+    assert (home / "server.db").is_file()
+    TokenStore("sqlite:///:memory:").close()  # in memory: no folder to make
+
+
 def test_cli_tokens_with_a_database_url(home: Path, tmp_path: Path):
     url = f"sqlite:///{tmp_path / 'elsewhere.db'}"
     code, out, _ = _run("server", "token", "create", "--role", "admin", "--database-url", url)

@@ -18,7 +18,9 @@ from typing import Iterable
 from starlette.routing import compile_path
 
 from openaml.server.routes._common import OPENAML, WORKSPACE, WORKSPACES
+from openaml.server.routes.mlflow import MLFLOW_ROOT
 from openaml.services.roles import LIST_SECRETS, TOKENS_DELETE, TOKENS_READ, TOKENS_WRITE
+from openaml.tracking.routes import reads_only
 
 
 class Scope(enum.Enum):
@@ -121,14 +123,11 @@ ROUTE_RULES: dict[tuple[str, str], Rule] = {
 
 
 # ---- MLflow's REST API, mounted under the workspace's path ----------------------------------
-MLFLOW_PREFIX = "/mlflow/v2.0"
+#: Where MLflow's mount starts (the MLflow route module's root).
+MLFLOW_PREFIX = MLFLOW_ROOT
 _MLFLOW = re.compile(r"/mlflow/v2\.0/subscriptions/[^/]+/resourceGroups/[^/]+/providers/"
                      r"Microsoft\.MachineLearningServices/workspaces/(?P<workspaceName>[^/]+)/(?P<rest>.*)")
-_MLFLOW_API = re.compile(r"(?:api|ajax-api)/2\.0/mlflow/(?P<endpoint>.*)")
-#: MLflow's POST endpoints that only read.
-MLFLOW_READ_POSTS = ("runs/search", "experiments/search", "registered-models/search", "model-versions/search",
-                     "logged-models/search")
-_READ_METHODS = ("GET", "HEAD")
+_MLFLOW_API = re.compile(r"(?:api|ajax-api)/[23]\.0/mlflow/(?P<endpoint>.*)")
 
 
 def mlflow_action(method: str, rest: str) -> str:
@@ -138,8 +137,8 @@ def mlflow_action(method: str, rest: str) -> str:
     experiments, and runs, metrics, artifacts and logged models are experiment runs."""
     api = _MLFLOW_API.fullmatch(rest)
     endpoint = api["endpoint"].strip("/") if api else ""
-    reads = method in _READ_METHODS or (api is not None and method == "POST" and (
-        endpoint in MLFLOW_READ_POSTS or endpoint.startswith("metrics/get-history")))
+    # Which requests only read is the tracking route table's to say (one list for every edge).
+    reads = method == "HEAD" or reads_only(method, "/" + rest)
     kind = endpoint.split("/", 1)[0]
     if kind in ("registered-models", "model-versions"):
         noun = "models"
@@ -185,7 +184,7 @@ class ActionTable:
 
     def resolve(self, method: str, path: str) -> Resolved | None:
         """The rule of ``method path``, or None when no route serves it."""
-        if path.startswith(MLFLOW_PREFIX):
+        if path.startswith(MLFLOW_PREFIX + "/"):
             found = mlflow_rule(method, path)
             return Resolved(*found) if found else None
         for regex, rule in self._by_method.get(method, ()):

@@ -5,8 +5,10 @@ MLflow's API by method and path), reads ``Authorization: Bearer <token>``, and l
 through only when the token may: a missing, malformed, unknown or revoked token is a 401 with
 ``WWW-Authenticate: Bearer``; a token whose role does not allow the action a 403
 ``AuthorizationFailed``; a workspace's token asking for another workspace, or to create one, the
-same 404 as a workspace that does not exist. Errors are Azure's envelope, and no
-answer or log line repeats a presented token. Routes read the caller with
+same 404 as a workspace that does not exist. Errors are Azure's envelope, except under MLflow's
+mount, where they are MLflow's (``UNAUTHENTICATED``, ``PERMISSION_DENIED``,
+``RESOURCE_DOES_NOT_EXIST``: what stock MLflow clients print); no answer or log line repeats a
+presented token. Routes read the caller with
 :func:`~openaml.server.routes._common.principal_of`.
 
 Being ASGI middleware, it covers whatever the app mounts (MLflow's routes included) without the
@@ -20,13 +22,14 @@ from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, MutableMapping
 
 import anyio.to_thread
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from openaml.entities.tokens import Role, TokenInfo
 from openaml.errors import AuthenticationError, ForbiddenError, NotFoundError, OpenAMLError
 from openaml.rest.errors import to_body
 from openaml.server.actions import ActionTable, Resolved, Scope
 from openaml.server.routes._common import PRINCIPAL_KEY
+from openaml.server.routes.mlflow import MLFLOW_ROOT, is_mlflow_path, mlflow_refusal
 from openaml.services.roles import LIST_SECRETS, allows, qualified
 from openaml.services.tokens import MAX_TOKEN_CHARS, TokenService
 
@@ -158,9 +161,11 @@ class Gate:
 
 
 def _scope(path: str, workspace: str) -> str:
+    """Azure's scope of *path*: the workspace's resource id (without MLflow's mount prefix)."""
     marker = f"/workspaces/{workspace}"
     at = path.find(marker)
-    return path[: at + len(marker)] if at >= 0 else path
+    scope = path[: at + len(marker)] if at >= 0 else path
+    return scope.removeprefix(MLFLOW_ROOT) if is_mlflow_path(scope) else scope
 
 
 class AuthMiddleware:
@@ -188,16 +193,19 @@ class AuthMiddleware:
             if principal is None:  # the token store (or the disk) must be read: not on the event loop
                 principal = await anyio.to_thread.run_sync(self.gate.admit, resolved, scope["path"], scope["headers"])
         except OpenAMLError as error:
-            await _refusal(error)(scope, receive, send)
+            await _refusal(error, scope["method"], scope["path"], routed=resolved is not None)(scope, receive, send)
             return
         scope[PRINCIPAL_KEY] = principal
         await self.app(scope, receive, send)
 
 
-def _refusal(error: OpenAMLError) -> JSONResponse:
+def _refusal(error: OpenAMLError, method: str, path: str, *, routed: bool) -> Response:
+    """The answer to a refused request: Azure's envelope, or MLflow's error under its mount."""
     headers = {}
     if isinstance(error, AuthenticationError):
         missing = error.details.get("reason") == MISSING
         headers["WWW-Authenticate"] = 'Bearer realm="openaml"' if missing else \
             'Bearer realm="openaml", error="invalid_token"'
+    if is_mlflow_path(path):
+        return mlflow_refusal(error, method, path, routed=routed, headers=headers)
     return JSONResponse(to_body(error), status_code=error.http_status, headers=headers)

@@ -44,6 +44,15 @@ def create_engine(url: str | sa.URL, *, echo: bool = False) -> sa.Engine:
     return engine
 
 
+def ensure_sqlite_folder(url: str | sa.URL) -> None:
+    """Create the folder of a SQLite file *url* if it is missing (a server's fresh home): SQLite
+    creates the file, not its folders. Other databases, and in-memory SQLite, are left alone."""
+    parsed = sa.make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:" \
+            and not parsed.database.startswith("file:"):
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+
+
 def dialect_insert(engine: sa.Engine) -> Any:
     """The ``insert`` of *engine*'s dialect, which has ON CONFLICT DO NOTHING (same shape on
     SQLite and PostgreSQL). Imported here so that a SQLite store never loads the PostgreSQL

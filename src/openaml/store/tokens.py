@@ -34,6 +34,7 @@ class TokenStore:
 
     def __init__(self, url: str | sa.URL) -> None:
         self.url = _db.safe_url(url)
+        _db.ensure_sqlite_folder(url)  # a server's first start on a fresh home
         self._engine = _db.create_engine(url)
         try:
             _db.upgrade_to_head(self._engine)

@@ -10,7 +10,9 @@ import json
 import math
 from typing import Any
 
-from openaml.errors import AlreadyExistsError, NotFoundError, OpenAMLError, ValidationError
+from openaml.errors import (
+    AlreadyExistsError, AuthenticationError, ForbiddenError, NotFoundError, OpenAMLError, ValidationError,
+)
 from openaml.store.tracking_records import (
     ExperimentRecord, LoggedModelRecord, MetricHistory, MetricRecord, RunHistory, RunRecord,
 )
@@ -47,6 +49,10 @@ def api_error(exc: BaseException) -> MlflowApiError:
         return MlflowApiError("RESOURCE_ALREADY_EXISTS", exc.message, 400)
     if isinstance(exc, ValidationError):
         return MlflowApiError("INVALID_PARAMETER_VALUE", exc.message, 400)
+    if isinstance(exc, AuthenticationError):  # MLflow's codes for 401 and 403, known to every client
+        return MlflowApiError("UNAUTHENTICATED", exc.message, 401)
+    if isinstance(exc, ForbiddenError):
+        return MlflowApiError("PERMISSION_DENIED", exc.message, 403)
     if isinstance(exc, OpenAMLError):
         return MlflowApiError("INTERNAL_ERROR", exc.message, exc.http_status)
     return MlflowApiError("INTERNAL_ERROR", f"{type(exc).__name__}: {exc}", 500)

@@ -8,9 +8,10 @@ MLflow's error JSON and status codes) are the same. Handlers are synchronous and
 request runs in the server's thread pool. Artifact uploads stream from the socket into the
 handler chunk by chunk, and downloads stream from the file; neither is held in memory.
 
-Every route stays inside the app (no sub-application, no second server): what applies to the
-app's routes (middleware, app-wide dependencies) applies to these, and the request's headers,
-``Authorization`` included, reach the handlers untouched.
+Every route stays inside the app (no sub-application, no second server), so the app's token
+check (:class:`~openaml.server.auth.AuthMiddleware`) covers these too; what it refuses here it
+answers in MLflow's shape (:func:`mlflow_refusal`), which stock MLflow clients print as
+``UNAUTHENTICATED: ...``, ``PERMISSION_DENIED: ...`` or ``RESOURCE_DOES_NOT_EXIST: ...``.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, Response
 from starlette.requests import ClientDisconnect
 
-from openaml.errors import OpenAMLError
+from openaml.errors import NotFoundError, OpenAMLError
 from openaml.rest.paths import WorkspaceScope
 from openaml.server.routes._common import WORKSPACE, public_base, state_of
 from openaml.tracking.context import Request as TrackingRequest
@@ -64,6 +65,20 @@ def mlflow_http_error(status: int, method: str, path: str) -> Response:
         "BAD_REQUEST", f"Method {method} is not allowed for {path}.", status)
     reply = error_reply(error)
     return Response(reply.body, status_code=reply.status, media_type=reply.content_type)
+
+
+def mlflow_refusal(error: OpenAMLError, method: str, path: str, *, routed: bool,
+                   headers: dict[str, str]) -> Response:
+    """MLflow's answer for a request under the mount that the token check refused: 401
+    UNAUTHENTICATED, 403 PERMISSION_DENIED, 404 RESOURCE_DOES_NOT_EXIST (another workspace's, as
+    one that does not exist), with the check's message and *headers* (``WWW-Authenticate``).
+    A path no route serves (``routed`` false) is the 404 ENDPOINT_NOT_FOUND the router would
+    answer. Stock clients read only ``error_code`` and ``message``: Azure's envelope would reach
+    their users as ``INTERNAL_ERROR: Response: {...}`` (MLflow 2 clients fail on its code)."""
+    if not routed and isinstance(error, NotFoundError):
+        return mlflow_http_error(404, method, path)
+    reply = error_reply(error)
+    return Response(reply.body, status_code=reply.status, media_type=reply.content_type, headers=headers)
 
 
 def server_errors(exc: BaseException) -> MlflowApiError:
