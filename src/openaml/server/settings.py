@@ -15,6 +15,8 @@ from openaml.services.settings import Settings
 MAX_JSON_BYTES = 16 * 1024 * 1024
 #: One blob upload (a file of an asset, a code snapshot, a job input) at most this many bytes.
 MAX_BLOB_BYTES = 64 * 1024 * 1024 * 1024
+#: Items in a page of a collection when the request does not say ($top).
+PAGE_SIZE = 100
 
 AUTH_NOT_AVAILABLE = ("authentication is not available yet (tokens and roles come in a later release), so "
                       "the server serves only this machine: bind it to a loopback address (127.0.0.1, ::1 or "
@@ -31,6 +33,7 @@ class ServerSettings:
     bytes there (``azure://...`` or ``s3://...``).
     ``subscription``/``resource_group``: the ids the server's resource paths carry by default
     (any are accepted in requests and echoed in ids).
+    ``page_size``: the items in a page of a collection when a request gives no ``$top``.
     """
 
     workspace_settings: Settings
@@ -45,6 +48,7 @@ class ServerSettings:
     resource_group: str = DEFAULT_RESOURCE_GROUP
     max_json_bytes: int = MAX_JSON_BYTES
     max_blob_bytes: int = MAX_BLOB_BYTES
+    page_size: int = PAGE_SIZE
     extra: dict[str, str] = field(default_factory=dict)
 
     def check(self) -> None:
@@ -59,6 +63,8 @@ class ServerSettings:
                 raise ValidationError(f"{path} is not a file", field=name)
         if not 0 <= self.port <= 65535:
             raise ValidationError(f"port {self.port} is not between 0 and 65535", field="port")
+        if not 1 <= self.page_size <= 1000:
+            raise ValidationError(f"page_size {self.page_size} is not between 1 and 1000", field="page_size")
 
     @property
     def scheme(self) -> str:

@@ -7,19 +7,22 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request, Response
 
 from openaml.errors import AlreadyExistsError
-from openaml.rest.envelope import collection
+from openaml.rest.paths import WorkspaceScope
 from openaml.rest.resources import workspace_from_body, workspace_resource
 from openaml.server.routes._common import JSON_BODY, WORKSPACE, WORKSPACES, json_body, state_of
+from openaml.server.routes._paging import PageRequest, page_items, page_request
 
 router = APIRouter(tags=["workspaces"])
 
 
 @router.get(WORKSPACES, summary="List workspaces.")
-def list_workspaces(request: Request, subscriptionId: str, resourceGroupName: str) -> dict[str, Any]:
+def list_workspaces(request: Request, subscriptionId: str, resourceGroupName: str,
+                    pages: PageRequest = Depends(page_request)) -> dict[str, Any]:
     state = state_of(request)
     scope = state.scope(subscriptionId, resourceGroupName)
-    return collection(workspace_resource(ws, scope.__class__(scope.subscription, scope.resource_group, ws.name))
-                      for ws in state.workspaces.list())
+    page = page_items(state.workspaces.list(), lambda ws: ws.name, pages)
+    return pages.respond(page, lambda ws: workspace_resource(ws, WorkspaceScope(scope.subscription,
+                                                                                scope.resource_group, ws.name)))
 
 
 @router.get(WORKSPACE, summary="Get a workspace.")
