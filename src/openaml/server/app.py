@@ -21,6 +21,7 @@ from openaml.server.settings import VERSION as __version__
 from openaml.entities._base import error_message, loc_to_path
 from openaml.errors import ErrorCode, NotFoundError, OpenAMLError, ValidationError
 from openaml.rest.errors import to_body
+from openaml.server.openapi import document
 from openaml.server.routes import ROUTERS
 from openaml.server.settings import ServerSettings
 from openaml.server.state import ServerState
@@ -85,6 +86,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
 
     for router in ROUTERS:
         app.include_router(router)
+    app.openapi = lambda: document(app)  # type: ignore[method-assign]
     return app
 
 
