@@ -223,14 +223,14 @@ class RegistryService:
             return rec
         if label not in (None, "latest"):
             return self._get_record(kind, name, self._aliased_version(kind, name, label), None)
-        rec = self.ctx.metadata.get_latest_version(self.ctx.name, kind, name)
+        rec, archived = self.ctx.metadata.latest_of(self.ctx.name, kind, name)
         if rec is not None:
-            if self.ctx.metadata.container_archived(self.ctx.name, kind, name):
+            if archived:
                 raise ArchivedError(
                     f"{kind} '{name}' is archived; restore it (openaml {_noun(kind)} restore -n {name}) "
                     "or name an explicit version", name=name)
             return rec
-        if self.ctx.metadata.container_archived(self.ctx.name, kind, name) is not None:
+        if archived is not None:
             raise ArchivedError(
                 f"every version of {kind} '{name}' is archived; restore one "
                 f"(openaml {_noun(kind)} restore -n {name} -v <version>) or name an explicit version",

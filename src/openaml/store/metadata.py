@@ -65,6 +65,13 @@ _CONTAINER_BUMP = sa.update(C).where(*_C_KEY).values(
     last_seq=sa.bindparam("seq"), updated_at=sa.bindparam("now"), max_int_version=sa.bindparam("mx"))
 _LATEST_SELECT = (sa.select(V).where(*_V_KEY, V.c.archived.is_(False)).order_by(V.c.seq.desc()).limit(1))
 _ARCHIVED_SELECT = sa.select(C.c.archived).where(*_C_KEY)
+# The name's flag and its latest active version in one round trip (the registry's hottest read).
+_LATEST_OF_SELECT = (
+    sa.select(C.c.archived.label("container_archived"), *V.c)
+    .select_from(C.outerjoin(V, sa.and_(V.c.workspace == C.c.workspace, V.c.kind == C.c.kind,
+                                        V.c.name == C.c.name, V.c.archived.is_(False))))
+    .where(*_C_KEY).order_by(V.c.seq.desc()).limit(1)
+)
 
 
 class MetadataStore:
@@ -194,6 +201,15 @@ class MetadataStore:
         with self._tx() as conn:
             row = conn.execute(_LATEST_SELECT, {"w": workspace, "k": kind, "n": name}).first()
         return asset_from_row(row) if row is not None else None
+
+    def latest_of(self, workspace: str, kind: str, name: str) -> tuple[AssetRecord | None, bool | None]:
+        """The most recently created version that is not archived (None if there is none) and
+        the name's archived flag (None when the name does not exist), read together."""
+        with self._tx() as conn:
+            row = conn.execute(_LATEST_OF_SELECT, {"w": workspace, "k": kind, "n": name}).first()
+        if row is None:
+            return None, None
+        return (asset_from_row(row) if row.version is not None else None), bool(row.container_archived)
 
     def _containers(
         self, conn: sa.Connection, workspace: str, kind: str, *where: Any, limit: int | None = None,

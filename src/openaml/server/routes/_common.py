@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from fastapi import Request
+from starlette.concurrency import run_in_threadpool
 
 from openaml.constants import ListViewType
 from openaml.errors import PayloadTooLargeError, ValidationError
@@ -24,9 +25,17 @@ def state_of(request: Request) -> ServerState:
     return request.app.state.openaml
 
 
-def workspace(request: Request, subscriptionId: str, resourceGroupName: str, workspaceName: str) -> Scoped:
-    """Dependency: the request's workspace, opened (404 WorkspaceNotFound when it does not exist)."""
-    return state_of(request).open(subscriptionId, resourceGroupName, workspaceName)
+async def workspace(request: Request, subscriptionId: str, resourceGroupName: str, workspaceName: str) -> Scoped:
+    """Dependency: the request's workspace, opened (404 WorkspaceNotFound when it does not exist).
+
+    Async on purpose: a workspace already open is found without I/O on the event loop, saving
+    every request a trip through the thread pool; opening one (its database, its storage) goes
+    to the thread pool."""
+    state = state_of(request)
+    found = state.opened(subscriptionId, resourceGroupName, workspaceName)
+    if found is not None:
+        return found
+    return await run_in_threadpool(state.open, subscriptionId, resourceGroupName, workspaceName)
 
 
 async def json_body(request: Request) -> Any:

@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Response
+from fastapi.responses import JSONResponse
 
 from openaml.errors import ValidationError
 from openaml.names import check_version
@@ -73,13 +74,16 @@ def build_router(kind: str, noun: str) -> APIRouter:
                     body: Any = Depends(json_body)) -> dict[str, Any]:
         return create(ws, name, _version(version), body)
 
+    # The reads clients repeat most answer a JSONResponse: no response model to validate the
+    # body against (FastAPI would do it in another trip through the thread pool).
     @router.get(base + "/{name}/versions/{version}", summary=f"Get a {noun} version.")
-    def get_version(name: str, version: str, ws: Scoped = Depends(workspace)) -> dict[str, Any]:
-        return version_resource(kind, RegistryService(ws.ctx).get(kind, name, version=_version(version)), ws.scope)
+    def get_version(name: str, version: str, ws: Scoped = Depends(workspace)) -> JSONResponse:
+        asset = RegistryService(ws.ctx).get(kind, name, version=_version(version))
+        return JSONResponse(version_resource(kind, asset, ws.scope))
 
     @router.get(base + "/{name}/labels/{label}", summary=f"Get the {noun} version a label names (latest).")
-    def get_label(name: str, label: str, ws: Scoped = Depends(workspace)) -> dict[str, Any]:
-        return version_resource(kind, RegistryService(ws.ctx).get(kind, name, label=label), ws.scope)
+    def get_label(name: str, label: str, ws: Scoped = Depends(workspace)) -> JSONResponse:
+        return JSONResponse(version_resource(kind, RegistryService(ws.ctx).get(kind, name, label=label), ws.scope))
 
     @router.get(base + "/{name}/versions/{version}/content",
                 summary=f"The manifest of a {noun} version's files (openaml's: read them from /blobs).")

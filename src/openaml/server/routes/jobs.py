@@ -15,7 +15,7 @@ import re
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 
 from openaml.errors import ValidationError
 from openaml.rest.envelope import collection
@@ -68,8 +68,8 @@ def put_job(name: str, request: Request, ws: Scoped = Depends(workspace), body: 
 
 
 @router.get(BASE + "/{name}", summary="Get a job: status, error, latest metrics and params.")
-def get_job(name: str, request: Request, ws: Scoped = Depends(workspace)) -> dict[str, Any]:
-    return job_resource(_jobs(request, ws).get(name), ws.scope)
+def get_job(name: str, request: Request, ws: Scoped = Depends(workspace)) -> JSONResponse:
+    return JSONResponse(job_resource(_jobs(request, ws).get(name), ws.scope))  # no response model: see _versioned
 
 
 @router.patch(BASE + "/{name}", openapi_extra=JSON_BODY,
