@@ -51,6 +51,9 @@ REPO = Path(__file__).resolve().parent.parent
 QUIET_ENV = {"MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true",
              "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}
 os.environ.update(QUIET_ENV)
+# MLflow 3's server also starts a GenAI job runner (Huey workers) that keeps taking CPU: off, as in
+# benchmarks/tracking.py and histories.py, unless --mlflow-job-runner.
+NO_JOB_RUNNER = {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
 
 RATIO_TARGET = 5.0
 P99_TARGET = 0.020
@@ -273,6 +276,10 @@ def mlflow_python(args) -> str:
              ".venv-mlflow (scripts/test.sh makes it), or --mlflow-python PATH")
 
 
+def mlflow_env(args) -> dict[str, str]:
+    return {**QUIET_ENV, **({} if args.mlflow_job_runner else NO_JOB_RUNNER)}
+
+
 def mlflow_run(python: str, *argv: str) -> dict:
     done = subprocess.run([python, "-c", MLFLOW_SCRIPT, *argv], capture_output=True, text=True,
                           env=dict(os.environ, **QUIET_ENV))
@@ -312,7 +319,7 @@ def openaml_get_latest(args, folder: Path, database_url: str | None, profiles: l
 
 
 def mlflow_get_latest(args, python: str, folder: Path, backend: str | None) -> Load:
-    server = cmp.MlflowServer(python, folder, args.mlflow_workers, env=QUIET_ENV, backend=backend)
+    server = cmp.MlflowServer(python, folder, args.mlflow_workers, env=mlflow_env(args), backend=backend)
     try:
         server.wait_ready()
         mlflow_run(python, "register", server.url, MODEL, str(VERSIONS))
@@ -363,7 +370,7 @@ def bench_metrics(args, python: str, folder: Path) -> dict:
         server.stop()
     mlflow_dir = folder / "mlflow"
     mlflow_dir.mkdir(exist_ok=True)
-    mlflow = cmp.MlflowServer(python, mlflow_dir, args.mlflow_workers, env=QUIET_ENV)
+    mlflow = cmp.MlflowServer(python, mlflow_dir, args.mlflow_workers, env=mlflow_env(args))
     try:
         mlflow.wait_ready()
         out["mlflow"] = mlflow_run(python, "metrics", mlflow.url, str(args.metrics), str(args.batches))
@@ -511,6 +518,8 @@ def main() -> int:
                              "it does not answer")
     parser.add_argument("--mlflow-python", default=None, help="interpreter with full MLflow (default .venv-mlflow)")
     parser.add_argument("--mlflow-workers", default=None, help="mlflow server --workers (default: MLflow's, 4)")
+    parser.add_argument("--mlflow-job-runner", action="store_true",
+                        help="leave mlflow server's GenAI job runner on (its default; off here, as in tracking.py)")
     parser.add_argument("--skip-latest", action="store_true")
     parser.add_argument("--skip-metrics", action="store_true")
     parser.add_argument("--skip-jobs", action="store_true")
