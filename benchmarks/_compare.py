@@ -248,16 +248,17 @@ def free_port() -> int:
 
 
 class MlflowServer:
-    """``mlflow server`` on a SQLite backend, in its own process group, always stopped on exit
-    (normal end, exception, Ctrl-C, SIGTERM/SIGHUP). *env* is added to this process's environment
-    (e.g. MLflow's telemetry switched off)."""
+    """``mlflow server`` on a SQLite backend (or *backend*, a database URL), in its own process
+    group, always stopped on exit (normal end, exception, Ctrl-C, SIGTERM/SIGHUP). *env* is added
+    to this process's environment (e.g. MLflow's telemetry switched off)."""
 
-    def __init__(self, python: str, folder: Path, workers: str | None, env: dict[str, str] | None = None) -> None:
+    def __init__(self, python: str, folder: Path, workers: str | None, env: dict[str, str] | None = None,
+                 backend: str | None = None) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        mlflow_bin = Path(python).parent / "mlflow"
-        cmd = [str(mlflow_bin)] if mlflow_bin.exists() else [python, "-m", "mlflow"]
-        cmd += ["server", "--backend-store-uri", f"sqlite:///{folder}/mlflow.db",
+        # `python -m mlflow`, not the venv's `mlflow` script: a copied venv's scripts still name
+        # the interpreter of the venv they were installed in.
+        cmd = [python, "-m", "mlflow", "server", "--backend-store-uri", backend or f"sqlite:///{folder}/mlflow.db",
                 "--default-artifact-root", str(folder / "artifacts"), "--host", "127.0.0.1",
                 "--port", str(self.port)]
         if workers:

@@ -78,7 +78,7 @@ def test_unknown_routes_and_unexpected_errors_keep_the_shape(app, http, ws, monk
 
     def boom(*args, **kwargs):
         raise RuntimeError("secret-value-123 leaked?")
-    monkeypatch.setattr(registry.RegistryService, "list", boom)
+    monkeypatch.setattr(registry.RegistryService, "page", boom)
     answer = http.get(ws.of("models"))
     assert answer.status_code == 500
     assert answer.json()["error"]["code"] == "Internal" and "secret-value-123" not in answer.text

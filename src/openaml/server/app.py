@@ -24,6 +24,7 @@ from openaml.errors import ErrorCode, NotFoundError, OpenAMLError, ValidationErr
 from openaml.rest.errors import to_body
 from openaml.server.actions import ActionTable
 from openaml.server.auth import AuthMiddleware, Gate
+from openaml.server.openapi import document
 from openaml.server.routes import ROUTERS
 from openaml.server.routes.mlflow import is_mlflow_path, mlflow_http_error
 from openaml.server.settings import ServerSettings
@@ -96,6 +97,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
                         for method in route.methods)  # type: ignore[attr-defined]
     app.add_middleware(AuthMiddleware, gate=Gate(table, state.tokens, state.workspaces.exists,
                                                  state.workspaces.not_found))
+    app.openapi = lambda: document(app)  # type: ignore[method-assign]
     return app
 
 

@@ -17,6 +17,8 @@ from openaml.services.settings import Settings
 MAX_JSON_BYTES = 16 * 1024 * 1024
 #: One blob upload (a file of an asset, a code snapshot, a job input) at most this many bytes.
 MAX_BLOB_BYTES = 64 * 1024 * 1024 * 1024
+#: Items in a page of a collection when the request does not say ($top).
+PAGE_SIZE = 100
 
 NO_AUTH_LOOPBACK_ONLY = ("--no-auth serves anyone who can connect, so it is accepted only on a loopback address "
                          "(127.0.0.1, ::1 or localhost); elsewhere the server serves with tokens (openaml server "
@@ -50,6 +52,7 @@ class ServerSettings:
     ``public_url``: the server's address as its clients reach it (behind a proxy), which the
     URLs it publishes (a workspace's ``mlflow_tracking_uri``) start with; None: each request's
     own scheme and host.
+    ``page_size``: the items in a page of a collection when a request gives no ``$top``.
     """
 
     workspace_settings: Settings
@@ -64,6 +67,7 @@ class ServerSettings:
     max_json_bytes: int = MAX_JSON_BYTES
     max_blob_bytes: int = MAX_BLOB_BYTES
     public_url: str | None = None
+    page_size: int = PAGE_SIZE
     extra: dict[str, str] = field(default_factory=dict)
 
     def check(self) -> None:
@@ -81,6 +85,8 @@ class ServerSettings:
             raise ValidationError(f"port {self.port} is not between 0 and 65535", field="port")
         if self.public_url is not None:
             check_base_url(self.public_url, field="public_url")
+        if not 1 <= self.page_size <= 1000:
+            raise ValidationError(f"page_size {self.page_size} is not between 1 and 1000", field="page_size")
 
     @property
     def database_url(self) -> str | None:

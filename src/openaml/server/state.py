@@ -48,6 +48,12 @@ class ServerState:
             check_name("workspace", workspace, field="workspaceName")
         return WorkspaceScope(subscription, resource_group, workspace)
 
+    def opened(self, subscription: str, resource_group: str, workspace: str) -> Scoped | None:
+        """The workspace of a request if it is open already (checked ids, no I/O), else None."""
+        scope = self.scope(subscription, resource_group, workspace)
+        ctx = self.workspaces.opened(workspace)
+        return Scoped(scope, ctx) if ctx is not None else None
+
     def open(self, subscription: str, resource_group: str, workspace: str) -> Scoped:
         """The workspace of a request, opened (:class:`WorkspaceNotFoundError` if there is none)."""
         scope = self.scope(subscription, resource_group, workspace)

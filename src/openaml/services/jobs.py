@@ -30,6 +30,7 @@ from openaml.services import curated, job_io, locations
 from openaml.services.compute import ComputeService
 from openaml.services.job_constants import LOCAL_POOL
 from openaml.services.job_leases import Reaper, host_id
+from openaml.services.paging import Page
 from openaml.services.environments import EnvironmentBuilder, builder_for
 from openaml.services.references import parse_asset_reference
 from openaml.services.registry import RegistryService
@@ -298,6 +299,19 @@ class JobService:
         records = self.ctx.jobs.list_jobs(self.ctx.name, parent_job_name=parent_job_name, view=view,
                                           max_results=max_results, top_level_only=parent_job_name is None)
         return [self._to_entity(self._reap(r), with_metrics=False) for r in records]
+
+    def page(self, parent_job_name: str | None = None, view: ListViewType = ListViewType.ACTIVE_ONLY, *,
+             after: int | None = None, limit: int = 100) -> Page[CommandJob]:
+        """One page of :meth:`list`, newest first: the jobs submitted before the one whose
+        sequence number is *after* (None: from the newest)."""
+        if after is not None and (not isinstance(after, int) or isinstance(after, bool)):
+            raise ValidationError(f"a position in the jobs list is a sequence number, not {after!r}", field="after")
+        records = self.ctx.jobs.list_jobs(self.ctx.name, parent_job_name=parent_job_name, view=view,
+                                          max_results=limit + 1, top_level_only=parent_job_name is None,
+                                          before_seq=after)
+        shown = records[:limit]
+        items = [self._to_entity(self._reap(r), with_metrics=False) for r in shown]
+        return Page(items, shown[-1].seq if len(records) > limit else None)
 
     def record(self, name: str) -> JobRecord:
         return self._reap(self._record(name))

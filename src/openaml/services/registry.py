@@ -22,6 +22,7 @@ from openaml.paths import safe_join
 from openaml.services import uploads
 from openaml.services.component_assets import COMPONENT_CLASSES, component_class
 from openaml.services.datastore_io import read_uri
+from openaml.services.paging import Key, Page, fill_page
 from openaml.services.references import parse_asset_reference
 from openaml.services.workspaces import WorkspaceContext
 from openaml.store.metadata import AssetRecord
@@ -119,6 +120,28 @@ class RegistryService:
             records = [r for r in records if r.spec.get("stage") == stage]
         return [self._to_entity(r) for r in records]
 
+    def page(self, kind: str, name: str | None = None, view: ListViewType = ListViewType.ACTIVE_ONLY, *,
+             stage: str | None = None, after: Key | None = None, limit: int = 100) -> Page[Asset]:
+        """One page of :meth:`list`: names in name order after the name *after*; a name's versions
+        newest first, after the version whose creation sequence is *after*."""
+        def keep(record: AssetRecord | None) -> bool:
+            return record is not None and (stage is None or record.spec.get("stage") == stage)
+
+        md, ws = self.ctx.metadata, self.ctx.name
+        if name is None:
+            def heads(position: Key | None, n: int) -> list[tuple[str, AssetRecord | None]]:
+                found = md.list_containers(ws, kind, view, after=_key(position, str), limit=n)
+                return [(c.name, self._container_head(kind, c.name, c.latest_version)) for c in found]
+            named = fill_page(heads, lambda item: item[0], lambda item: keep(item[1]), after=after, limit=limit)
+            records = [record for _, record in named.items if record is not None]
+            return Page([self._to_entity(r) for r in records], named.next)
+        if md.container_archived(ws, kind, name) is None:
+            raise self._not_found(kind, name)
+        page = fill_page(lambda position, n: md.list_versions(ws, kind, name, view, before_seq=_key(position, int),
+                                                              limit=n),
+                         lambda r: r.seq, keep, after=after, limit=limit)
+        return Page([self._to_entity(r) for r in page.items], page.next)
+
     # -- change --------------------------------------------------------------------------------
     def archive(self, kind: str, name: str, version: str | None = None, label: str | None = None) -> None:
         self._set_archived(kind, name, version, label, True)
@@ -200,14 +223,14 @@ class RegistryService:
             return rec
         if label not in (None, "latest"):
             return self._get_record(kind, name, self._aliased_version(kind, name, label), None)
-        rec = self.ctx.metadata.get_latest_version(self.ctx.name, kind, name)
+        rec, archived = self.ctx.metadata.latest_of(self.ctx.name, kind, name)
         if rec is not None:
-            if self.ctx.metadata.container_archived(self.ctx.name, kind, name):
+            if archived:
                 raise ArchivedError(
                     f"{kind} '{name}' is archived; restore it (openaml {_noun(kind)} restore -n {name}) "
                     "or name an explicit version", name=name)
             return rec
-        if self.ctx.metadata.container_archived(self.ctx.name, kind, name) is not None:
+        if archived is not None:
             raise ArchivedError(
                 f"every version of {kind} '{name}' is archived; restore one "
                 f"(openaml {_noun(kind)} restore -n {name} -v <version>) or name an explicit version",
@@ -255,6 +278,13 @@ class RegistryService:
                                       "archived": record.archived})
         cls = component_class(data) if record.kind == "components" else ENTITY_BY_KIND[record.kind][0]
         return cls.model_validate(data)
+
+
+def _key(position: Key | None, kind: type) -> Any:
+    """A page position of the type this list is keyed by (the server checks tokens before)."""
+    if position is not None and not isinstance(position, kind):
+        raise ValidationError(f"a position in this list is a {kind.__name__}, not {position!r}", field="after")
+    return position
 
 
 def _noun(kind: str) -> str:

@@ -236,6 +236,11 @@ class WorkspaceService:
             if path == folder or _is_workspace_folder(path, name):
                 _remove_folder(path)
 
+    def opened(self, name: str) -> WorkspaceContext | None:
+        """The workspace if this service has opened it already, else None; never blocks (no
+        lock, no I/O), so a server's event loop may ask."""
+        return self._open.get(name)
+
     def open(self, name: str) -> WorkspaceContext:
         """Open (once per process) the stores of a workspace."""
         with self._lock:

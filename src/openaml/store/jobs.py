@@ -178,12 +178,15 @@ class JobStore:
     def list_jobs(
         self, workspace: str, *, parent_job_name: str | None = None,
         view: ListViewType | str = ListViewType.ACTIVE_ONLY, max_results: int | None = None,
-        top_level_only: bool = False,
+        top_level_only: bool = False, before_seq: int | None = None,
     ) -> list[JobRecord]:
         """Jobs newest first; with *parent_job_name*, only that job's children; with
-        *top_level_only*, only jobs that have no parent."""
+        *top_level_only*, only jobs that have no parent; with *before_seq*, only the jobs
+        submitted before that one (a page resumes there)."""
         view = ListViewType(view)
         where = [J.c.workspace == workspace]
+        if before_seq is not None:
+            where.append(J.c.seq < before_seq)
         if parent_job_name is not None:
             where.append(J.c.parent_job_name == parent_job_name)
         elif top_level_only:

@@ -66,6 +66,13 @@ _CONTAINER_BUMP = sa.update(C).where(*_C_KEY).values(
     last_seq=sa.bindparam("seq"), updated_at=sa.bindparam("now"), max_int_version=sa.bindparam("mx"))
 _LATEST_SELECT = (sa.select(V).where(*_V_KEY, V.c.archived.is_(False)).order_by(V.c.seq.desc()).limit(1))
 _ARCHIVED_SELECT = sa.select(C.c.archived).where(*_C_KEY)
+# The name's flag and its latest active version in one round trip (the registry's hottest read).
+_LATEST_OF_SELECT = (
+    sa.select(C.c.archived.label("container_archived"), *V.c)
+    .select_from(C.outerjoin(V, sa.and_(V.c.workspace == C.c.workspace, V.c.kind == C.c.kind,
+                                        V.c.name == C.c.name, V.c.archived.is_(False))))
+    .where(*_C_KEY).order_by(V.c.seq.desc()).limit(1)
+)
 
 
 class MetadataStore:
@@ -159,7 +166,8 @@ class MetadataStore:
             new_max = max(max_int, int_version(version) or 0)
             conn.execute(_CONTAINER_BUMP, {**key, "seq": last_seq + 1, "now": now, "mx": new_max})
         return AssetRecord(kind=kind, name=name, version=version, spec=dict(spec),
-                           content_digest=content_digest, archived=False, created_at=now, updated_at=now)
+                           content_digest=content_digest, archived=False, created_at=now, updated_at=now,
+                           seq=last_seq + 1)
 
     @staticmethod
     def _largest_int_version(conn: sa.Connection, key: dict[str, str]) -> int:
@@ -195,8 +203,17 @@ class MetadataStore:
             row = conn.execute(_LATEST_SELECT, {"w": workspace, "k": kind, "n": name}).first()
         return asset_from_row(row) if row is not None else None
 
+    def latest_of(self, workspace: str, kind: str, name: str) -> tuple[AssetRecord | None, bool | None]:
+        """The most recently created version that is not archived (None if there is none) and
+        the name's archived flag (None when the name does not exist), read together."""
+        with self._tx() as conn:
+            row = conn.execute(_LATEST_OF_SELECT, {"w": workspace, "k": kind, "n": name}).first()
+        if row is None:
+            return None, None
+        return (asset_from_row(row) if row.version is not None else None), bool(row.container_archived)
+
     def _containers(
-        self, conn: sa.Connection, workspace: str, kind: str, *where: Any,
+        self, conn: sa.Connection, workspace: str, kind: str, *where: Any, limit: int | None = None,
     ) -> list[ContainerRecord]:
         latest = (
             sa.select(V.c.name, sa.func.max(V.c.seq).label("seq"))
@@ -214,6 +231,7 @@ class MetadataStore:
             )
             .where(C.c.workspace == workspace, C.c.kind == kind, *where)
             .order_by(C.c.name)
+            .limit(limit)
         )
         return [
             ContainerRecord(kind=r.kind, name=r.name, latest_version=r.latest_version,
@@ -228,10 +246,15 @@ class MetadataStore:
             value = conn.execute(_ARCHIVED_SELECT, {"w": workspace, "k": kind, "n": name}).scalar()
         return None if value is None else bool(value)
 
-    def list_containers(self, workspace: str, kind: str, view: ListViewType) -> list[ContainerRecord]:
-        """Asset names of *kind*, sorted by name, filtered by the container's archived flag."""
+    def list_containers(self, workspace: str, kind: str, view: ListViewType, *, after: str | None = None,
+                        limit: int | None = None) -> list[ContainerRecord]:
+        """Asset names of *kind*, sorted by name, filtered by the container's archived flag;
+        with *after*, only the names that sort after it; at most *limit*."""
+        where = _view_filter(C.c.archived, view)
+        if after is not None:
+            where.append(C.c.name > after)
         with self._tx() as conn:
-            return self._containers(conn, workspace, kind, *_view_filter(C.c.archived, view))
+            return self._containers(conn, workspace, kind, *where, limit=limit)
 
     def get_container(self, workspace: str, kind: str, name: str) -> ContainerRecord | None:
         """One asset name, archived or not; None when no version was ever registered."""
@@ -239,14 +262,19 @@ class MetadataStore:
             found = self._containers(conn, workspace, kind, C.c.name == name)
         return found[0] if found else None
 
-    def list_versions(self, workspace: str, kind: str, name: str, view: ListViewType) -> list[AssetRecord]:
-        """Versions of *name*, newest first, filtered by each version's archived flag."""
+    def list_versions(self, workspace: str, kind: str, name: str, view: ListViewType, *,
+                      before_seq: int | None = None, limit: int | None = None) -> list[AssetRecord]:
+        """Versions of *name*, newest first, filtered by each version's archived flag; with
+        *before_seq*, only those created before that one; at most *limit*."""
+        where = _view_filter(V.c.archived, view)
+        if before_seq is not None:
+            where.append(V.c.seq < before_seq)
         with self._tx() as conn:
             rows = conn.execute(
                 sa.select(V)
-                .where(V.c.workspace == workspace, V.c.kind == kind, V.c.name == name,
-                       *_view_filter(V.c.archived, view))
+                .where(V.c.workspace == workspace, V.c.kind == kind, V.c.name == name, *where)
                 .order_by(V.c.seq.desc())
+                .limit(limit)
             )
             return [asset_from_row(r) for r in rows]
 

@@ -20,6 +20,8 @@ class AssetRecord:
     created_at: datetime
     updated_at: datetime
     created: bool = True
+    #: Its place in the order of creation under its name (orders versions; pages resume after one).
+    seq: int = 0
 
 
 @dataclass(frozen=True)
@@ -55,7 +57,7 @@ def asset_from_row(row: Any, *, created: bool = True) -> AssetRecord:
     return AssetRecord(
         kind=row.kind, name=row.name, version=row.version, spec=dict(row.spec),
         content_digest=row.content_digest, archived=bool(row.archived),
-        created_at=as_utc(row.created_at), updated_at=as_utc(row.updated_at), created=created,
+        created_at=as_utc(row.created_at), updated_at=as_utc(row.updated_at), created=created, seq=row.seq,
     )
 
 

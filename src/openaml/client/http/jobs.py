@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from openaml.client.http.localize import Localizer
+from openaml.client.http.paging import MAX_PAGE, Paged
 from openaml.client.http.session import HttpSession
 from openaml.client.http.uploads import Uploader, remote_store
 from openaml.constants import ListViewType
@@ -72,11 +73,12 @@ class HttpJobs:
         return job_from_resource(self.session.json("GET", self._path(name)))
 
     def list(self, parent_job_name: str | None = None, view: ListViewType = ListViewType.ACTIVE_ONLY,
-             max_results: int | None = None) -> list[Any]:
-        body = self.session.json("GET", self.session.scope.of("jobs"),
-                                 params={"parentJobName": parent_job_name, "listViewType": ListViewType(view).value,
-                                         "$top": max_results})
-        return [job_from_resource(item) for item in body["value"]]
+             max_results: int | None = None) -> Paged[Any]:
+        """Jobs newest first, read a page at a time, at most *max_results*."""
+        top = min(max_results, MAX_PAGE) if max_results else None
+        return Paged(self.session, self.session.scope.of("jobs"),
+                     {"parentJobName": parent_job_name, "listViewType": ListViewType(view).value, "$top": top},
+                     job_from_resource, limit=max_results)
 
     def cancel(self, name: str) -> None:
         self.session.request("POST", self._path(name, "cancel"))

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from openaml.client.http.localize import Localizer
+from openaml.client.http.paging import Paged
 from openaml.client.http.session import HttpSession
 from openaml.client.http.uploads import Uploader, remote_store
 from openaml.constants import ListViewType
@@ -52,14 +53,14 @@ class HttpRegistry:
         return version_from_resource(kind, self.session.json("GET", path))
 
     def list(self, kind: str, name: str | None = None, view: ListViewType = ListViewType.ACTIVE_ONLY, *,
-             stage: str | None = None) -> list[Asset]:
+             stage: str | None = None) -> Paged[Asset]:
+        """Every name's latest version (or *name*'s versions), read a page at a time."""
         params = {"listViewType": ListViewType(view).value, "stage": stage}
         if name is None:
-            body = self.session.json("GET", self._path(kind), params={**params, "$expand": "latestVersion"})
-            return [version_from_resource(kind, item["properties"]["latestVersionResource"])
-                    for item in body["value"]]
-        body = self.session.json("GET", self._path(kind, name, "versions"), params=params)
-        return [version_from_resource(kind, item) for item in body["value"]]
+            return Paged(self.session, self._path(kind), {**params, "$expand": "latestVersion"},
+                         lambda item: version_from_resource(kind, item["properties"]["latestVersionResource"]))
+        return Paged(self.session, self._path(kind, name, "versions"), params,
+                     lambda item: version_from_resource(kind, item))
 
     def _act(self, verb: str, kind: str, name: str, version: str | None, label: str | None) -> None:
         if version is not None:

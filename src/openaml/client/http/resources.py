@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from openaml.client.http.paging import Paged
 from openaml.client.http.session import HttpSession
 from openaml.entities import Workspace
 from openaml.entities.compute import Compute
@@ -36,9 +37,8 @@ class HttpWorkspaces:
         body = self.session.json("GET", self._scope(name).base)
         return workspace_from_body(body, body["name"])
 
-    def list(self) -> list[Workspace]:
-        body = self.session.json("GET", self.session.scope.workspaces)
-        return [workspace_from_body(item, item["name"]) for item in body["value"]]
+    def list(self) -> Paged[Workspace]:
+        return Paged(self.session, self.session.scope.workspaces, None, lambda i: workspace_from_body(i, i["name"]))
 
     def create(self, workspace: Workspace, *, database_url: str | None = None) -> Workspace:
         if database_url:
@@ -96,9 +96,9 @@ class HttpDatastores:
         item = body["value"][0]
         return self._secrets(datastore_from_body(item, item["name"]), include_secrets)
 
-    def list(self, *, include_secrets: bool = False) -> list[Datastore]:
-        body = self.session.json("GET", self.session.scope.of("datastores"))
-        return [self._secrets(datastore_from_body(i, i["name"]), include_secrets) for i in body["value"]]
+    def list(self, *, include_secrets: bool = False) -> Paged[Datastore]:
+        return Paged(self.session, self.session.scope.of("datastores"), None,
+                     lambda i: self._secrets(datastore_from_body(i, i["name"]), include_secrets))
 
     def delete(self, name: str) -> None:
         self.session.request("DELETE", self.session.scope.of("datastores", name))
@@ -119,17 +119,15 @@ class HttpComputes:
         answer = self.session.json("GET", self.session.scope.of("computes", name))
         return compute_from_body(answer, answer["name"])
 
-    def list(self, compute_type: str | None = None) -> list[Compute]:
-        body = self.session.json("GET", self.session.scope.of("computes"), params={"computeType": compute_type})
-        return [compute_from_body(i, i["name"]) for i in body["value"]]
+    def list(self, compute_type: str | None = None) -> Paged[Compute]:
+        return Paged(self.session, self.session.scope.of("computes"), {"computeType": compute_type},
+                     lambda i: compute_from_body(i, i["name"]))
 
     def delete(self, name: str) -> None:
         self.session.request("DELETE", self.session.scope.of("computes", name))
 
     def machine_sizes(self) -> list[VmSize]:
-        body = self.session.json("GET", self.session.scope.of("vmSizes"))
-        return [VmSize.model_validate(i) for i in body["value"]]
+        return list(Paged(self.session, self.session.scope.of("vmSizes"), None, VmSize.model_validate))
 
     def usage(self) -> list[Usage]:
-        body = self.session.json("GET", self.session.scope.of("usages"))
-        return [Usage.model_validate(i) for i in body["value"]]
+        return list(Paged(self.session, self.session.scope.of("usages"), None, Usage.model_validate))

@@ -8,6 +8,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from fastapi import Request
+from starlette.concurrency import run_in_threadpool
 
 from openaml.constants import ListViewType
 from openaml.errors import ForbiddenError, PayloadTooLargeError, ValidationError
@@ -58,9 +59,17 @@ def principal_of(request: Request) -> "Principal":
     return principal
 
 
-def workspace(request: Request, subscriptionId: str, resourceGroupName: str, workspaceName: str) -> Scoped:
-    """Dependency: the request's workspace, opened (404 WorkspaceNotFound when it does not exist)."""
-    return state_of(request).open(subscriptionId, resourceGroupName, workspaceName)
+async def workspace(request: Request, subscriptionId: str, resourceGroupName: str, workspaceName: str) -> Scoped:
+    """Dependency: the request's workspace, opened (404 WorkspaceNotFound when it does not exist).
+
+    Async on purpose: a workspace already open is found without I/O on the event loop, saving
+    every request a trip through the thread pool; opening one (its database, its storage) goes
+    to the thread pool."""
+    state = state_of(request)
+    found = state.opened(subscriptionId, resourceGroupName, workspaceName)
+    if found is not None:
+        return found
+    return await run_in_threadpool(state.open, subscriptionId, resourceGroupName, workspaceName)
 
 
 async def json_body(request: Request) -> Any:

@@ -16,12 +16,13 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Response
+from fastapi.responses import JSONResponse
 
 from openaml.errors import ValidationError
 from openaml.names import check_version
 from openaml.rest.assets import asset_from_properties, container_resource, version_resource
-from openaml.rest.envelope import collection
 from openaml.server.routes._common import JSON_BODY, WORKSPACE, json_body, properties, view, workspace
+from openaml.server.routes._paging import PageRequest, page_request
 from openaml.server.state import Scoped
 from openaml.services.registry import RegistryService
 
@@ -35,12 +36,13 @@ def build_router(kind: str, noun: str) -> APIRouter:
     router = APIRouter(tags=[kind])
     base = f"{WORKSPACE}/{kind}"
 
-    @router.get(base, summary=f"List {kind}: the container of each name.")
+    @router.get(base, summary=f"List {kind}: the container of each name, by name, a page at a time.")
     def list_containers(ws: Scoped = Depends(workspace), listViewType: str | None = None,
-                        expand: str | None = Query(None, alias="$expand"), stage: str | None = None
-                        ) -> dict[str, Any]:
-        items = RegistryService(ws.ctx).list(kind, None, view(listViewType), stage=stage)
-        return collection(container_resource(kind, a, ws.scope, expand=expand == "latestVersion") for a in items)
+                        expand: str | None = Query(None, alias="$expand"), stage: str | None = None,
+                        pages: PageRequest = Depends(page_request)) -> dict[str, Any]:
+        page = RegistryService(ws.ctx).page(kind, None, view(listViewType), stage=stage, after=pages.after(str),
+                                            limit=pages.top)
+        return pages.respond(page, lambda a: container_resource(kind, a, ws.scope, expand=expand == "latestVersion"))
 
     @router.get(base + "/{name}", summary=f"Get a {noun}'s container (its latest version).")
     def get_container(name: str, ws: Scoped = Depends(workspace)) -> dict[str, Any]:
@@ -49,11 +51,12 @@ def build_router(kind: str, noun: str) -> APIRouter:
             RegistryService(ws.ctx).get(kind, name)  # raises the registry's NotFoundError
         return container_resource(kind, latest[0], ws.scope, expand=False)
 
-    @router.get(base + "/{name}/versions", summary=f"List a {noun}'s versions, newest first.")
+    @router.get(base + "/{name}/versions", summary=f"List a {noun}'s versions, newest first, a page at a time.")
     def list_versions(name: str, ws: Scoped = Depends(workspace), listViewType: str | None = None,
-                      stage: str | None = None) -> dict[str, Any]:
-        items = RegistryService(ws.ctx).list(kind, name, view(listViewType), stage=stage)
-        return collection(version_resource(kind, a, ws.scope) for a in items)
+                      stage: str | None = None, pages: PageRequest = Depends(page_request)) -> dict[str, Any]:
+        page = RegistryService(ws.ctx).page(kind, name, view(listViewType), stage=stage, after=pages.after(int),
+                                            limit=pages.top)
+        return pages.respond(page, lambda a: version_resource(kind, a, ws.scope))
 
     def create(ws: Scoped, name: str, version: str | None, body: Any) -> dict[str, Any]:
         asset = asset_from_properties(kind, properties(body), name, version)
@@ -71,13 +74,16 @@ def build_router(kind: str, noun: str) -> APIRouter:
                     body: Any = Depends(json_body)) -> dict[str, Any]:
         return create(ws, name, _version(version), body)
 
+    # The reads clients repeat most answer a JSONResponse: no response model to validate the
+    # body against (FastAPI would do it in another trip through the thread pool).
     @router.get(base + "/{name}/versions/{version}", summary=f"Get a {noun} version.")
-    def get_version(name: str, version: str, ws: Scoped = Depends(workspace)) -> dict[str, Any]:
-        return version_resource(kind, RegistryService(ws.ctx).get(kind, name, version=_version(version)), ws.scope)
+    def get_version(name: str, version: str, ws: Scoped = Depends(workspace)) -> JSONResponse:
+        asset = RegistryService(ws.ctx).get(kind, name, version=_version(version))
+        return JSONResponse(version_resource(kind, asset, ws.scope))
 
     @router.get(base + "/{name}/labels/{label}", summary=f"Get the {noun} version a label names (latest).")
-    def get_label(name: str, label: str, ws: Scoped = Depends(workspace)) -> dict[str, Any]:
-        return version_resource(kind, RegistryService(ws.ctx).get(kind, name, label=label), ws.scope)
+    def get_label(name: str, label: str, ws: Scoped = Depends(workspace)) -> JSONResponse:
+        return JSONResponse(version_resource(kind, RegistryService(ws.ctx).get(kind, name, label=label), ws.scope))
 
     @router.get(base + "/{name}/versions/{version}/content",
                 summary=f"The manifest of a {noun} version's files (openaml's: read them from /blobs).")

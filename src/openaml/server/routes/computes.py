@@ -7,9 +7,9 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 
-from openaml.rest.envelope import collection
 from openaml.rest.resources import compute_from_body, compute_resource
 from openaml.server.routes._common import JSON_BODY, WORKSPACE, json_body, state_of, workspace
+from openaml.server.routes._paging import PageRequest, page_items, page_request
 from openaml.server.state import Scoped
 from openaml.services import compute_usage
 from openaml.services.compute import ComputeService
@@ -19,8 +19,10 @@ BASE = f"{WORKSPACE}/computes"
 
 
 @router.get(BASE, summary="List compute targets (computeType: only that type).")
-def list_computes(ws: Scoped = Depends(workspace), computeType: str | None = None) -> dict[str, Any]:
-    return collection(compute_resource(c, ws.scope) for c in ComputeService(ws.ctx).list(computeType))
+def list_computes(ws: Scoped = Depends(workspace), computeType: str | None = None,
+                  pages: PageRequest = Depends(page_request)) -> dict[str, Any]:
+    page = page_items(ComputeService(ws.ctx).list(computeType), lambda c: c.name, pages)
+    return pages.respond(page, lambda c: compute_resource(c, ws.scope))
 
 
 @router.get(BASE + "/{name}", summary="Get a compute target.")
@@ -40,11 +42,17 @@ def delete_compute(name: str, ws: Scoped = Depends(workspace)) -> dict[str, Any]
 
 
 @router.get(f"{WORKSPACE}/vmSizes", summary="The size every local compute has: this machine's (openaml's).")
-def vm_sizes(request: Request, ws: Scoped = Depends(workspace)) -> dict[str, Any]:
+def vm_sizes(request: Request, ws: Scoped = Depends(workspace), pages: PageRequest = Depends(page_request)
+             ) -> dict[str, Any]:
     size = compute_usage.machine_size(state_of(request).settings.workspace_settings.home)
-    return collection([size.model_dump(mode="json", exclude_none=True)])
+    return pages.respond(page_items([size], lambda s: s.name or "", pages), _json)
 
 
 @router.get(f"{WORKSPACE}/usages", summary="vCPUs and job slots the workspace's running jobs hold (openaml's).")
-def usages(ws: Scoped = Depends(workspace)) -> dict[str, Any]:
-    return collection(u.model_dump(mode="json", exclude_none=True) for u in compute_usage.usage(ws.ctx))
+def usages(ws: Scoped = Depends(workspace), pages: PageRequest = Depends(page_request)) -> dict[str, Any]:
+    items = sorted(compute_usage.usage(ws.ctx), key=lambda u: u.id or "")
+    return pages.respond(page_items(items, lambda u: u.id or "", pages), _json)
+
+
+def _json(item: Any) -> dict[str, Any]:
+    return item.model_dump(mode="json", exclude_none=True)

@@ -8,9 +8,9 @@ from typing import Any
 
 from fastapi import APIRouter, Depends
 
-from openaml.rest.envelope import collection
 from openaml.rest.resources import datastore_from_body, datastore_resource, secrets_body
 from openaml.server.routes._common import JSON_BODY, WORKSPACE, json_body, workspace
+from openaml.server.routes._paging import PageRequest, page_items, page_request
 from openaml.server.state import Scoped
 from openaml.services.datastores import DatastoreService
 
@@ -19,12 +19,14 @@ BASE = f"{WORKSPACE}/datastores"
 
 
 @router.get(BASE, summary="List datastores (isDefault=true: only the default one).")
-def list_datastores(ws: Scoped = Depends(workspace), isDefault: bool | None = None) -> dict[str, Any]:
+def list_datastores(ws: Scoped = Depends(workspace), isDefault: bool | None = None,
+                    pages: PageRequest = Depends(page_request)) -> dict[str, Any]:
     default = ws.ctx.default_datastore
     items = DatastoreService(ws.ctx).list()
     if isDefault is not None:
         items = [d for d in items if (d.name == default) == isDefault]
-    return collection(datastore_resource(d, ws.scope, is_default=d.name == default) for d in items)
+    page = page_items(items, lambda d: d.name, pages)
+    return pages.respond(page, lambda d: datastore_resource(d, ws.scope, is_default=d.name == default))
 
 
 @router.get(BASE + "/{name}", summary="Get a datastore (without its secrets).")

@@ -14,13 +14,14 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import Response
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse, Response
 
 from openaml.errors import ValidationError
 from openaml.rest.envelope import collection
 from openaml.rest.jobs import job_from_properties, job_resource
 from openaml.server.routes._common import JSON_BODY, WORKSPACE, json_body, properties, state_of, view, workspace
+from openaml.server.routes._paging import PageRequest, page_request
 from openaml.server.state import Scoped
 from openaml.services import contents, job_logs
 
@@ -34,12 +35,11 @@ def _jobs(request: Request, ws: Scoped) -> Any:
     return state_of(request).job_service(ws.ctx)
 
 
-@router.get(BASE, summary="List jobs, newest first (parentJobName: that job's children).")
+@router.get(BASE, summary="List jobs, newest first, a page at a time (parentJobName: that job's children).")
 def list_jobs(request: Request, ws: Scoped = Depends(workspace), parentJobName: str | None = None,
-              listViewType: str | None = None, top: int | None = Query(None, alias="$top", ge=1, le=100_000)
-              ) -> dict[str, Any]:
-    items = _jobs(request, ws).list(parentJobName, view(listViewType), top)
-    return collection(job_resource(j, ws.scope) for j in items)
+              listViewType: str | None = None, pages: PageRequest = Depends(page_request)) -> dict[str, Any]:
+    page = _jobs(request, ws).page(parentJobName, view(listViewType), after=pages.after(int), limit=pages.top)
+    return pages.respond(page, lambda j: job_resource(j, ws.scope))
 
 
 def _submit(request: Request, ws: Scoped, name: str | None, body: Any) -> dict[str, Any]:
@@ -68,8 +68,8 @@ def put_job(name: str, request: Request, ws: Scoped = Depends(workspace), body: 
 
 
 @router.get(BASE + "/{name}", summary="Get a job: status, error, latest metrics and params.")
-def get_job(name: str, request: Request, ws: Scoped = Depends(workspace)) -> dict[str, Any]:
-    return job_resource(_jobs(request, ws).get(name), ws.scope)
+def get_job(name: str, request: Request, ws: Scoped = Depends(workspace)) -> JSONResponse:
+    return JSONResponse(job_resource(_jobs(request, ws).get(name), ws.scope))  # no response model: see _versioned
 
 
 @router.patch(BASE + "/{name}", openapi_extra=JSON_BODY,

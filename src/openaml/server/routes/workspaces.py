@@ -8,11 +8,11 @@ from fastapi import APIRouter, Depends, Request, Response
 
 from openaml.errors import AlreadyExistsError
 from openaml.entities import Workspace
-from openaml.rest.envelope import collection
 from openaml.rest.paths import WorkspaceScope
 from openaml.rest.resources import workspace_from_body, workspace_resource
 from openaml.server.routes._common import JSON_BODY, WORKSPACE, WORKSPACES, json_body, principal_of, state_of
 from openaml.server.routes.mlflow import mlflow_tracking_uri
+from openaml.server.routes._paging import PageRequest, page_items, page_request
 
 router = APIRouter(tags=["workspaces"])
 
@@ -24,12 +24,15 @@ def _resource(request: Request, ws: Workspace, scope: WorkspaceScope) -> dict[st
 
 
 @router.get(WORKSPACES, summary="List the workspaces the caller may read.")
-def list_workspaces(request: Request, subscriptionId: str, resourceGroupName: str) -> dict[str, Any]:
+def list_workspaces(request: Request, subscriptionId: str, resourceGroupName: str,
+                    pages: PageRequest = Depends(page_request)) -> dict[str, Any]:
     state = state_of(request)
     scope = state.scope(subscriptionId, resourceGroupName)
     caller = principal_of(request)
-    return collection(_resource(request, ws, WorkspaceScope(scope.subscription, scope.resource_group, ws.name))
-                      for ws in state.workspaces.list() if caller.may_see(ws.name))
+    visible = [ws for ws in state.workspaces.list() if caller.may_see(ws.name)]
+    page = page_items(visible, lambda ws: ws.name, pages)
+    return pages.respond(page, lambda ws: _resource(request, ws, WorkspaceScope(scope.subscription,
+                                                                                scope.resource_group, ws.name)))
 
 
 @router.get(WORKSPACE, summary="Get a workspace.")
