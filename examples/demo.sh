@@ -75,4 +75,19 @@ PY
 run openaml model list -w demo --server "$SERVER" -o table
 run openaml job create -f jobs/train-job.yml -n "${JOB}_remote" -w demo --server "$SERVER" --stream -o table
 run openaml job show -n "${JOB}_remote" -w demo --server "$SERVER" -o table
+# The job logged to its own MLflow endpoint; outside any job, a stock MLflow client reads its run
+# at the workspace's mlflow_tracking_uri on the server, with the same token.
+MLFLOW_TRACKING_URI=$(openaml workspace show -n demo --server "$SERVER" -o json |
+    python -c 'import json, sys; print(json.load(sys.stdin)["mlflow_tracking_uri"])')
+export MLFLOW_TRACKING_URI MLFLOW_TRACKING_TOKEN="$OPENAML_TOKEN"
+printf '\n\033[1m$ MLFLOW_TRACKING_URI=%s MLFLOW_TRACKING_TOKEN=$OPENAML_TOKEN python -c "mlflow.get_run(...)"\033[0m\n' \
+    "$MLFLOW_TRACKING_URI"
+python - "${JOB}_remote" <<'PY'
+import sys
+
+import mlflow
+
+run = mlflow.get_run(sys.argv[1])  # a job's run id is its name
+print(f"run {run.info.run_id}: {run.info.status}, metrics {run.data.metrics}")
+PY
 printf '\nServer: %s (OpenAPI at %s/openapi.json); stopped when the demo ends.\n' "$SERVER" "$SERVER"
