@@ -57,6 +57,8 @@ class ErrorCode(str, enum.Enum):
     DATASTORE_ACCESS = "DatastoreAccess"
     PAYLOAD_TOO_LARGE = "PayloadTooLarge"
     FORBIDDEN = "AuthorizationFailed"  # Azure's code for a 403
+    DEPLOYMENT_FAILED = "DeploymentFailed"
+    SCORING = "ScoringFailed"
 
 
 _HTTP_STATUS = {
@@ -80,6 +82,8 @@ _HTTP_STATUS = {
     ErrorCode.DATASTORE_ACCESS: 400,
     ErrorCode.PAYLOAD_TOO_LARGE: 413,
     ErrorCode.FORBIDDEN: 403,
+    ErrorCode.DEPLOYMENT_FAILED: 400,
+    ErrorCode.SCORING: 424,
 }
 
 
@@ -288,6 +292,25 @@ class ForbiddenError(UserError, HttpResponseError):
     code = ErrorCode.FORBIDDEN
 
 
+class DeploymentFailedError(UserError):
+    """An online deployment did not become ready (its environment, model or ``init()`` failed,
+    or its readiness probe never passed); the message ends with the tail of its log."""
+
+    code = ErrorCode.DEPLOYMENT_FAILED
+
+
+class ScoringError(UserError, HttpResponseError):
+    """An endpoint answered an invocation with an error status (``status_code``: 401, 404, 408,
+    424, 429...), as azure-ai-ml's ``invoke`` raises an ``HttpResponseError``."""
+
+    code = ErrorCode.SCORING
+
+    @property
+    def http_status(self) -> int:
+        status = self.details.get("status")
+        return status if isinstance(status, int) and 400 <= status < 600 else _HTTP_STATUS[self.code]
+
+
 _BY_CODE: dict[ErrorCode, type[OpenAMLError]] = {
     ErrorCode.INTERNAL: OpenAMLError,
     ErrorCode.VALIDATION: ValidationError,
@@ -309,4 +332,6 @@ _BY_CODE: dict[ErrorCode, type[OpenAMLError]] = {
     ErrorCode.DATASTORE_ACCESS: DatastoreAccessError,
     ErrorCode.PAYLOAD_TOO_LARGE: PayloadTooLargeError,
     ErrorCode.FORBIDDEN: ForbiddenError,
+    ErrorCode.DEPLOYMENT_FAILED: DeploymentFailedError,
+    ErrorCode.SCORING: ScoringError,
 }
