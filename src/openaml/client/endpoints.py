@@ -32,6 +32,20 @@ class OnlineEndpointOperations(OperationGroup):
             raise TypeError(f"expected an OnlineEndpoint, got {type(endpoint).__name__}")
         return LROPoller(self._service().create_or_update(endpoint))
 
+    def begin_create(self, endpoint: OnlineEndpoint) -> LROPoller[OnlineEndpoint]:
+        """openaml's: create only (``openaml online-endpoint create``); an existing endpoint raises
+        :class:`~openaml.errors.AlreadyExistsError`."""
+        return LROPoller(self._service().create_or_update(endpoint, mode="create"))
+
+    def begin_update(self, endpoint: OnlineEndpoint) -> LROPoller[OnlineEndpoint]:
+        """openaml's: update only; a missing endpoint raises :class:`~openaml.errors.NotFoundError`."""
+        return LROPoller(self._service().create_or_update(endpoint, mode="update"))
+
+    def begin_update_traffic(self, name: str, *, traffic: dict[str, int] | None = None,
+                             mirror_traffic: dict[str, int] | None = None) -> LROPoller[OnlineEndpoint]:
+        """openaml's: change only the live and/or mirrored traffic split (``update --traffic``)."""
+        return LROPoller(self._service().update_traffic(name, traffic=traffic, mirror_traffic=mirror_traffic))
+
     def get(self, name: str, *, local: bool = False) -> OnlineEndpoint:
         """The endpoint with ``scoring_uri``, ``openapi_uri`` and its traffic (0 for deployments
         without any); its router is started first if it was not running."""
@@ -83,10 +97,22 @@ class OnlineDeploymentOperations(OperationGroup):
         """Pin the deployment's model, code and environment and start its workers. The poller is
         done when it is Succeeded or Failed; ``result()`` raises
         :class:`~openaml.errors.DeploymentFailedError` (with the log's tail) when it failed."""
+        return self._begin(deployment, "upsert")
+
+    def begin_create(self, deployment: OnlineDeployment) -> LROPoller[OnlineDeployment]:
+        """openaml's: create only (``openaml online-deployment create``); an existing deployment
+        raises :class:`~openaml.errors.AlreadyExistsError`."""
+        return self._begin(deployment, "create")
+
+    def begin_update(self, deployment: OnlineDeployment) -> LROPoller[OnlineDeployment]:
+        """openaml's: update only; a missing deployment raises :class:`~openaml.errors.NotFoundError`."""
+        return self._begin(deployment, "update")
+
+    def _begin(self, deployment: OnlineDeployment, mode: str) -> LROPoller[OnlineDeployment]:
         if not isinstance(deployment, OnlineDeployment):
             raise TypeError(f"expected an OnlineDeployment, got {type(deployment).__name__}")
         service = self._service()
-        created = service.create_or_update_deployment(deployment)
+        created = service.create_or_update_deployment(deployment, mode=mode)
         return deployment_poller(service, created.endpoint_name, created.name)
 
     def get(self, name: str, endpoint_name: str, *, local: bool = False) -> OnlineDeployment:

@@ -30,6 +30,9 @@ class CodeConfiguration(Entity):
         super().__init__(code=None if code is None else str(code),
                          scoring_script=None if scoring_script is None else str(scoring_script), **data)
 
+    # Validation from a dict (YAML, nested values) skips this __init__, as it does Entity's.
+    __init__.__pydantic_base_init__ = True  # type: ignore[attr-defined]
+
 
 class OnlineRequestSettings(Entity):
     """Per-request limits. Defaults as Azure's: 5,000 ms timeout, one request at a time per
@@ -126,6 +129,8 @@ class OnlineDeployment(Entity):
                                       field="code_configuration")
             data["code_configuration"] = CodeConfiguration(code=code_path, scoring_script=scoring_script)
         super().__init__(**data)
+
+    __init__.__pydantic_base_init__ = True  # type: ignore[attr-defined]
 
     @field_validator("environment_variables", mode="before")
     @classmethod

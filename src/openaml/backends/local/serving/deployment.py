@@ -90,8 +90,8 @@ class DeploymentRuntime:
         self.liveness = Probe.of(record.spec.get("liveness_probe"))
         self.readiness = Probe.of(record.spec.get("readiness_probe"))
         self.balancer = Balancer(self.limits)
-        self.state = ProvisioningState(record.state) if record.state in ProvisioningState._value2member_map_ \
-            else ProvisioningState.CREATING
+        self.state = (ProvisioningState.UPDATING if record.state == ProvisioningState.UPDATING.value
+                      else ProvisioningState.CREATING)
         self.error: str | None = None
         self.launch: Launch | None = None
         self._write_state = write_state
@@ -127,8 +127,9 @@ class DeploymentRuntime:
                 log.write(traceback.format_exc())
             return False
         results = await asyncio.gather(*(self._add_instance() for _ in range(self.limits.instances)))
-        if not all(results):
-            failed = next(r for r in results if r is not True)
+        failures = [r for r in results if r is not True]
+        if failures:
+            failed = str(failures[0])
             await self.stop()
             await self._set(ProvisioningState.FAILED, failed)
             return False

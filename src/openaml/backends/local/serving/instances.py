@@ -202,6 +202,7 @@ class Balancer:
         self.limits = limits
         self.instances: list[Instance] = []
         self.waiting = 0
+        self._turn = 0
         self.changed = asyncio.Condition()
         self.busy_samples: list[float] = []
 
@@ -213,8 +214,15 @@ class Balancer:
         return self.waiting + sum(i.inflight for i in self.instances)
 
     def _free(self) -> Instance | None:
+        """The least busy ready instance with a free slot; ties taken in turn (round robin)."""
+        instances = self.instances
+        count = len(instances)
+        if count == 0:
+            return None
+        self._turn = (self._turn + 1) % count
         best = None
-        for inst in self.instances:
+        for offset in range(count):
+            inst = instances[(self._turn + offset) % count]
             if inst.ready and inst.inflight < self.limits.concurrency and (best is None or inst.inflight < best.inflight):
                 best = inst
         return best

@@ -44,6 +44,8 @@ MODULE = "openaml.backends.local.serving.router"
 #: Largest request body the router accepts (``OPENAML_ENDPOINT_MAX_BODY_BYTES``).
 DEFAULT_MAX_BODY = 100 * 1024 * 1024
 _JSON = [("content-type", "application/json")]
+#: The paths an endpoint forwards to its deployments (Azure's scoring_uri and openapi_uri).
+SCORING_PATHS = frozenset({"/score", "/swagger.json"})
 _HOP = frozenset({"connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "te",
                   "content-length", "authorization", "host"})
 
@@ -94,6 +96,9 @@ class Router:
                 current = self.pending.get(name) or self.deployments.get(name)
                 if current is not None and current.fingerprint() == (rec.spec, rec.resolved):
                     continue
+                # recorded before this call returns: a stale Succeeded never outlives a restart
+                state = ProvisioningState.UPDATING if name in self.deployments else ProvisioningState.CREATING
+                await self._write_state(name, state, None)
                 self._start(rec)
             self.generation = record.generation
 
@@ -164,9 +169,11 @@ class Router:
             return await self.control(request)
         if not self._authorized(request, self.keys):
             return _error(401, "Unauthorized: give the endpoint's key as 'Authorization: Bearer <key>'")
+        if request.path not in SCORING_PATHS:
+            return _error(404, "Not Found: an endpoint serves /score and /swagger.json")
         named = request.header(DEPLOYMENT_HEADER)
         if named:
-            target = self.deployments.get(named)
+            target = self._serving(named)
             if target is None:
                 return _error(404, f"deployment {named!r} not found on endpoint {self.endpoint!r}")
         else:
@@ -176,10 +183,14 @@ class Router:
                                    "one deployment with positive weight values or use a deployment specific header "
                                    "to route.")
             if self.mirror is not None and random.random() * 100 < self.mirror[1]:
-                copy = self.deployments.get(self.mirror[0])
+                copy = self._serving(self.mirror[0])
                 if copy is not None:
                     self._spawn(self.forward(copy, request))
         return await self.forward(target, request)
+
+    def _serving(self, name: str) -> DeploymentRuntime | None:
+        """What serves *name*: its running workers, else the ones starting (requests wait)."""
+        return self.deployments.get(name) or self.pending.get(name)
 
     def _pick(self) -> DeploymentRuntime | None:
         if not self.traffic:
@@ -188,8 +199,8 @@ class Router:
         for name, weight in self.traffic:
             point -= weight
             if point < 0:
-                return self.deployments.get(name)
-        return self.deployments.get(self.traffic[-1][0])
+                return self._serving(name)
+        return self._serving(self.traffic[-1][0])
 
     async def forward(self, deployment: DeploymentRuntime, request: Request) -> tuple[int, list, bytes]:
         limits, balancer = deployment.limits, deployment.balancer
