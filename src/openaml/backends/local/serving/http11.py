@@ -57,34 +57,27 @@ async def _line(reader: asyncio.StreamReader) -> bytes:
 
 
 async def read_request(reader: asyncio.StreamReader, max_body: int) -> Request | None:
-    """The next request on a connection, or None when the client closed it between requests."""
+    """The next request on a connection, or None when the client closed it between requests.
+    The header block is read with one call (the reader's limit bounds it)."""
     try:
-        line = await _line(reader)
-    except EOFError:
+        block = await reader.readuntil(b"\r\n\r\n")
+    except asyncio.LimitOverrunError:
+        raise HttpError(431, "request headers too large") from None
+    except asyncio.IncompleteReadError as exc:
+        if exc.partial.strip():
+            raise HttpError(400, "the request ended in the middle of its headers") from None
         return None
-    while line in (b"\r\n", b"\n"):  # tolerated before a request (RFC 9112 2.2)
-        try:
-            line = await _line(reader)
-        except EOFError:
-            return None
-    parts = line.decode("latin-1").rstrip("\r\n").split(" ")
+    lines = block.lstrip(b"\r\n").decode("latin-1").split("\r\n")
+    parts = lines[0].split(" ")
     if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
         raise HttpError(400, "malformed request line")
     method, target, version = parts
+    if len(lines) - 3 > MAX_HEADERS:
+        raise HttpError(431, "too many request headers")
     headers: list[tuple[str, str]] = []
-    total = len(line)
-    while True:
-        try:
-            raw = await _line(reader)
-        except EOFError:
-            raise HttpError(400, "the request ended in the middle of its headers") from None
-        total += len(raw)
-        if total > MAX_HEADER_BYTES or len(headers) > MAX_HEADERS:
-            raise HttpError(431, "request headers too large")
-        if raw in (b"\r\n", b"\n"):
-            break
-        name, sep, value = raw.decode("latin-1").partition(":")
-        if not sep or not name or name != name.strip() or any(c in name for c in " \t"):
+    for raw in lines[1:-2]:
+        name, sep, value = raw.partition(":")
+        if not sep or not name or name != name.strip() or " " in name or "\t" in name:
             raise HttpError(400, "malformed header")
         headers.append((name.lower(), value.strip()))
     request = Request(method, target, version, headers)
@@ -154,16 +147,13 @@ def response_bytes(status: int, headers: list[tuple[str, str]], body: bytes, *, 
 
 async def read_response(reader: asyncio.StreamReader) -> tuple[int, list[tuple[str, str]], bytes, bool]:
     """A worker's response: status, headers, body, and whether the connection stays usable."""
-    line = await reader.readuntil(b"\n")
-    parts = line.decode("latin-1").split(" ", 2)
-    status = int(parts[1])
+    block = await reader.readuntil(b"\r\n\r\n")
+    lines = block.decode("latin-1").split("\r\n")
+    status = int(lines[0].split(" ", 2)[1])
     headers: list[tuple[str, str]] = []
     length, reusable = None, True
-    while True:
-        raw = await reader.readuntil(b"\n")
-        if raw in (b"\r\n", b"\n"):
-            break
-        name, _, value = raw.decode("latin-1").partition(":")
+    for raw in lines[1:-2]:
+        name, _, value = raw.partition(":")
         name, value = name.strip().lower(), value.strip()
         if name == "content-length":
             length = int(value)

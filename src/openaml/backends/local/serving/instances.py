@@ -247,7 +247,8 @@ class Balancer:
 
     async def release(self, inst: Instance) -> None:
         inst.inflight -= 1
-        await self.notify()
+        if self.waiting:
+            await self.notify()
 
     async def notify(self) -> None:
         async with self.changed:

@@ -95,6 +95,8 @@ class Router:
             for name, rec in wanted.items():
                 current = self.pending.get(name) or self.deployments.get(name)
                 if current is not None and current.fingerprint() == (rec.spec, rec.resolved):
+                    if rec.state != current.state.value:  # the same deployment again: nothing to redo
+                        await self._write_state(name, current.state, current.error)
                     continue
                 # recorded before this call returns: a stale Succeeded never outlives a restart
                 state = ProvisioningState.UPDATING if name in self.deployments else ProvisioningState.CREATING
@@ -216,8 +218,9 @@ class Router:
             return _error(429, "Too many pending requests")
         try:
             remaining = limits.timeout - (time.monotonic() - started)
-            status, headers, body = await asyncio.wait_for(inst.request(self._upstream(request)), max(0.001, remaining))
-        except asyncio.TimeoutError:
+            async with asyncio.timeout(max(0.001, remaining)):  # no task per request, as wait_for makes
+                status, headers, body = await inst.request(self._upstream(request))
+        except TimeoutError:
             return _error(408, f"request timed out after {int(limits.timeout * 1000)} ms (request_timeout_ms)",
                           [(DEPLOYMENT_HEADER, deployment.name)])
         except (OSError, asyncio.IncompleteReadError, ValueError):

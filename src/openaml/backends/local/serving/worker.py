@@ -283,6 +283,11 @@ class Handler(BaseHTTPRequestHandler):
     server_version = "openaml-scoring"
     scorer: Scorer
 
+    def setup(self) -> None:
+        super().setup()
+        # one answer is one write, sent at once (no Nagle wait for the peer's delayed ACK)
+        self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
     def log_message(self, format: str, *args) -> None:
         pass
 
@@ -294,8 +299,9 @@ class Handler(BaseHTTPRequestHandler):
         if request_id and len(request_id) <= HEADER_LIMIT:
             self.send_header("x-request-id", request_id)
         self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        # headers and body in one write: two small writes wait on the peer's delayed ACK (~40 ms)
+        self._headers_buffer.append(b"\r\n" + body)
+        self.flush_headers()
 
     def _error(self, status: int, message: str) -> None:
         self._send(status, json.dumps({"message": message}).encode())
