@@ -298,3 +298,49 @@ def test_inference_schema_decorators_and_swagger(ml_client, tmp_path: Path) -> N
     assert swagger.status_code == 200 and swagger.json()["swagger"] == "2.0"
     assert "/score" in swagger.json()["paths"]
     assert http.get(endpoint.openapi_uri, params={"version": "3"}).json()["openapi"].startswith("3.")
+
+
+def test_target_utilization_adds_and_removes_workers(ml_client, tmp_path: Path) -> None:
+    from openaml.entities import TargetUtilizationScaleSettings
+
+    ml_client.online_endpoints.begin_create_or_update(ManagedOnlineEndpoint(name="my-ep")).result()
+    deploy(ml_client, "blue", light_code(tmp_path), instance_count=1,
+           scale_settings=TargetUtilizationScaleSettings(min_instances=1, max_instances=3, polling_interval=1,
+                                                         target_utilization_percentage=50),
+           request_settings=OnlineRequestSettings(max_concurrent_requests_per_instance=1, request_timeout_ms=10000,
+                                                  max_queue_wait_ms=10000))
+    ml_client.online_endpoints.begin_update_traffic("my-ep", traffic={"blue": 100}).result()
+    http, uri = caller(ml_client)
+    token = token_of(ml_client)
+    assert len(endpoint_pids([token])) == 2  # the router and one worker
+    pids: set[int] = set()
+    deadline = time.monotonic() + 40
+
+    def busy(_: int) -> None:
+        while time.monotonic() < deadline and len(pids) < 3:
+            response = httpx.post(uri, json={"sleep": 0.3}, headers=http.headers, timeout=30)
+            if response.status_code == 200:
+                pids.add(response.json()["pid"])
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        list(pool.map(busy, range(4)))
+    assert len(pids) == 3, pids  # three workers answered under load
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and len(endpoint_pids([token])) > 2:
+        time.sleep(0.5)
+    assert len(endpoint_pids([token])) == 2  # back to min_instances once idle
+    assert http.post(uri, json={}).status_code == 200
+
+
+def test_a_worker_whose_router_is_killed_exits_by_itself(ml_client, tmp_path: Path) -> None:
+    ml_client.online_endpoints.begin_create_or_update(ManagedOnlineEndpoint(name="my-ep")).result()
+    deploy(ml_client, "blue", light_code(tmp_path))
+    token = token_of(ml_client)
+    router = ml_client._backend.endpoint_service().store.get_endpoint("my-ep").runtime["pid"]
+    workers = [p for p in endpoint_pids([token]) if p != router]
+    assert len(workers) == 1
+    os.kill(router, signal.SIGKILL)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and any(psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE
+                                              for p in workers):
+        time.sleep(0.2)
+    assert not any(psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE for p in workers)

@@ -98,6 +98,7 @@ class DeploymentRuntime:
         self._grace = grace
         self._tasks: set[asyncio.Task[Any]] = set()
         self._stopping = False
+        self._next_index = 0
 
     @property
     def instances(self) -> list[Instance]:
@@ -139,7 +140,8 @@ class DeploymentRuntime:
         return True
 
     async def _add_instance(self) -> bool | str:
-        inst = Instance(len(self.instances), self.launch)  # type: ignore[arg-type]
+        inst = Instance(self._next_index, self.launch)  # type: ignore[arg-type]
+        self._next_index += 1
         self.instances.append(inst)
         await inst.start()
         why = await self._until_ready(inst, self.readiness.start_deadline)
@@ -208,11 +210,12 @@ class DeploymentRuntime:
                 for _ in range(wanted - len(live)):
                     self._spawn(self._add_instance())
             elif wanted < len(live):
-                victim = min(live[1:], key=lambda i: i.inflight, default=None)
-                if victim is not None:
+                idle = [i for i in live[1:] if i.inflight == 0]  # never one with a request in flight
+                if idle:
+                    victim = idle[-1]
                     victim.ready = False
-                    await victim.stop(self._grace)
                     self.instances.remove(victim)
+                    await victim.stop(self._grace)
 
     async def stop(self) -> None:
         """Stop every worker (SIGTERM, SIGKILL after the grace period) and the tasks."""

@@ -266,6 +266,23 @@ class Router:
                   for name, d in {**self.deployments, **self.pending}.items()}
         return 200, list(_JSON), json.dumps({"generation": self.generation, "deployments": status}).encode()
 
+    async def watch_store(self, every: float = 5.0) -> None:
+        """Stop when the endpoint is no longer in the store (deleted by a process that could not
+        reach this router, or its workspace deleted): a router never serves a forgotten endpoint."""
+        while not self.stopped.is_set():
+            await asyncio.sleep(every)
+            try:
+                record = await asyncio.to_thread(self.store.get_endpoint, self.endpoint)
+            except Exception:  # noqa: BLE001 - a busy store is tried again; a deleted workspace ends us
+                if (self.ctx.folder / "workspace.json").exists():
+                    continue
+                record = None
+            if record is None:
+                print(f"endpoint {self.endpoint} is no longer in the store; stopping", flush=True)
+                self.stopped.set()
+            elif record.generation != self.generation:
+                await self.reload()  # a change whose reload call did not reach us
+
     async def stop(self) -> None:
         for task in list(self._tasks):
             task.cancel()
@@ -316,6 +333,7 @@ async def serve(workspace: str, endpoint: str) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, router.stopped.set)
+    router._spawn(router.watch_store())
     async with server:
         await router.stopped.wait()
         server.close()

@@ -369,7 +369,23 @@ class Server(ThreadingHTTPServer):
         super().handle_error(request, client_address)
 
 
+def exit_with_router() -> None:
+    """End this worker when the router that started it is gone (killed, say): a worker is never
+    left serving on its own. Checked once a second from a daemon thread."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while True:
+            time.sleep(1.0)
+            if os.getppid() != parent:
+                log("the router is gone; exiting")
+                os._exit(0)
+
+    threading.Thread(target=watch, name="openaml-router-watch", daemon=True).start()
+
+
 def main() -> int:
+    exit_with_router()
     scorer = Scorer()
     try:
         scorer.load()
