@@ -287,3 +287,12 @@ def test_delete_stops_the_router_and_forgets_everything(service: EndpointService
     assert service.store.list_deployments("my-ep") == [] and record is not None
     with pytest.raises(NotFoundError):
         service.get("my-ep")
+
+
+def test_over_a_server_endpoints_say_they_need_the_workspace_here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    use_home(tmp_path, monkeypatch, host_python=True)
+    client = MLClient(workspace_name="remote", server="http://127.0.0.1:9")
+    with pytest.raises(ValidationError, match="online endpoints works on a workspace opened in this process"):
+        client.online_endpoints.list()
+    with pytest.raises(ValidationError, match="online deployments"):
+        client.online_deployments.get("blue", "my-ep")

@@ -344,3 +344,21 @@ def test_a_worker_whose_router_is_killed_exits_by_itself(ml_client, tmp_path: Pa
                                               for p in workers):
         time.sleep(0.2)
     assert not any(psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE for p in workers)
+
+
+def test_two_clients_restarting_a_router_at_once_get_one_router(ml_client, tmp_path: Path) -> None:
+    ml_client.online_endpoints.begin_create_or_update(ManagedOnlineEndpoint(name="my-ep")).result()
+    record = ml_client._backend.endpoint_service().store.get_endpoint("my-ep")
+    os.kill(record.runtime["pid"], signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while psutil.pid_exists(record.runtime["pid"]) and psutil.Process(record.runtime["pid"]).status() != \
+            psutil.STATUS_ZOMBIE and time.monotonic() < deadline:
+        time.sleep(0.05)
+    from openaml import MLClient
+    with concurrent.futures.ThreadPoolExecutor(3) as pool:
+        uris = list(pool.map(lambda _: MLClient(workspace_name="ep").online_endpoints.get("my-ep").scoring_uri, range(3)))
+    assert len(set(uris)) == 1
+    routers = [p for p in psutil.process_iter(["cmdline"])
+               if "openaml.backends.local.serving.router" in " ".join(p.info["cmdline"] or []) and "my-ep" in
+               (p.info["cmdline"] or []) and str(tmp_path) in " ".join(p.environ().get("OPENAML_HOME", "") for _ in [0])]
+    assert len(routers) == 1

@@ -49,7 +49,7 @@ def endpoint_create(file, name, auth_mode, no_wait, local, set_values, workspace
         endpoint = endpoint_from_dict(apply_overrides({}, overrides), base_path=Path.cwd())
     else:
         raise click.UsageError("give -f/--file or -n/--name")
-    emit(make_client(workspace_name).online_endpoints.begin_create(endpoint).result(), output)
+    emit(make_client(workspace_name).online_endpoints.begin_create(endpoint).result(), output, columns=_ENDPOINT_COLUMNS)
 
 
 @online_endpoint.command("update", help="Change an endpoint: its traffic split (--traffic \"blue=90 green=10\"), "
@@ -83,7 +83,7 @@ def endpoint_update(name, file, traffic, mirror_traffic, no_wait, set_values, wo
             mirror_traffic=parse_traffic(mirror_traffic, field="mirror_traffic") if mirror_traffic is not None else None).result()
     elif not (file or set_values):
         raise click.UsageError("nothing to change: give --traffic, --mirror-traffic, -f/--file or --set")
-    emit(result, output)
+    emit(result, output, columns=_ENDPOINT_COLUMNS)
 
 
 @online_endpoint.command("show", help="Show an endpoint: scoring_uri, openapi_uri, traffic, provisioning_state.")
@@ -91,7 +91,7 @@ def endpoint_update(name, file, traffic, mirror_traffic, no_wait, set_values, wo
 @workspace_options
 @handle_errors
 def endpoint_show(name, workspace_name, output, **_):
-    emit(make_client(workspace_name).online_endpoints.get(name), output)
+    emit(make_client(workspace_name).online_endpoints.get(name), output, columns=_ENDPOINT_COLUMNS)
 
 
 @online_endpoint.command("list", help="List the workspace's online endpoints.")
@@ -193,7 +193,7 @@ def deployment_create(file, name, endpoint_name, all_traffic, no_wait, skip_scri
     if all_traffic:
         client.online_endpoints.begin_update_traffic(result.endpoint_name, traffic={result.name: 100}).result()
         result = client.online_deployments.get(result.name, result.endpoint_name)
-    emit(result, output)
+    emit(result, output, columns=_DEPLOYMENT_COLUMNS)
 
 
 @online_deployment.command("update", help="Change a deployment from a YAML file and/or --set values; its "
@@ -215,7 +215,8 @@ def deployment_update(name, endpoint_name, file, no_wait, set_values, workspace_
         current = client.online_deployments.get(name, endpoint_name).model_dump(
             mode="json", exclude_none=True, exclude={"id", "provisioning_state", "creation_context"})
         deployment = deployment_from_dict(apply_overrides(current, parse_set_args(list(set_values))))
-    emit(_wait(client, client.online_deployments.begin_update(deployment), deployment, no_wait), output)
+    emit(_wait(client, client.online_deployments.begin_update(deployment), deployment, no_wait), output,
+         columns=_DEPLOYMENT_COLUMNS)
 
 
 @online_deployment.command("show", help="Show a deployment and its provisioning state.")
@@ -224,7 +225,7 @@ def deployment_update(name, endpoint_name, file, no_wait, set_values, workspace_
 @workspace_options
 @handle_errors
 def deployment_show(name, endpoint_name, workspace_name, output, **_):
-    emit(make_client(workspace_name).online_deployments.get(name, endpoint_name), output)
+    emit(make_client(workspace_name).online_deployments.get(name, endpoint_name), output, columns=_DEPLOYMENT_COLUMNS)
 
 
 @online_deployment.command("list", help="List the deployments of an endpoint.")

@@ -61,19 +61,22 @@ class LocalEndpointHost:
         return self._wait_started(folder, pid, token)
 
     def _wait_started(self, folder: Path, pid: int, token: str) -> RouterRuntime:
+        """The runtime of the router we started, or of the one that won the race to start (two
+        clients starting a router at once: the second exits, holding no lock)."""
         deadline = time.monotonic() + START_TIMEOUT
+        exited_at: float | None = None
         while time.monotonic() < deadline:
             try:
                 data = json.loads((folder / RUNTIME_FILE).read_text())
             except (FileNotFoundError, ValueError):
                 data = None
-            if data and data.get("token") == token:
-                return RouterRuntime.from_dict(data)  # type: ignore[return-value]
-            if not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
-                # lost a race to another router of this endpoint, which then recorded itself
-                if data and self.is_alive(RouterRuntime.from_dict(data)):
-                    return RouterRuntime.from_dict(data)  # type: ignore[return-value]
-                log = (folder / "router.log")
+            found = RouterRuntime.from_dict(data)
+            if found is not None and (found.token == token or (exited_at is not None and self.is_alive(found))):
+                return found
+            if exited_at is None and not self.is_alive(RouterRuntime(pid, 0, token)):
+                exited_at = time.monotonic()
+            if exited_at is not None and time.monotonic() - exited_at > 10:
+                log = folder / "router.log"
                 last = log.read_text(errors="replace").strip().splitlines()[-5:] if log.is_file() else []
                 raise EndpointUnavailableError("the endpoint's router exited at start: " + " | ".join(last))
             time.sleep(0.02)

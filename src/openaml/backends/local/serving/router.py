@@ -271,6 +271,10 @@ class Router:
         reach this router, or its workspace deleted): a router never serves a forgotten endpoint."""
         while not self.stopped.is_set():
             await asyncio.sleep(every)
+            if not (self.ctx.folder / "workspace.json").exists():  # the workspace was deleted
+                print(f"the workspace of endpoint {self.endpoint} is gone; stopping", flush=True)
+                self.stopped.set()
+                return
             try:
                 record = await asyncio.to_thread(self.store.get_endpoint, self.endpoint)
             except Exception:  # noqa: BLE001 - a busy store is tried again; a deleted workspace ends us
