@@ -296,3 +296,17 @@ def test_over_a_server_endpoints_say_they_need_the_workspace_here(tmp_path: Path
         client.online_endpoints.list()
     with pytest.raises(ValidationError, match="online deployments"):
         client.online_deployments.get("blue", "my-ep")
+
+
+def test_log_tails_are_bounded(tmp_path: Path) -> None:
+    from openaml.services.endpoints import MAX_LOG_BYTES, tail
+
+    log = tmp_path / "big.log"
+    with open(log, "wb") as fh:
+        for i in range(300_000):
+            fh.write(f"line {i:09d} ".encode() + b"x" * 50 + b"\n")
+    assert tail(log, 2) == "line 000299998 " + "x" * 50 + "\nline 000299999 " + "x" * 50 + "\n"
+    everything = tail(log, 10**12)
+    assert len(everything.encode()) <= MAX_LOG_BYTES and everything.endswith("x\n")
+    assert len(tail(log, 0).encode()) <= MAX_LOG_BYTES
+    assert tail(tmp_path / "missing.log", 5) == ""

@@ -20,7 +20,7 @@ from openaml.entities.deployment import ONLINE_DEPLOYMENT_CLASSES, OnlineDeploym
 from openaml.entities.endpoint import (ONLINE_ENDPOINT_CLASSES, EndpointAadToken, EndpointAuthKeys,
                                        EndpointAuthToken, OnlineEndpoint, endpoint_kind)
 from openaml.entities.model import Model
-from openaml.errors import (DeploymentFailedError, NotFoundError, ScoringError, ValidationError)
+from openaml.errors import AlreadyExistsError, DeploymentFailedError, NotFoundError, ScoringError, ValidationError
 from openaml.names import check_name, shown
 from openaml.paths import check_relative
 from openaml.services import job_io
@@ -36,6 +36,8 @@ from openaml.store.endpoints import DeploymentRecord, EndpointRecord, EndpointSt
 
 KEY_TYPES = ("primary", "secondary")
 _TAIL_LINES = 20
+#: ``get_logs`` reads at most this much of the end of a log, whatever ``lines`` asks.
+MAX_LOG_BYTES = 16 * 1024 * 1024
 
 
 def new_key() -> str:
@@ -44,23 +46,25 @@ def new_key() -> str:
 
 
 def tail(path: Path, lines: int) -> str:
-    """The last *lines* lines of a text file (all of it for ``lines <= 0``); '' if missing."""
+    """The last *lines* lines of a text file (all of it for ``lines <= 0``), from its last
+    :data:`MAX_LOG_BYTES` at most; '' if missing."""
+    blocks: list[bytes] = []
     try:
         with open(path, "rb") as fh:
-            fh.seek(0, 2)
-            size = fh.tell()
-            block, data = 64 * 1024, b""
-            while size > 0 and (lines <= 0 or data.count(b"\n") <= lines):
-                step = min(block, size)
+            size = fh.seek(0, 2)
+            floor, newlines = max(0, size - MAX_LOG_BYTES), 0
+            while size > floor and (lines <= 0 or newlines <= lines):
+                step = min(64 * 1024, size - floor)
                 size -= step
                 fh.seek(size)
-                data = fh.read(step) + data
+                blocks.append(fh.read(step))
+                newlines += blocks[-1].count(b"\n")
     except FileNotFoundError:
         return ""
-    text = data.decode("utf-8", errors="replace")
-    if lines <= 0:
+    text = b"".join(reversed(blocks)).decode("utf-8", errors="replace")
+    if lines <= 0 or not text:
         return text
-    return "\n".join(text.splitlines()[-lines:]) + ("\n" if text else "")
+    return "\n".join(text.splitlines()[-lines:]) + "\n"
 
 
 class EndpointService:
@@ -80,7 +84,8 @@ class EndpointService:
         if record is None and mode == "update":
             raise self._missing(name)
         if record is not None and mode == "create":
-            self.store.create_endpoint(name, {}, None)  # raises AlreadyExistsError
+            raise AlreadyExistsError(f"online endpoint '{name}' already exists in workspace '{self.ctx.name}'; "
+                                     "change it with: openaml online-endpoint update", name=name)
         spec = self._public_spec(endpoint)
         if record is None:
             deployments: list[str] = []
@@ -93,9 +98,7 @@ class EndpointService:
                 spec["traffic"] = current.get("traffic", {})
             if not spec["mirror_traffic"] and not endpoint.mirror_traffic:
                 spec["mirror_traffic"] = current.get("mirror_traffic", {})
-            if spec.get("auth_mode") != current.get("auth_mode") and "auth_mode" in endpoint.model_fields_set:
-                pass  # Azure lets auth_mode change; the keys stay
-            elif "auth_mode" not in endpoint.model_fields_set:
+            if "auth_mode" not in endpoint.model_fields_set:  # Azure lets it change; the keys stay
                 spec["auth_mode"] = current.get("auth_mode", "key")
             check_traffic(spec["traffic"], spec["mirror_traffic"], self._deployment_names(name))
             record = self.store.update_endpoint(name, spec=spec)
@@ -195,7 +198,6 @@ class EndpointService:
         record = self._record(endpoint)
         existing = self.store.get_deployment(endpoint, name)
         if existing is not None and mode == "create":
-            from openaml.errors import AlreadyExistsError
             raise AlreadyExistsError(f"deployment '{name}' already exists on endpoint '{endpoint}'; change it "
                                      "with: openaml online-deployment update", name=name)
         if existing is None and mode == "update":
