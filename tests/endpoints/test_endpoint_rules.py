@@ -310,3 +310,14 @@ def test_log_tails_are_bounded(tmp_path: Path) -> None:
     assert len(everything.encode()) <= MAX_LOG_BYTES and everything.endswith("x\n")
     assert len(tail(log, 0).encode()) <= MAX_LOG_BYTES
     assert tail(tmp_path / "missing.log", 5) == ""
+
+
+def test_kubernetes_endpoints_and_deployments_are_kept_as_such(service: EndpointService, code: Path) -> None:
+    service.create_or_update(KubernetesOnlineEndpoint(name="k8s-ep", compute="azureml:k8s", auth_mode="key"))
+    found = service.get("k8s-ep")
+    assert isinstance(found, KubernetesOnlineEndpoint) and found.compute == "azureml:k8s"
+    service.create_or_update_deployment(KubernetesOnlineDeployment(
+        name="blue", endpoint_name="k8s-ep", environment=HOST_ENV, instance_count=1,
+        code_configuration=CodeConfiguration(code=str(code), scoring_script="score.py")))
+    assert isinstance(service.get_deployment("k8s-ep", "blue"), KubernetesOnlineDeployment)
+    assert [type(e).__name__ for e in service.list()] == ["KubernetesOnlineEndpoint"]

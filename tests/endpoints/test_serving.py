@@ -225,9 +225,11 @@ def test_scoring_contract_paths_and_raw_mode(ml_client, tmp_path: Path) -> None:
     model_dir = Path(seen["model_dir"])
     assert model_dir.parts[-3:] == ("azureml-models", "model", "1")
     assert (model_dir / "weights" / "sub" / "w.txt").read_text() == "1"
-    with pytest.raises(PermissionError):
-        (model_dir / "weights" / "new.txt").write_text("x") if os.geteuid() != 0 else (_ for _ in ()).throw(PermissionError())
-    assert not os.access(model_dir / "weights" / "sub" / "w.txt", os.W_OK) or os.geteuid() == 0
+    stored = model_dir / "weights" / "sub" / "w.txt"
+    assert stored.stat().st_mode & 0o222 == 0 and (model_dir / "weights").stat().st_mode & 0o222 == 0  # read-only
+    if os.geteuid() != 0:  # permission bits do not bind root
+        with pytest.raises(PermissionError):
+            (model_dir / "weights" / "new.txt").write_text("x")
     assert seen["entry"] == "score.py" and Path(seen["app_root"], "score.py").is_file()
     swagger = http.get(uri.replace("/score", "/swagger.json"))
     assert swagger.status_code == 424  # undecorated run(): the worker has no swagger (404), a model error here
@@ -362,3 +364,15 @@ def test_two_clients_restarting_a_router_at_once_get_one_router(ml_client, tmp_p
                if "openaml.backends.local.serving.router" in " ".join(p.info["cmdline"] or []) and "my-ep" in
                (p.info["cmdline"] or []) and str(tmp_path) in " ".join(p.environ().get("OPENAML_HOME", "") for _ in [0])]
     assert len(routers) == 1
+
+
+def test_ml_client_create_or_update_takes_endpoints_and_deployments(ml_client, tmp_path: Path) -> None:
+    endpoint = ml_client.begin_create_or_update(ManagedOnlineEndpoint(name="my-ep")).result()
+    assert endpoint.provisioning_state == "Succeeded" and endpoint.scoring_uri.endswith("/score")
+    deployment = ml_client.create_or_update(ManagedOnlineDeployment(
+        name="blue", endpoint_name="my-ep", environment=HOST_ENV, code_path=str(light_code(tmp_path)),
+        scoring_script="score.py"))
+    assert deployment.provisioning_state == "Succeeded"
+    assert [d.name for d in ml_client.online_deployments.list("my-ep")] == ["blue"]
+    with pytest.raises(TypeError, match="unexpected keyword argument 'deployment'"):
+        ml_client.online_deployments.get("blue", "my-ep", deployment="x")
