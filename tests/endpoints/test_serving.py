@@ -376,3 +376,41 @@ def test_ml_client_create_or_update_takes_endpoints_and_deployments(ml_client, t
     assert [d.name for d in ml_client.online_deployments.list("my-ep")] == ["blue"]
     with pytest.raises(TypeError, match="unexpected keyword argument 'deployment'"):
         ml_client.online_deployments.get("blue", "my-ep", deployment="x")
+
+
+def test_an_update_replaces_the_workers_without_failing_a_request(ml_client, tmp_path: Path) -> None:
+    import threading
+
+    ml_client.online_endpoints.begin_create_or_update(ManagedOnlineEndpoint(name="my-ep")).result()
+    model = tmp_path / "weights"
+    model.mkdir()
+    (model / "w.txt").write_text("1")
+    deploy(ml_client, "blue", light_code(tmp_path), model=model, env={"LABEL": "one"})
+    ml_client.online_endpoints.begin_update_traffic("my-ep", traffic={"blue": 100}).result()
+    http, uri = caller(ml_client)
+    statuses: list[int] = []
+    labels: list[str] = []
+    stop = threading.Event()
+
+    def load() -> None:
+        with httpx.Client(headers=http.headers, timeout=30) as client:
+            while not stop.is_set():
+                response = client.post(uri, json={})
+                statuses.append(response.status_code)
+                if response.status_code == 200:
+                    labels.append(response.json()["deployment"])
+    worker = threading.Thread(target=load)
+    worker.start()
+    try:
+        updated = deploy(ml_client, "blue", light_code(tmp_path), model=model, env={"LABEL": "two"})
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and (not labels or labels[-1] != "two"):
+            time.sleep(0.1)
+    finally:
+        stop.set()
+        worker.join()
+    assert updated.provisioning_state == "Succeeded"
+    assert set(statuses) == {200}, sorted(set(statuses))
+    assert labels[0] == "one" and labels[-1] == "two"
+    versions = [p for p in (Path(os.environ["OPENAML_HOME"]) / "endpoints" / "ep" / "my-ep" / "blue").glob("v*")]
+    assert len(versions) == 1  # the previous version's folder is gone once the new one serves

@@ -11,7 +11,6 @@ and only :meth:`EndpointService.get_keys` returns them.
 from __future__ import annotations
 
 import secrets
-import shutil
 import time
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -33,6 +32,7 @@ from openaml.services.snapshots import ignore_matcher
 from openaml.services.uploads import is_local_path
 from openaml.services.workspaces import WorkspaceContext
 from openaml.store.endpoints import DeploymentRecord, EndpointRecord, EndpointStore
+from openaml.store.folders import remove_tree
 
 KEY_TYPES = ("primary", "secondary")
 _TAIL_LINES = 20
@@ -142,7 +142,7 @@ class EndpointService:
         if runtime is not None:
             self.host.stop(runtime, self._control_key(record))
         self.store.delete_endpoint(name)
-        shutil.rmtree(endpoint_dir(self.settings, self.ctx.name, name), ignore_errors=True)
+        remove_tree(endpoint_dir(self.settings, self.ctx.name, name))  # read-only model folders too
 
     def get_keys(self, name: str) -> EndpointAuthKeys | EndpointAuthToken | EndpointAadToken:
         """The keys (``key`` mode) or the token (``aml_token``/``aad_token``) of the endpoint."""
@@ -261,8 +261,7 @@ class EndpointService:
         runtime = RouterRuntime.from_dict(record.runtime)
         if self.host.is_alive(runtime):
             self.host.reload(runtime, self._control_key(record))  # type: ignore[arg-type]
-        folder = endpoint_dir(self.settings, self.ctx.name, endpoint) / name
-        shutil.rmtree(folder, ignore_errors=True)
+        remove_tree(endpoint_dir(self.settings, self.ctx.name, endpoint) / name)
 
     def get_logs(self, endpoint: str, name: str, lines: int = 100, container_type: str | None = None) -> str:
         """The last *lines* lines of the deployment's inference server log (instance 0), or of

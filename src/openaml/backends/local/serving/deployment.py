@@ -28,14 +28,19 @@ from openaml.services.process_tracking import TOKEN_ENV
 from openaml.services.settings import Settings
 from openaml.services.workspaces import WorkspaceContext
 from openaml.store.endpoints import DeploymentRecord
+from openaml.store.folders import remove_tree
 
 StateWriter = Callable[[str, ProvisioningState, str | None], Awaitable[None]]
 
 
 def prepare(ctx: WorkspaceContext, settings: Settings, endpoint: str, record: DeploymentRecord,
             token: str) -> Launch:
-    """Materialise the model and code and resolve the environment (blocking: run in a thread)."""
-    folder = deployment_dir(settings, ctx.name, endpoint, record.name)
+    """Materialise the model and code and resolve the environment (blocking: run in a thread).
+
+    Each version of the deployment gets a folder of its own (``v<updated_at in ms>``), so an
+    update never changes files under the workers that still serve the previous version; the
+    router removes the other versions' folders once the new workers serve (:func:`prune`)."""
+    folder = version_dir(settings, ctx.name, endpoint, record)
     log_path = log_file(settings, ctx.name, endpoint, record.name, "storage-initializer")
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "a", encoding="utf-8") as log:
@@ -76,6 +81,20 @@ def prepare(ctx: WorkspaceContext, settings: Settings, endpoint: str, record: De
     limits = Limits.of(record.spec)
     extra.setdefault("WORKER_COUNT", str(limits.concurrency))
     return Launch(python=str(env.python), env=worker_env(base, extra), cwd=str(cwd), logs=log_path.parent)
+
+
+def version_dir(settings: Settings, workspace: str, endpoint: str, record: DeploymentRecord) -> Path:
+    """The folder of one version of a deployment (model, code, build context)."""
+    stamp = int(record.updated_at.timestamp() * 1000)
+    return deployment_dir(settings, workspace, endpoint, record.name) / f"v{stamp}"
+
+
+def prune(settings: Settings, workspace: str, endpoint: str, record: DeploymentRecord) -> None:
+    """Remove the folders of the deployment's other versions (blocking: run in a thread)."""
+    keep = version_dir(settings, workspace, endpoint, record)
+    for old in keep.parent.glob("v*"):
+        if old != keep and old.is_dir():
+            remove_tree(old)
 
 
 class DeploymentRuntime:

@@ -29,7 +29,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from openaml.backends.local.serving.deployment import DeploymentRuntime, prepare
+from openaml.backends.local.serving.deployment import DeploymentRuntime, prepare, prune
 from openaml.backends.local.serving.http11 import HttpError, Request, read_request, response_bytes
 from openaml.services.endpoint_runtime import (CONTROL_PREFIX, DEPLOYMENT_HEADER, ProvisioningState, endpoint_dir,
                                                log_file)
@@ -126,6 +126,8 @@ class Router:
                 self.deployments[record.name] = runtime
                 if previous is not None:
                     await previous.stop()
+                if ok:
+                    await asyncio.to_thread(prune, self.settings, self.ctx.name, self.endpoint, record)
         self._spawn(run())
 
     async def _write_state(self, name: str, state: ProvisioningState, error: str | None) -> None:
