@@ -47,6 +47,14 @@ FIRST=$(run_pipeline first)
 SECOND=$(run_pipeline second)
 printf '\n\033[1mPipeline: first run %s s, second run %s s (every step reused)\033[0m\n' "$FIRST" "$SECOND"
 
+# A deployed endpoint answering: the job's MLflow model behind an online endpoint, no scoring
+# script, served by a worker process on this machine behind the endpoint's router (key auth).
+openaml online-endpoint delete -n credit-endpoint -w demo --yes >/dev/null 2>&1 || true
+run openaml online-endpoint create -f endpoints/endpoint.yml -w demo -o table
+run openaml online-deployment create -f endpoints/blue.yml --all-traffic -w demo -o table
+run openaml online-endpoint invoke -n credit-endpoint --request-file endpoints/request.json -w demo
+run openaml online-endpoint delete -n credit-endpoint -w demo --yes
+
 # The same workspace through an openaml server, as a team would share it: the CLI talks to it
 # over HTTP (Azure ML's REST layout) with a token of the workspace's Owner, the job's code is
 # uploaded, and the job runs on the server's machine.

@@ -13,6 +13,7 @@ ROOT_API = {
     "MLClient", "Input", "Output", "load_component", "load_compute", "load_data", "load_datastore",
     "load_environment", "load_job", "load_model", "load_workspace", "command", "dsl", "__version__",
     "MpiDistribution", "PyTorchDistribution", "TensorFlowDistribution", "RayDistribution",
+    "load_online_endpoint", "load_online_deployment",
 }
 
 # azure.ai.ml.entities names openaml implements (entities.__all__ may hold more of its own).
@@ -28,6 +29,10 @@ AZURE_ENTITIES = {
     "CommandJob", "Command", "CommandJobLimits", "JobResourceConfiguration", "ResourceConfiguration",
     "PipelineJob", "PipelineJobSettings", "Pipeline", "SweepJob", "Sweep", "ParameterizedCommand",
     "Parallel", "ParallelTask", "RetrySettings",
+    "OnlineEndpoint", "ManagedOnlineEndpoint", "KubernetesOnlineEndpoint", "EndpointAuthKeys", "EndpointAuthToken",
+    "EndpointAadToken", "OnlineDeployment", "ManagedOnlineDeployment", "KubernetesOnlineDeployment",
+    "CodeConfiguration", "OnlineRequestSettings", "ProbeSettings", "DefaultScaleSettings",
+    "TargetUtilizationScaleSettings", "ResourceRequirementsSettings", "ResourceSettings",
 }
 AZURE_CONSTANTS = {"AssetTypes", "InputTypes", "InputOutputModes", "ListViewType", "JobType",
                    "DistributionType", "ParallelTaskType"}

@@ -29,6 +29,8 @@ _EXPORTS = {
     "load_environment": "openaml.specs",
     "load_job": "openaml.specs",
     "load_model": "openaml.specs",
+    "load_online_deployment": "openaml.specs",
+    "load_online_endpoint": "openaml.specs",
     "load_workspace": "openaml.specs",
 }
 
@@ -41,7 +43,8 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from openaml import dsl
     from openaml.entities.builders import command
     from openaml.specs import (load_component, load_compute, load_data, load_datastore,
-                               load_environment, load_job, load_model, load_workspace)
+                               load_environment, load_job, load_model, load_online_deployment,
+                               load_online_endpoint, load_workspace)
 
 
 def __getattr__(name: str) -> Any:

@@ -60,6 +60,8 @@ class ErrorCode(str, enum.Enum):
     FORBIDDEN = "AuthorizationFailed"  # Azure's code for a 403
     SECRET_KEY = "SecretKey"
     AUTHENTICATION = "AuthenticationFailed"  # Azure's code for a 401
+    DEPLOYMENT_FAILED = "DeploymentFailed"
+    SCORING = "ScoringFailed"
 
 
 _HTTP_STATUS = {
@@ -85,6 +87,8 @@ _HTTP_STATUS = {
     ErrorCode.FORBIDDEN: 403,
     ErrorCode.SECRET_KEY: 500,
     ErrorCode.AUTHENTICATION: 401,
+    ErrorCode.DEPLOYMENT_FAILED: 400,
+    ErrorCode.SCORING: 424,
 }
 
 
@@ -308,6 +312,25 @@ class AuthenticationError(UserError, ClientAuthenticationError):
     code = ErrorCode.AUTHENTICATION
 
 
+class DeploymentFailedError(UserError):
+    """An online deployment did not become ready (its environment, model or ``init()`` failed,
+    or its readiness probe never passed); the message ends with the tail of its log."""
+
+    code = ErrorCode.DEPLOYMENT_FAILED
+
+
+class ScoringError(UserError, HttpResponseError):
+    """An endpoint answered an invocation with an error status (``status_code``: 401, 404, 408,
+    424, 429...), as azure-ai-ml's ``invoke`` raises an ``HttpResponseError``."""
+
+    code = ErrorCode.SCORING
+
+    @property
+    def http_status(self) -> int:
+        status = self.details.get("status")
+        return status if isinstance(status, int) and 400 <= status < 600 else _HTTP_STATUS[self.code]
+
+
 _BY_CODE: dict[ErrorCode, type[OpenAMLError]] = {
     ErrorCode.INTERNAL: OpenAMLError,
     ErrorCode.VALIDATION: ValidationError,
@@ -331,4 +354,6 @@ _BY_CODE: dict[ErrorCode, type[OpenAMLError]] = {
     ErrorCode.FORBIDDEN: ForbiddenError,
     ErrorCode.SECRET_KEY: SecretKeyError,
     ErrorCode.AUTHENTICATION: AuthenticationError,
+    ErrorCode.DEPLOYMENT_FAILED: DeploymentFailedError,
+    ErrorCode.SCORING: ScoringError,
 }

@@ -82,6 +82,10 @@ COMPUTE = _rule("compute", r"[a-zA-Z][a-zA-Z0-9-]{1,15}",
 ENDPOINT = _rule("endpoint", r"[a-zA-Z][-a-zA-Z0-9]{1,30}[a-zA-Z0-9]",
                  "endpoint names are 3-32 letters, digits or '-', starting with a letter and not "
                  "ending with '-'")
+# Azure's rule for deployment names (as for endpoints, 3-32 characters).
+DEPLOYMENT = _rule("deployment", r"[a-zA-Z][-a-zA-Z0-9]{1,30}[a-zA-Z0-9]",
+                   "deployment names are 3-32 letters, digits or '-', starting with a letter and not "
+                   "ending with '-'")
 # Experiments are labels, not paths (MLflow keys experiments by id), so any printable text
 # fits; control characters are refused because the name travels in job environment variables.
 EXPERIMENT = _rule("experiment", r"[^\x00-\x1f\x7f-\x9f]{1,255}",
@@ -96,6 +100,7 @@ _BY_KIND: dict[str, tuple[NameRule, str]] = {
     "job": (JOB, "job"),
     "workspace": (WORKSPACE, "workspace"),
     "endpoint": (ENDPOINT, "endpoint"),
+    "deployment": (DEPLOYMENT, "deployment"),
     "experiment": (EXPERIMENT, "experiment"),
 }
 _COMPUTE_BY_TYPE = {"amlcompute": COMPUTE_CLUSTER, "computeinstance": COMPUTE_INSTANCE}

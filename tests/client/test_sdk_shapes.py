@@ -49,6 +49,16 @@ AZURE_PARAMETERS = {
                    "begin_update": ["workspace", "update_dependent_resources"], "get": ["name"],
                    "list": ["scope", "filtered_kinds"],
                    "begin_delete": ["name", "delete_dependent_resources", "permanently_delete"]},
+    "online_endpoints": {"begin_create_or_update": ["endpoint", "local"], "get": ["name", "local"],
+                         "list": ["local"], "begin_delete": ["name", "local"], "get_keys": ["name"],
+                         "begin_regenerate_keys": ["name", "key_type"],
+                         "invoke": ["endpoint_name", "request_file", "deployment_name", "input_data",
+                                    "params_override", "local"]},
+    "online_deployments": {"begin_create_or_update": ["deployment", "local", "vscode_debug", "skip_script_validation",
+                                                      "local_enable_gpu"],
+                           "get": ["name", "endpoint_name", "local"], "list": ["endpoint_name", "local"],
+                           "begin_delete": ["name", "endpoint_name", "local"],
+                           "get_logs": ["name", "endpoint_name", "lines", "container_type", "local"]},
 }
 OPERATIONS = [(group, method) for group, methods in AZURE_PARAMETERS.items() for method in methods]
 

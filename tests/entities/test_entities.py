@@ -26,6 +26,10 @@ EXPECTED_EXPORTS = {
     "Job", "Component", "ResourceConfiguration", "Parallel", "IdentityConfiguration",
     "ManagedIdentityConfiguration", "UserIdentityConfiguration", "AmlTokenConfiguration",
     "VmSize", "Usage", "UsageName", "UsageUnit",
+    "OnlineEndpoint", "ManagedOnlineEndpoint", "KubernetesOnlineEndpoint", "EndpointAuthKeys", "EndpointAuthToken",
+    "EndpointAadToken", "OnlineDeployment", "ManagedOnlineDeployment", "KubernetesOnlineDeployment",
+    "CodeConfiguration", "OnlineRequestSettings", "ProbeSettings", "DefaultScaleSettings",
+    "TargetUtilizationScaleSettings", "ResourceRequirementsSettings", "ResourceSettings",
 }
 
 

@@ -91,6 +91,7 @@ RULES = {  # kind -> (rule, the regex of the issue, in full, and extra length bo
     "cluster": (names.COMPUTE_CLUSTER, r"^[a-zA-Z][a-zA-Z0-9-]*$", (2, 16)),
     "instance": (names.COMPUTE_INSTANCE, r"^[a-zA-Z][a-zA-Z0-9-]*$", (3, 24)),
     "endpoint": (names.ENDPOINT, r"^[a-zA-Z]([-a-zA-Z0-9]*[a-zA-Z0-9])?$", (3, 32)),
+    "deployment": (names.DEPLOYMENT, r"^[a-zA-Z]([-a-zA-Z0-9]*[a-zA-Z0-9])?$", (3, 32)),
     "workspace": (names.WORKSPACE, r"^[a-zA-Z0-9][a-zA-Z0-9_-]*$", (2, 33)),
 }
 _ALPHABET = st.sampled_from("aZ09._-/\\ \x00\n\x1b\u00e9\u202e:@")

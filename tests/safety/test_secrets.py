@@ -30,6 +30,7 @@ from openaml.entities import (AccountKeyConfiguration, AmlCompute, AzureBlobData
                               Workspace)
 from openaml.entities._base import Entity, is_secret_field
 from openaml.entities.compute import AmlComputeSshSettings, VirtualMachineSshSettings
+from openaml.entities.endpoint import EndpointAadToken, EndpointAuthKeys, EndpointAuthToken
 from openaml.errors import ValidationError
 from openaml.services.compute import ComputeService
 from openaml.services.datastores import DatastoreService
@@ -51,6 +52,8 @@ NOT_SECRET = {
     "key_uri": "the URI naming a customer-managed key inside Key Vault; the key never leaves the vault",
     "private_ip_address": "a read-only network address of a compute",
     "partition_keys": "names of the data columns a parallel job partitions by",
+    "token_type": "the kind of an endpoint's token (Bearer), not a token",
+    "private_network_connection": "a flag of a managed deployment (Azure's network isolation), not a key",
 }
 # The classes that declare secret fields today. A new one must be stored through
 # services.sealed.SealedResources (as datastores and computes are) before it is added here.
@@ -62,6 +65,11 @@ SECRET_HOLDERS = {
     S3AccessKeyConfiguration: {"access_key_id", "secret_access_key", "session_token"},
     AmlComputeSshSettings: {"admin_password"},
     VirtualMachineSshSettings: {"admin_password"},
+    # an endpoint's keys are sealed in its row by services.endpoints (never in its spec) and
+    # returned only by get_keys
+    EndpointAuthKeys: {"primary_key", "secondary_key"},
+    EndpointAuthToken: {"access_token"},
+    EndpointAadToken: {"access_token"},
 }
 
 

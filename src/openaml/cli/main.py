@@ -6,6 +6,7 @@ import click
 
 from openaml import __version__
 from openaml.cli.assets import GROUPS, build_group
+from openaml.cli.endpoints import online_deployment, online_endpoint
 from openaml.cli.jobs import job
 from openaml.cli.login import login, logout
 from openaml.cli.resources import compute, datastore
@@ -36,6 +37,8 @@ cli.add_command(job)
 cli.add_command(server)
 cli.add_command(login)
 cli.add_command(logout)
+cli.add_command(online_endpoint)
+cli.add_command(online_deployment)
 
 
 def main() -> None:

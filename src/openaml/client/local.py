@@ -98,6 +98,12 @@ class LocalBackend:
     def jobs(self) -> JobApi:
         return LocalJobs(self.job_service())
 
+    def endpoint_service(self) -> Any:
+        """The online endpoints of the workspace, served by routers on this machine."""
+        from openaml.backends.local.serving.host import LocalEndpointHost
+        from openaml.services.endpoints import EndpointService
+        return EndpointService(self.context(), self.settings, LocalEndpointHost(self.settings))
+
     def machine_sizes(self) -> list[VmSize]:
         return [compute_usage.machine_size(self.settings.home)]
 

@@ -11,6 +11,7 @@ from openaml.client.config import find_config, load_config, read_config
 from openaml.client.operations import (ComponentOperations, ComputeOperations, DataOperations,
                                        DatastoreOperations, EnvironmentOperations, ModelOperations,
                                        WorkspaceOperations)
+from openaml.client.endpoints import OnlineDeploymentOperations, OnlineEndpointOperations
 from openaml.client.jobs import JobOperations
 from openaml.client.poller import LROPoller
 from openaml.entities import CommandComponent, Data, Environment, Model, Workspace
@@ -86,6 +87,8 @@ class MLClient:
         self.datastores = DatastoreOperations(self)
         self.compute = ComputeOperations(self)
         self.jobs = JobOperations(self)
+        self.online_endpoints = OnlineEndpointOperations(self)
+        self.online_deployments = OnlineDeploymentOperations(self)
 
     @classmethod
     def from_config(cls, credential: Any = None, *, path: str | Path | None = None,
@@ -135,7 +138,9 @@ class MLClient:
                          (CommandComponent, self.components), (Datastore, self.datastores)):
             if isinstance(entity, cls):
                 return ops.create_or_update(entity, **kwargs)
-        if isinstance(entity, (Workspace, Compute)):
+        from openaml.entities.deployment import OnlineDeployment
+        from openaml.entities.endpoint import OnlineEndpoint
+        if isinstance(entity, (Workspace, Compute, OnlineEndpoint, OnlineDeployment)):
             return self.begin_create_or_update(entity, **kwargs).result()
         raise TypeError(f"create_or_update does not take {type(entity).__name__}")
 
@@ -148,6 +153,12 @@ class MLClient:
             return self.workspaces.begin_create(entity, **kwargs)
         if isinstance(entity, Compute):
             return self.compute.begin_create_or_update(entity, **kwargs)
+        from openaml.entities.deployment import OnlineDeployment
+        from openaml.entities.endpoint import OnlineEndpoint
+        if isinstance(entity, OnlineEndpoint):
+            return self.online_endpoints.begin_create_or_update(entity, **kwargs)
+        if isinstance(entity, OnlineDeployment):
+            return self.online_deployments.begin_create_or_update(entity, **kwargs)
         raise TypeError(f"begin_create_or_update does not take {type(entity).__name__}")
 
     def close(self) -> None:

@@ -28,6 +28,26 @@ if TYPE_CHECKING:  # what static tools see; at run time __getattr__ below import
         UserIdentityConfiguration,
     )
     from .data import Data
+    from .deployment import (
+        CodeConfiguration,
+        DefaultScaleSettings,
+        KubernetesOnlineDeployment,
+        ManagedOnlineDeployment,
+        OnlineDeployment,
+        OnlineRequestSettings,
+        ProbeSettings,
+        ResourceRequirementsSettings,
+        ResourceSettings,
+        TargetUtilizationScaleSettings,
+    )
+    from .endpoint import (
+        EndpointAadToken,
+        EndpointAuthKeys,
+        EndpointAuthToken,
+        KubernetesOnlineEndpoint,
+        ManagedOnlineEndpoint,
+        OnlineEndpoint,
+    )
     from .datastore import (
         AzureBlobDatastore,
         AzureDataLakeGen1Datastore,
@@ -66,6 +86,11 @@ __all__ = [
     "SweepJob", "Sweep", "ParameterizedCommand",
     "Parallel", "ParallelComponent", "ParallelTask", "RetrySettings",
     "MpiDistribution", "PyTorchDistribution", "TensorFlowDistribution", "RayDistribution",
+    "OnlineEndpoint", "ManagedOnlineEndpoint", "KubernetesOnlineEndpoint",
+    "EndpointAuthKeys", "EndpointAuthToken", "EndpointAadToken",
+    "OnlineDeployment", "ManagedOnlineDeployment", "KubernetesOnlineDeployment", "CodeConfiguration",
+    "OnlineRequestSettings", "ProbeSettings", "DefaultScaleSettings", "TargetUtilizationScaleSettings",
+    "ResourceRequirementsSettings", "ResourceSettings",
 ]
 
 # The module defining each exported name (a test checks this agrees with __all__).
@@ -82,6 +107,13 @@ _HOME = {
     "ManagedIdentityConfiguration": "credentials", "UserIdentityConfiguration": "credentials",
     "AmlTokenConfiguration": "credentials", "S3AccessKeyConfiguration": "credentials",
     "Data": "data",
+    "OnlineEndpoint": "endpoint", "ManagedOnlineEndpoint": "endpoint", "KubernetesOnlineEndpoint": "endpoint",
+    "EndpointAuthKeys": "endpoint", "EndpointAuthToken": "endpoint", "EndpointAadToken": "endpoint",
+    "OnlineDeployment": "deployment", "ManagedOnlineDeployment": "deployment",
+    "KubernetesOnlineDeployment": "deployment", "CodeConfiguration": "deployment",
+    "OnlineRequestSettings": "deployment", "ProbeSettings": "deployment", "DefaultScaleSettings": "deployment",
+    "TargetUtilizationScaleSettings": "deployment", "ResourceRequirementsSettings": "deployment",
+    "ResourceSettings": "deployment",
     "Datastore": "datastore", "AzureBlobDatastore": "datastore", "AzureFileDatastore": "datastore",
     "AzureDataLakeGen1Datastore": "datastore", "AzureDataLakeGen2Datastore": "datastore",
     "LocalDatastore": "datastore", "S3Datastore": "datastore",

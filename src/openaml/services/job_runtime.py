@@ -164,16 +164,8 @@ class JobRuntime:
         return Plan(code_dir=code_dir, command=command, env=env, env_vars=env_vars, outputs=outputs)
 
     def _environment(self) -> Any:
-        spec = self.resolved["environment"]
-        if spec["kind"] == "curated":
-            return spec["ref"]
-        from openaml.entities.environment import Environment
-
-        data = dict(spec["spec"])
-        if spec.get("build_digest"):
-            context = self.ctx.artifacts.materialize(spec["build_digest"], self.workdir / "build", overwrite=True)
-            data["build"] = {**data["build"], "path": str(context)}
-        return Environment.model_validate(data)
+        from openaml.services.env_pins import pinned_environment
+        return pinned_environment(self.ctx, self.resolved["environment"], self.workdir)
 
     def _materialize_code(self) -> Path:
         code = self.resolved.get("code")

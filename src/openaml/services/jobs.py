@@ -26,18 +26,19 @@ from openaml.entities.nodes import command_job_of, stored_component
 from openaml.entities.search_space import is_distribution
 from openaml.errors import AlreadyExistsError, NotFoundError, ValidationError
 from openaml.names import check_name
-from openaml.services import curated, job_io, locations
+from openaml.services import job_io, locations
 from openaml.services.compute import ComputeService
 from openaml.services.job_constants import LOCAL_POOL
 from openaml.services.job_leases import Reaper, host_id
 from openaml.services.paging import Page
+from openaml.services.env_pins import pin_environment
 from openaml.services.environments import EnvironmentBuilder, builder_for
 from openaml.services.references import parse_asset_reference
 from openaml.services.registry import RegistryService
 from openaml.services.settings import Settings
 from openaml.services.snapshots import ignore_matcher
 from openaml.services.pipeline_settings import unbound_settings
-from openaml.services.uploads import environment_spec, is_local_path, upload_uri
+from openaml.services.uploads import is_local_path, upload_uri
 from openaml.services.workspaces import WorkspaceContext
 from openaml.store.jobs import AgentIdentity, JobRecord
 
@@ -266,27 +267,7 @@ class JobService:
         return env
 
     def _environment(self, env: str | Environment | None) -> dict[str, Any]:
-        if env is None:
-            raise ValidationError("a command job needs an environment (a registered one, a curated name "
-                                  "or an inline definition)", field="environment")
-        if isinstance(env, Environment):
-            spec, digest = environment_spec(self.ctx, env, None, "environment.")
-            if digest is None and env.build is not None and env.build.path:
-                uploaded = job_io.local_upload(env.build.path)
-                digest = uploaded[0] if uploaded else None
-            return {"kind": "inline", "spec": spec, "build_digest": digest}
-        if curated.find(env) is not None:
-            return {"kind": "curated", "ref": env}
-        if env.startswith("azureml://registries/") or env.split(":")[-1].startswith("AzureML-"):
-            curated.lookup(env)  # raises, listing the curated names we know
-        name, version, label = parse_asset_reference(env)
-        registered = RegistryService(self.ctx).get("environments", name, version=version, label=label)
-        spec = registered.model_dump(mode="json", exclude_none=True, exclude={"id", "creation_context"})
-        digest = None
-        if registered.build and registered.build.path:
-            digest = job_io.local_upload(registered.build.path)[0] if job_io.local_upload(registered.build.path) else None
-        return {"kind": "registered", "spec": spec, "build_digest": digest,
-                "ref": f"azureml:{registered.name}:{registered.version}"}
+        return pin_environment(self.ctx, env)
 
     # -- read ----------------------------------------------------------------------------------
     def get(self, name: str) -> CommandJob:

@@ -8,6 +8,8 @@ from .compute import load_compute
 from .data import load_data
 from .datastore import load_datastore
 from .dump import dump_yaml, to_yaml_dict
+from .endpoint import (deployment_from_dict, endpoint_from_dict, load_online_deployment,
+                       load_online_endpoint)
 from .environment import load_environment
 from .job import load_job
 from .loaders import KINDS, entity_from_dict, load_entity
@@ -23,4 +25,5 @@ __all__ = [
     "load_compute", "load_workspace", "load_job", "load_entity", "entity_from_dict", "KINDS",
     "dump_yaml", "to_yaml_dict", "apply_overrides", "parse_set_args",
     "validate_mltable_folder", "read_mlmodel_flavors", "read_yaml_file",
+    "load_online_endpoint", "load_online_deployment", "endpoint_from_dict", "deployment_from_dict",
 ]

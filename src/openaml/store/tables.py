@@ -19,7 +19,7 @@ import sqlalchemy as sa
 #: ``alembic_version`` with this in one query and skips Alembic entirely when they match
 #: (loading Alembic's script directory costs more than the rest of opening a store).
 #: A test fails when it differs from the script directory's head.
-HEAD_REVISION = "0010"
+HEAD_REVISION = "0011"
 
 
 class _JSONDocument(sa.types.TypeDecorator):
@@ -390,4 +390,44 @@ api_tokens = sa.Table(
     sa.Column("last_used_at", sa.DateTime(timezone=True), nullable=True),
     sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
     sa.Index("ix_api_tokens_workspace", "workspace"),
+)
+
+
+# ---- endpoints and their deployments (revision 0011) ------------------------------------------
+#: Online endpoints (``kind`` "online"; batch endpoints will share the table with "batch"): the
+#: public spec (traffic, mirror traffic, auth mode...), the keys sealed with the workspace's key,
+#: ``generation`` (bumped by every change to the endpoint or its deployments, so the endpoint's
+#: router knows when to reload) and ``runtime`` (the router's pid, port and process token).
+endpoints = sa.Table(
+    "endpoints",
+    metadata,
+    sa.Column("workspace", sa.String(255), primary_key=True),
+    sa.Column("kind", sa.String(16), primary_key=True),
+    sa.Column("name", sa.String(255), primary_key=True),
+    sa.Column("spec", JSONType, nullable=False),
+    sa.Column("secret", sa.LargeBinary, nullable=True),
+    sa.Column("generation", sa.BigInteger, nullable=False),
+    sa.Column("runtime", JSONType, nullable=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+#: Deployments of an endpoint: the public spec, what was pinned when it was created (model,
+#: code and environment content), and its provisioning state as its router last recorded it.
+deployments = sa.Table(
+    "deployments",
+    metadata,
+    sa.Column("workspace", sa.String(255), primary_key=True),
+    sa.Column("kind", sa.String(16), primary_key=True),
+    sa.Column("endpoint", sa.String(255), primary_key=True),
+    sa.Column("name", sa.String(255), primary_key=True),
+    sa.Column("spec", JSONType, nullable=False),
+    sa.Column("resolved", JSONType, nullable=False),
+    sa.Column("state", sa.String(32), nullable=False),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(["workspace", "kind", "endpoint"],
+                            ["endpoints.workspace", "endpoints.kind", "endpoints.name"],
+                            name="fk_deployments_endpoint", ondelete="CASCADE"),
 )
